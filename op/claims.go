@@ -1,0 +1,202 @@
+package op
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Claims are a user's standard claims (OIDC Core §5.1), filled by
+// Users.Claims. Empty values are never released.
+type Claims struct {
+	Name                string
+	GivenName           string
+	FamilyName          string
+	MiddleName          string
+	Nickname            string
+	PreferredUsername   string
+	Profile             string
+	Picture             string
+	Website             string
+	Gender              string
+	Birthdate           string
+	Zoneinfo            string
+	Locale              string
+	UpdatedAt           time.Time
+	Email               string
+	EmailVerified       bool
+	PhoneNumber         string
+	PhoneNumberVerified bool
+	Address             Address
+}
+
+// Address is the structured address claim (OIDC Core §5.1.1).
+type Address struct {
+	Formatted     string `json:"formatted,omitempty"`
+	StreetAddress string `json:"street_address,omitempty"`
+	Locality      string `json:"locality,omitempty"`
+	Region        string `json:"region,omitempty"`
+	PostalCode    string `json:"postal_code,omitempty"`
+	Country       string `json:"country,omitempty"`
+}
+
+func (a Address) empty() bool { return a == Address{} }
+
+// standardScopes are the scopes OIDC Core §5.4 defines, with their claims.
+var standardScopes = []Scope{
+	{Name: "openid", Title: "Your identity", Description: "Lets the application know who you are."},
+	{Name: "profile", Title: "Basic profile", Description: "Your name, username, picture, website, gender, birthdate, time zone and locale."},
+	{Name: "email", Title: "Email", Description: "Your email address and whether it is verified."},
+	{Name: "phone", Title: "Phone number", Description: "Your phone number and whether it is verified."},
+	{Name: "address", Title: "Address", Description: "Your postal address."},
+	{Name: "offline_access", Title: "Offline access", Description: "Keeps access while you are not using the application."},
+}
+
+// scopeClaims lists the claims each standard scope releases (OIDC Core §5.4).
+var scopeClaims = map[string][]string{
+	"profile": {"name", "family_name", "given_name", "middle_name", "nickname", "preferred_username",
+		"profile", "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at"},
+	"email":   {"email", "email_verified"},
+	"phone":   {"phone_number", "phone_number_verified"},
+	"address": {"address"},
+}
+
+// supportedClaims is what discovery advertises in claims_supported.
+func supportedClaims() []string {
+	out := []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "c_hash", "azp", "sid"}
+	for _, s := range []string{"profile", "email", "phone", "address"} {
+		out = append(out, scopeClaims[s]...)
+	}
+	return out
+}
+
+// asMap returns every non-empty standard claim by its JSON name.
+func (c *Claims) asMap() map[string]any {
+	m := map[string]any{}
+	put := func(k, v string) {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	put("name", c.Name)
+	put("given_name", c.GivenName)
+	put("family_name", c.FamilyName)
+	put("middle_name", c.MiddleName)
+	put("nickname", c.Nickname)
+	put("preferred_username", c.PreferredUsername)
+	put("profile", c.Profile)
+	put("picture", c.Picture)
+	put("website", c.Website)
+	put("gender", c.Gender)
+	put("birthdate", c.Birthdate)
+	put("zoneinfo", c.Zoneinfo)
+	put("locale", c.Locale)
+	if !c.UpdatedAt.IsZero() {
+		m["updated_at"] = c.UpdatedAt.Unix()
+	}
+	if c.Email != "" {
+		m["email"] = c.Email
+		m["email_verified"] = c.EmailVerified
+	}
+	if c.PhoneNumber != "" {
+		m["phone_number"] = c.PhoneNumber
+		m["phone_number_verified"] = c.PhoneNumberVerified
+	}
+	if !c.Address.empty() {
+		m["address"] = c.Address
+	}
+	return m
+}
+
+// scopeSet is a parsed, de-duplicated scope list in request order.
+type scopeSet []string
+
+func parseScope(s string) scopeSet {
+	var out scopeSet
+	for _, f := range strings.Fields(s) {
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (s scopeSet) has(name string) bool { return slices.Contains(s, name) }
+func (s scopeSet) String() string       { return strings.Join(s, " ") }
+
+// subsetOf reports whether every scope of s is in t.
+func (s scopeSet) subsetOf(t []string) bool {
+	for _, x := range s {
+		if !slices.Contains(t, x) {
+			return false
+		}
+	}
+	return true
+}
+
+// scope returns the named scope's definition: a configured one or a standard one.
+func (p *Provider) scope(name string) (Scope, bool) {
+	for _, s := range p.cfg.Scopes {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	for _, s := range standardScopes {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Scope{}, false
+}
+
+// userClaims returns the claims the granted scopes release for a user:
+// standard claims by scope plus those of configured scopes. Empty values
+// are dropped.
+func (p *Provider) userClaims(ctx context.Context, userID string, scope scopeSet) (map[string]any, error) {
+	var c Claims
+	if err := p.cfg.Users.Claims(ctx, userID, &c); err != nil {
+		return nil, fmt.Errorf("op: user claims: %w", err)
+	}
+	all := c.asMap()
+	out := map[string]any{}
+	for _, s := range scope {
+		for _, name := range scopeClaims[s] {
+			if v, ok := all[name]; ok {
+				out[name] = v
+			}
+		}
+	}
+	for _, s := range p.cfg.Scopes {
+		if s.Claims == nil || !scope.has(s.Name) {
+			continue
+		}
+		extra, err := s.Claims(ctx, userID)
+		if err != nil {
+			return nil, fmt.Errorf("op: claims of scope %s: %w", s.Name, err)
+		}
+		for k, v := range extra {
+			if !isEmpty(v) {
+				out[k] = v
+			}
+		}
+	}
+	return out, nil
+}
+
+func isEmpty(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return true
+	case string:
+		return v == ""
+	case []string:
+		return len(v) == 0
+	case []any:
+		return len(v) == 0
+	case map[string]any:
+		return len(v) == 0
+	}
+	return false
+}

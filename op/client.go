@@ -1,0 +1,173 @@
+package op
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/oidcd/oidcd/keys"
+	"github.com/oidcd/oidcd/storage"
+)
+
+// ClientSpec describes a client to register (the seed's Client properties).
+type ClientSpec struct {
+	Name                   string
+	Type                   storage.ClientType // Defaults to confidential.
+	ResponseTypes          []string           // Defaults to ["code"].
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	JWTAlg                 string // Defaults to RS256.
+	RequireConsent         bool
+	ReuseConsent           bool
+	Scope                  []string
+	Website                string
+	TermsURL               string
+	ContactEmail           string
+	LogoURL                string
+	// InsecureAllowHTTP accepts http redirect URIs on hosts other than
+	// loopback addresses and localhost (development only; SECURITY A4).
+	InsecureAllowHTTP bool
+}
+
+// NewClient validates spec and returns the client to store with its
+// generated id and, for confidential clients, its secret. The secret is
+// shown once: only its digest and a sealed copy are kept.
+func NewClient(spec ClientSpec, sealer *keys.Sealer, now time.Time) (*storage.Client, string, error) {
+	c := &storage.Client{
+		ID:                     newID(),
+		Name:                   strings.TrimSpace(spec.Name),
+		Type:                   spec.Type,
+		ResponseTypes:          spec.ResponseTypes,
+		RedirectURIs:           spec.RedirectURIs,
+		PostLogoutRedirectURIs: spec.PostLogoutRedirectURIs,
+		JWTAlg:                 spec.JWTAlg,
+		RequireConsent:         spec.RequireConsent,
+		ReuseConsent:           spec.ReuseConsent,
+		Scope:                  spec.Scope,
+		Website:                spec.Website,
+		TermsURL:               spec.TermsURL,
+		ContactEmail:           spec.ContactEmail,
+		LogoURL:                spec.LogoURL,
+		CreatedAt:              now.UTC(),
+	}
+	if c.Type == "" {
+		c.Type = storage.Confidential
+	}
+	if c.JWTAlg == "" {
+		c.JWTAlg = keys.RS256
+	}
+	if len(c.ResponseTypes) == 0 {
+		c.ResponseTypes = []string{"code"}
+	}
+	if err := NormalizeClient(c, spec.InsecureAllowHTTP); err != nil {
+		return nil, "", err
+	}
+	var secret string
+	if c.Type == storage.Confidential {
+		secret = SetClientSecret(c, sealer)
+	}
+	return c, secret, nil
+}
+
+// SetClientSecret gives a confidential client a new secret (256 bits) and
+// returns it; the old one stops working once the client is saved.
+func SetClientSecret(c *storage.Client, sealer *keys.Sealer) string {
+	secret := newSecret()
+	c.SecretHash = digest(secret)
+	c.SecretSealed = sealer.Seal([]byte(secret), []byte("client-secret:"+c.ID))
+	return secret
+}
+
+// NormalizeClient checks a client's settings and puts its response types in
+// canonical order. It reports every problem at once.
+func NormalizeClient(c *storage.Client, allowHTTP bool) error {
+	var errs []error
+	if c.Name == "" {
+		errs = append(errs, errors.New("name is required"))
+	}
+	switch c.Type {
+	case storage.Confidential, storage.Public:
+	default:
+		errs = append(errs, fmt.Errorf("type must be confidential or public, not %q", c.Type))
+	}
+	switch c.JWTAlg {
+	case keys.RS256, keys.ES256, keys.EdDSA:
+	case keys.HS256:
+		if c.Type == storage.Public {
+			errs = append(errs, errors.New("public clients have no secret and cannot use HS256"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("jwt_alg must be RS256, ES256, EdDSA or HS256, not %q", c.JWTAlg))
+	}
+	var rts []string
+	for _, rt := range c.ResponseTypes {
+		canon, ok := CanonicalResponseType(rt)
+		if !ok {
+			errs = append(errs, fmt.Errorf("unsupported response type %q", rt))
+			continue
+		}
+		if !slices.Contains(rts, canon) {
+			rts = append(rts, canon)
+		}
+	}
+	c.ResponseTypes = rts
+	if len(c.RedirectURIs) == 0 && len(rts) > 0 {
+		errs = append(errs, errors.New("at least one redirect URI is required"))
+	}
+	for _, u := range c.RedirectURIs {
+		if err := checkRedirectURI(u, allowHTTP); err != nil {
+			errs = append(errs, fmt.Errorf("redirect URI %q: %w", u, err))
+		}
+	}
+	for _, u := range c.PostLogoutRedirectURIs {
+		if err := checkRedirectURI(u, allowHTTP); err != nil {
+			errs = append(errs, fmt.Errorf("post-logout redirect URI %q: %w", u, err))
+		}
+	}
+	for _, s := range c.Scope {
+		if s == "" || strings.ContainsAny(s, " \"\\") {
+			errs = append(errs, fmt.Errorf("invalid scope %q", s))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkRedirectURI enforces SECURITY A4: absolute, no fragment, no
+// wildcards, no script schemes, https except on loopback (or with allowHTTP).
+// Custom schemes of native apps (com.example.app:/cb) are allowed.
+func checkRedirectURI(raw string, allowHTTP bool) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("not a valid URL")
+	}
+	switch {
+	case !u.IsAbs():
+		return errors.New("must be absolute")
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return errors.New("must not contain a fragment")
+	case strings.Contains(raw, "*"):
+		return errors.New("must not contain wildcards")
+	case u.User != nil:
+		return errors.New("must not contain user information")
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "javascript", "data", "vbscript", "file":
+		return fmt.Errorf("scheme %q is not allowed", u.Scheme)
+	case "https":
+		if u.Host == "" {
+			return errors.New("must have a host")
+		}
+	case "http":
+		h := u.Hostname()
+		if u.Host == "" {
+			return errors.New("must have a host")
+		}
+		if !isLoopbackIP(h) && h != "localhost" && !allowHTTP {
+			return errors.New("http is only allowed for loopback hosts; use https")
+		}
+	}
+	return nil
+}

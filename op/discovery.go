@@ -1,0 +1,72 @@
+package op
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/oidcd/oidcd/keys"
+)
+
+// discoveryDocument builds the OpenID Provider Metadata (OIDC Discovery §3)
+// once; it lists only what this provider really supports.
+func (p *Provider) discoveryDocument() ([]byte, error) {
+	scopes := []string{}
+	for _, s := range standardScopes {
+		scopes = append(scopes, s.Name)
+	}
+	for _, s := range p.cfg.Scopes {
+		scopes = append(scopes, s.Name)
+	}
+	grants := make([]string, 0, len(p.grantTypes))
+	for g := range p.grantTypes {
+		grants = append(grants, g)
+	}
+	slices.Sort(grants)
+	algs := append(slices.Clone(keys.ServerAlgs), keys.HS256)
+	doc := map[string]any{
+		"issuer":                                p.cfg.Issuer,
+		"authorization_endpoint":                p.endpoint(PathAuthorize),
+		"token_endpoint":                        p.endpoint(PathToken),
+		"userinfo_endpoint":                     p.endpoint(PathUserinfo),
+		"jwks_uri":                              p.endpoint(PathJWKS),
+		"scopes_supported":                      scopes,
+		"response_types_supported":              supportedResponseTypes,
+		"response_modes_supported":              []string{"query", "fragment", "form_post"},
+		"grant_types_supported":                 grants,
+		"subject_types_supported":               []string{"public"},
+		"id_token_signing_alg_values_supported": algs,
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
+		"code_challenge_methods_supported":      []string{"S256", "plain"},
+		"claims_supported":                      supportedClaims(),
+		"claims_parameter_supported":            false,
+		"request_parameter_supported":           false,
+		"request_uri_parameter_supported":       false,
+		"authorization_response_iss_parameter_supported": true,
+		"prompt_values_supported":                        []string{"none", "login", "consent", "select_account"},
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("op: discovery: %w", err)
+	}
+	return b, nil
+}
+
+// serveDiscovery writes the precomputed discovery document.
+func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request) {
+	writeCachedJSON(w, p.discovery, "public, max-age=3600")
+}
+
+// serveJWKS writes the precomputed key set. A short max-age lets relying
+// parties notice a rotation quickly.
+func (p *Provider) serveJWKS(w http.ResponseWriter, r *http.Request) {
+	writeCachedJSON(w, p.keySet().JWKS(), "public, max-age=300")
+}
+
+func writeCachedJSON(w http.ResponseWriter, body []byte, cacheControl string) {
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"}
+	h["Cache-Control"] = []string{cacheControl}
+	w.Write(body)
+}

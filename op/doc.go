@@ -1,0 +1,8 @@
+// Package op is the OpenID Connect Provider engine: an http.Handler serving
+// the authorization, token, userinfo, discovery and JWKS endpoints, mounted
+// under any prefix of a host application.
+//
+// The host supplies storage (storage.Storage) and its users (Users: who is
+// logged in on a request, and a user's claims). op contains no SQL, no command
+// line and no admin pages; it imports storage, keys and web only.
+package op

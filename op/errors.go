@@ -1,0 +1,111 @@
+package op
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+)
+
+// Error is an OAuth 2.0 error response (RFC 6749 §5.2, OIDC Core §3.1.2.6).
+type Error struct {
+	Code        string // "invalid_grant"
+	Description string // sent to the client
+	Status      int    // 0 means 400
+	Err         error  // the cause: logged, never sent
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Description, e.Err)
+	}
+	return e.Code + ": " + e.Description
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func (e *Error) status() int {
+	if e.Status == 0 {
+		return http.StatusBadRequest
+	}
+	return e.Status
+}
+
+func newErr(code, format string, args ...any) *Error {
+	return &Error{Code: code, Description: fmt.Sprintf(format, args...)}
+}
+
+// Error codes used here (RFC 6749 §4.1.2.1, §5.2; OIDC Core §3.1.2.6; RFC 6750 §3.1).
+const (
+	errInvalidRequest          = "invalid_request"
+	errInvalidClient           = "invalid_client"
+	errInvalidGrant            = "invalid_grant"
+	errUnauthorizedClient      = "unauthorized_client"
+	errUnsupportedGrantType    = "unsupported_grant_type"
+	errUnsupportedResponseType = "unsupported_response_type"
+	errInvalidScope            = "invalid_scope"
+	errAccessDenied            = "access_denied"
+	errServerError             = "server_error"
+	errTemporarilyUnavailable  = "temporarily_unavailable"
+	errLoginRequired           = "login_required"
+	errConsentRequired         = "consent_required"
+	errInvalidToken            = "invalid_token"
+	errInsufficientScope       = "insufficient_scope"
+	errRequestNotSupported     = "request_not_supported"
+	errRequestURINotSupported  = "request_uri_not_supported"
+)
+
+// asError turns any error into an *Error: protocol errors pass through,
+// everything else becomes server_error with a generic description.
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: errServerError, Description: "The server could not complete the request.", Status: http.StatusInternalServerError, Err: err}
+}
+
+// logError records a failed request: client errors at info, server errors at
+// error level. Only codes and descriptions are logged, never parameters.
+func (p *Provider) logError(r *http.Request, e *Error) {
+	level := slog.LevelInfo
+	if e.status() >= 500 {
+		level = slog.LevelError
+	}
+	attrs := []slog.Attr{
+		slog.String("path", r.URL.Path),
+		slog.String("error", e.Code),
+		slog.String("description", e.Description),
+	}
+	if e.Err != nil {
+		attrs = append(attrs, slog.String("cause", e.Err.Error()))
+	}
+	p.log.LogAttrs(r.Context(), level, "request failed", attrs...)
+}
+
+// writeJSONError writes a JSON error body (RFC 6749 §5.2).
+func (p *Provider) writeJSONError(w http.ResponseWriter, r *http.Request, err error) {
+	e := asError(err)
+	p.logError(r, e)
+	if e.Code == errInvalidClient && e.status() == http.StatusUnauthorized {
+		// RFC 6749 §5.2
+		w.Header().Set("WWW-Authenticate", `Basic realm="oidcd", charset="UTF-8"`)
+	}
+	body := map[string]string{"error": e.Code}
+	if e.Description != "" {
+		body["error_description"] = e.Description
+	}
+	writeJSON(w, e.status(), body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, `{"error":"server_error"}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(b)
+}

@@ -1,0 +1,119 @@
+package op
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/oidcd/oidcd/storage"
+)
+
+// grantAuthorizationCode redeems a code (RFC 6749 §4.1.3, OIDC Core §3.1.3).
+func (p *Provider) grantAuthorizationCode(r *http.Request, form url.Values, c *storage.Client) (*tokenResponse, error) {
+	code := form.Get("code")
+	if code == "" {
+		return nil, newErr(errInvalidRequest, "The code parameter is missing.")
+	}
+	ctx := r.Context()
+	now := p.now()
+	ac, err := p.store.ConsumeCode(ctx, digest(code), now)
+	switch {
+	case errors.Is(err, storage.ErrReused):
+		// The store has revoked every token issued for this code (SECURITY B4).
+		p.log.Warn("authorization code replayed; grant revoked", "client_id", c.ID, "grant_id", ac.GrantID)
+		return nil, newErr(errInvalidGrant, "The authorization code was already used.")
+	case errors.Is(err, storage.ErrNotFound):
+		return nil, newErr(errInvalidGrant, "The authorization code is invalid or expired.")
+	case err != nil:
+		return nil, err
+	}
+	if ac.ClientID != c.ID {
+		return nil, newErr(errInvalidGrant, "The authorization code was issued to another client.")
+	}
+	// RFC 6749 §4.1.3: the same redirect_uri as in the request (SECURITY A6).
+	if form.Get("redirect_uri") != ac.RedirectURI {
+		return nil, newErr(errInvalidGrant, "The redirect_uri does not match the authorization request.")
+	}
+	if err := checkPKCE(ac, form.Get("code_verifier")); err != nil {
+		return nil, err
+	}
+	grant := &storage.Grant{
+		ID: ac.GrantID, ClientID: c.ID, UserID: ac.UserID, SessionID: ac.SessionID, Scope: ac.Scope,
+		Claims: ac.Claims, Nonce: ac.Nonce, AuthTime: ac.AuthTime, CreatedAt: now,
+		ExpiresAt: now.Add(p.cfg.RefreshTokenExpire),
+	}
+	return p.issueTokens(r, c, grant, ac.Scope, ac.Nonce, true)
+}
+
+// checkPKCE verifies code_verifier (RFC 7636 §4.6; SECURITY C3, C4, C5).
+func checkPKCE(ac *storage.AuthCode, verifier string) error {
+	if ac.CodeChallenge == "" {
+		if verifier != "" {
+			return newErr(errInvalidGrant, "A code_verifier was sent for a code issued without a code_challenge.")
+		}
+		return nil
+	}
+	if verifier == "" {
+		return newErr(errInvalidGrant, "The code_verifier is missing.")
+	}
+	if !validVerifier(verifier) {
+		return newErr(errInvalidGrant, "The code_verifier is malformed.")
+	}
+	want := verifier
+	if ac.CodeChallengeMethod == "S256" {
+		sum := sha256.Sum256([]byte(verifier))
+		want = base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	if subtle.ConstantTimeCompare([]byte(want), []byte(ac.CodeChallenge)) != 1 {
+		return newErr(errInvalidGrant, "The code_verifier does not match the code_challenge.")
+	}
+	return nil
+}
+
+// issueTokens mints the access token, the refresh token and (for openid
+// requests) the ID token of a new grant and stores them in one transaction.
+func (p *Provider) issueTokens(r *http.Request, c *storage.Client, g *storage.Grant, scope scopeSet, nonce string, refresh bool) (*tokenResponse, error) {
+	now := p.now()
+	access := newSecret()
+	toks := []*storage.Token{{
+		Hash: digest(access), Kind: storage.AccessToken, GrantID: g.ID, ClientID: c.ID, UserID: g.UserID,
+		Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire),
+	}}
+	resp := &tokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: int(p.cfg.TokenExpire.Seconds()), Scope: scope.String()}
+	if refresh {
+		rt := newSecret()
+		toks = append(toks, p.refreshToken(rt, g, now))
+		resp.RefreshToken = rt
+	}
+	if scope.has("openid") {
+		idt, err := p.idToken(r.Context(), idTokenInput{
+			client: c, userID: g.UserID, sessionID: g.SessionID, authTime: g.AuthTime,
+			nonce: nonce, scope: scope, accessToken: access, request: r,
+		})
+		if err != nil {
+			return nil, err
+		}
+		resp.IDToken = idt
+	}
+	if err := p.store.CreateGrant(r.Context(), g, toks...); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// refreshToken is a new refresh token of grant g: it ends after the idle
+// limit or with the grant, whichever comes first (SECURITY D9).
+func (p *Provider) refreshToken(value string, g *storage.Grant, now time.Time) *storage.Token {
+	exp := now.Add(p.cfg.RefreshTokenIdleExpire)
+	if !g.ExpiresAt.IsZero() && g.ExpiresAt.Before(exp) {
+		exp = g.ExpiresAt
+	}
+	return &storage.Token{
+		Hash: digest(value), Kind: storage.RefreshToken, GrantID: g.ID, ClientID: g.ClientID,
+		UserID: g.UserID, Scope: g.Scope, CreatedAt: now, ExpiresAt: exp,
+	}
+}

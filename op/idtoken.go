@@ -1,0 +1,124 @@
+package op
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"net/http"
+	"time"
+
+	"github.com/oidcd/oidcd/keys"
+	"github.com/oidcd/oidcd/storage"
+)
+
+type idTokenInput struct {
+	client      *storage.Client
+	userID      string
+	sessionID   string
+	authTime    time.Time
+	nonce       string
+	scope       scopeSet
+	accessToken string // for at_hash
+	code        string // for c_hash
+	request     *http.Request
+	// includeClaims releases the scope's claims inside the token even when
+	// Config.IDTokenIncludeClaims is off.
+	includeClaims bool
+}
+
+// subject returns the "sub" of a user for a client.
+func (p *Provider) subject(ctx context.Context, userID string, c *storage.Client) (string, error) {
+	if h := p.cfg.Hooks.Subject; h != nil {
+		return h(ctx, SubjectArgs{UserID: userID, Client: c})
+	}
+	return userID, nil
+}
+
+// idToken builds and signs an ID token (OIDC Core §2) with the client's
+// jwt_alg.
+func (p *Provider) idToken(ctx context.Context, in idTokenInput) (string, error) {
+	sub, err := p.subject(ctx, in.userID, in.client)
+	if err != nil {
+		return "", err
+	}
+	now := p.now()
+	alg := in.client.JWTAlg
+	if alg == "" {
+		alg = keys.RS256
+	}
+	claims := map[string]any{
+		"iss":       p.cfg.Issuer,
+		"sub":       sub,
+		"aud":       in.client.ID,
+		"exp":       now.Add(p.cfg.IDTokenExpire).Unix(),
+		"iat":       now.Unix(),
+		"auth_time": in.authTime.Unix(),
+	}
+	if in.nonce != "" {
+		claims["nonce"] = in.nonce
+	}
+	if in.sessionID != "" {
+		claims["sid"] = in.sessionID
+	}
+	if in.accessToken != "" {
+		claims["at_hash"] = halfHash(alg, in.accessToken)
+	}
+	if in.code != "" {
+		claims["c_hash"] = halfHash(alg, in.code)
+	}
+	if p.cfg.IDTokenIncludeClaims || in.includeClaims {
+		extra, err := p.userClaims(ctx, in.userID, in.scope)
+		if err != nil {
+			return "", err
+		}
+		for k, v := range extra {
+			if _, taken := claims[k]; !taken {
+				claims[k] = v
+			}
+		}
+	}
+	for _, h := range p.cfg.Hooks.IDToken {
+		if err := h(ctx, &IDTokenArgs{Claims: claims, UserID: in.userID, Client: in.client, Scope: in.scope, Request: in.request}); err != nil {
+			return "", fmt.Errorf("op: id token hook: %w", err)
+		}
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", fmt.Errorf("op: id token: %w", err)
+	}
+	if alg == keys.HS256 {
+		secret, err := p.clientSecret(in.client)
+		if err != nil {
+			return "", err
+		}
+		return keys.SignHS256(secret, payload)
+	}
+	return p.keySet().Sign(alg, payload)
+}
+
+// clientSecret unseals a confidential client's secret (for HS256).
+func (p *Provider) clientSecret(c *storage.Client) ([]byte, error) {
+	if len(c.SecretSealed) == 0 {
+		return nil, fmt.Errorf("op: client %s has no secret to sign HS256 with", c.ID)
+	}
+	return p.cfg.Sealer.Open(c.SecretSealed, []byte("client-secret:"+c.ID))
+}
+
+// halfHash is at_hash / c_hash: the left half of the hash of the ASCII
+// value, with the hash of the signing algorithm (OIDC Core §3.1.3.6,
+// §3.3.2.11; SHA-512 for Ed25519).
+func halfHash(alg, value string) string {
+	var h hash.Hash
+	if alg == keys.EdDSA {
+		h = sha512.New()
+	} else {
+		h = sha256.New()
+	}
+	h.Write([]byte(value))
+	sum := h.Sum(nil)
+	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+}

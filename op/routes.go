@@ -1,0 +1,74 @@
+package op
+
+import (
+	"net/http"
+	"strings"
+)
+
+// Endpoint paths, relative to the issuer.
+const (
+	PathDiscovery = "/.well-known/openid-configuration"
+	PathAuthorize = "/authorize"
+	PathToken     = "/token"
+	PathUserinfo  = "/userinfo"
+	PathJWKS      = "/jwks"
+)
+
+// routes is the table of contents of the provider. Every endpoint answers
+// with and without a trailing slash; other methods get 405.
+func (p *Provider) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	handle := func(path string, methods []string, h http.HandlerFunc, cors bool) {
+		if cors {
+			h = withCORS(h)
+			methods = append(methods, http.MethodOptions)
+		}
+		allowed := strings.Join(methods, ", ")
+		hh := func(w http.ResponseWriter, r *http.Request) {
+			for _, m := range methods {
+				if r.Method == m || (m == http.MethodGet && r.Method == http.MethodHead) {
+					h(w, r)
+					return
+				}
+			}
+			w.Header().Set("Allow", allowed)
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": errInvalidRequest, "error_description": "method not allowed"})
+		}
+		mux.HandleFunc(path, hh)
+		mux.HandleFunc(path+"/", func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != path+"/" {
+				http.NotFound(w, r)
+				return
+			}
+			hh(w, r)
+		})
+	}
+	get, getPost, post := []string{http.MethodGet}, []string{http.MethodGet, http.MethodPost}, []string{http.MethodPost}
+	handle(PathDiscovery, get, p.serveDiscovery, true)
+	handle(PathJWKS, get, p.serveJWKS, true)
+	handle(PathAuthorize, getPost, p.authorize, false)
+	handle(PathToken, post, p.token, true)
+	handle(PathUserinfo, getPost, p.userinfo, true)
+	return mux
+}
+
+// withCORS lets browser applications on any origin call an endpoint
+// (discovery, JWKS, token, userinfo). None of them uses cookies, so no
+// credentials are allowed and "*" is safe. Preflights are answered here.
+func withCORS(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		hdr := w.Header()
+		if r.Header.Get("Origin") != "" {
+			hdr.Set("Access-Control-Allow-Origin", "*")
+			hdr.Set("Access-Control-Expose-Headers", "WWW-Authenticate, DPoP-Nonce")
+		}
+		if r.Method == http.MethodOptions {
+			hdr.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+			hdr.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, DPoP")
+			hdr.Set("Access-Control-Max-Age", "86400")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		h(w, r)
+	}
+}

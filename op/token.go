@@ -1,0 +1,127 @@
+package op
+
+import (
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/oidcd/oidcd/storage"
+)
+
+// grantFunc runs one grant type for an authenticated client.
+type grantFunc func(r *http.Request, form url.Values, c *storage.Client) (*tokenResponse, error)
+
+// tokenResponse is RFC 6749 §5.1's success body.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+}
+
+// token is the token endpoint: authenticate the client, run the grant,
+// write the response. Every grant passes client authentication (SECURITY L4).
+func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
+	// RFC 6749 §5.1: never cache, errors included (SECURITY D2).
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	form, err := postForm(r)
+	if err != nil {
+		p.writeJSONError(w, r, err)
+		return
+	}
+	client, err := p.authenticateClient(r, form)
+	if err != nil {
+		p.writeJSONError(w, r, err)
+		return
+	}
+	gt := form.Get("grant_type")
+	grant, ok := p.grantTypes[gt]
+	if gt == "" {
+		p.writeJSONError(w, r, newErr(errInvalidRequest, "The grant_type parameter is missing."))
+		return
+	}
+	if !ok {
+		p.writeJSONError(w, r, newErr(errUnsupportedGrantType, "The grant_type %q is not supported.", gt))
+		return
+	}
+	resp, err := grant(r, form, client)
+	if err != nil {
+		p.writeJSONError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// postForm parses an application/x-www-form-urlencoded body, refusing
+// repeated parameters (SECURITY L2) and credentials in the query.
+func postForm(r *http.Request) (url.Values, error) {
+	ct := r.Header.Get("Content-Type")
+	if mt, _, _ := strings.Cut(ct, ";"); !strings.EqualFold(strings.TrimSpace(mt), "application/x-www-form-urlencoded") {
+		return nil, newErr(errInvalidRequest, "The body must be application/x-www-form-urlencoded.")
+	}
+	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		return nil, newErr(errInvalidRequest, "The request body could not be parsed.")
+	}
+	for k, v := range r.PostForm {
+		if len(v) > 1 {
+			return nil, newErr(errInvalidRequest, "The %s parameter was sent more than once.", k)
+		}
+	}
+	return r.PostForm, nil
+}
+
+// authenticateClient implements client_secret_basic, client_secret_post and
+// "none" for public clients (RFC 6749 §2.3.1, OIDC Core §9).
+func (p *Provider) authenticateClient(r *http.Request, form url.Values) (*storage.Client, error) {
+	id, secret, basic := r.BasicAuth()
+	if basic {
+		var err1, err2 error
+		id, err1 = url.QueryUnescape(id)
+		secret, err2 = url.QueryUnescape(secret)
+		if err1 != nil || err2 != nil {
+			return nil, invalidClient("The client credentials are malformed.")
+		}
+		if form.Has("client_secret") {
+			return nil, newErr(errInvalidRequest, "Use one client authentication method, not two.")
+		}
+		if fid := form.Get("client_id"); fid != "" && fid != id {
+			return nil, newErr(errInvalidRequest, "client_id does not match the authenticated client.")
+		}
+	} else {
+		id, secret = form.Get("client_id"), form.Get("client_secret")
+	}
+	if id == "" {
+		return nil, invalidClient("Client authentication is missing.")
+	}
+	c, err := p.store.Client(r.Context(), id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, invalidClient("Client authentication failed.")
+	} else if err != nil {
+		return nil, err
+	}
+	switch c.Type {
+	case storage.Public:
+		// A public client never authenticates with a secret (SECURITY E4).
+		if secret != "" || basic {
+			return nil, invalidClient("Public clients do not authenticate with a secret.")
+		}
+	default:
+		d := digest(secret)
+		if secret == "" || subtle.ConstantTimeCompare(d, c.SecretHash) != 1 { // SECURITY E1
+			return nil, invalidClient("Client authentication failed.")
+		}
+	}
+	return c, nil
+}
+
+// invalidClient is RFC 6749 §5.2's invalid_client with status 401; the
+// writer adds the WWW-Authenticate challenge.
+func invalidClient(desc string) *Error {
+	return &Error{Code: errInvalidClient, Description: desc, Status: http.StatusUnauthorized}
+}

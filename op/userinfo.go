@@ -1,0 +1,109 @@
+package op
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/oidcd/oidcd/storage"
+)
+
+// bearerToken reads an access token from the Authorization header (any case
+// of "Bearer", RFC 6750 §2.1), the form body (§2.2) or, unless disabled, the
+// query (§2.3). More than one method is invalid_request (§2).
+func (p *Provider) bearerToken(r *http.Request) (string, *Error) {
+	var found []string
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, tok, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+			return "", &Error{Code: errInvalidRequest, Description: "The Authorization header is not a Bearer token.", Status: http.StatusUnauthorized}
+		}
+		found = append(found, strings.TrimSpace(tok))
+	}
+	if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
+		if err := r.ParseForm(); err == nil {
+			if v := r.PostForm["access_token"]; len(v) > 0 {
+				found = append(found, v...)
+			}
+		}
+	}
+	if v := r.URL.Query()["access_token"]; len(v) > 0 && !p.cfg.DisableQueryToken {
+		found = append(found, v...)
+	}
+	switch len(found) {
+	case 0:
+		return "", &Error{Code: "", Description: "No access token was sent.", Status: http.StatusUnauthorized}
+	case 1:
+		return found[0], nil
+	}
+	return "", newErr(errInvalidRequest, "More than one access token was sent.")
+}
+
+// accessToken looks up a live access token.
+func (p *Provider) accessToken(r *http.Request) (*storage.Token, *storage.Grant, *Error) {
+	value, e := p.bearerToken(r)
+	if e != nil {
+		return nil, nil, e
+	}
+	tok, grant, err := p.store.Token(r.Context(), digest(value), p.now())
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && tok.Kind != storage.AccessToken) {
+		return nil, nil, &Error{Code: errInvalidToken, Description: "The access token is invalid, expired or revoked.", Status: http.StatusUnauthorized}
+	} else if err != nil {
+		return nil, nil, asError(err)
+	}
+	return tok, grant, nil
+}
+
+// writeBearerError answers per RFC 6750 §3.
+func (p *Provider) writeBearerError(w http.ResponseWriter, r *http.Request, e *Error) {
+	challenge := `Bearer realm="oidcd"`
+	if e.Code != "" {
+		challenge += `, error="` + e.Code + `"`
+		if e.Description != "" {
+			challenge += `, error_description="` + e.Description + `"`
+		}
+	}
+	w.Header().Set("WWW-Authenticate", challenge)
+	if e.Code == "" {
+		p.logError(r, &Error{Code: "missing_token", Description: e.Description, Status: e.status()})
+		w.WriteHeader(e.status())
+		return
+	}
+	p.writeJSONError(w, r, e)
+}
+
+// userinfo is the UserInfo endpoint (OIDC Core §5.3): the claims of the
+// token's scope, and sub equal to the ID token's.
+func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	tok, grant, e := p.accessToken(r)
+	if e != nil {
+		p.writeBearerError(w, r, e)
+		return
+	}
+	scope := scopeSet(tok.Scope)
+	if tok.UserID == "" || !scope.has("openid") {
+		p.writeBearerError(w, r, &Error{Code: errInsufficientScope, Description: "The access token does not carry the openid scope.", Status: http.StatusForbidden})
+		return
+	}
+	ctx := r.Context()
+	client, err := p.store.Client(ctx, tok.ClientID)
+	if err != nil {
+		p.writeJSONError(w, r, err)
+		return
+	}
+	claims, err := p.userClaims(ctx, tok.UserID, scope)
+	if err != nil {
+		p.writeJSONError(w, r, err)
+		return
+	}
+	sub, err := p.subject(ctx, tok.UserID, client)
+	if err != nil {
+		p.writeJSONError(w, r, err)
+		return
+	}
+	claims["sub"] = sub
+	_ = grant
+	writeJSON(w, http.StatusOK, claims)
+}

@@ -1,0 +1,163 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Backends wrap them with %w.
+var (
+	// ErrNotFound means the requested row does not exist (or has expired where
+	// the method says so).
+	ErrNotFound = errors.New("storage: not found")
+	// ErrAlreadyExists means a row with the same unique key exists.
+	ErrAlreadyExists = errors.New("storage: already exists")
+	// ErrReused means a one-time artefact (authorization code, refresh token)
+	// was presented again after it had been used. The method that returns it has
+	// already revoked the grant the artefact belongs to.
+	ErrReused = errors.New("storage: already used")
+)
+
+// Storage is everything a backend provides.
+type Storage interface {
+	Clients
+	Codes
+	Grants
+	Consents
+	Keys
+	Sessions
+	Users
+	Throttle
+	// DeleteExpired removes codes, tokens, grants, sessions, consents and
+	// throttle counters whose lifetime ended before now. Safe to run on several
+	// nodes at once.
+	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
+	// Ping reports whether the backend is reachable.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Clients stores relying parties.
+type Clients interface {
+	// CreateClient returns ErrAlreadyExists if the id is taken.
+	CreateClient(ctx context.Context, c *Client) error
+	// Client returns ErrNotFound if no client has this id.
+	Client(ctx context.Context, id string) (*Client, error)
+	// UpdateClient replaces every field of an existing client; ErrNotFound if none.
+	UpdateClient(ctx context.Context, c *Client) error
+	// DeleteClient removes the client and every code, grant, token and consent
+	// it holds; ErrNotFound if none.
+	DeleteClient(ctx context.Context, id string) error
+	// ListClients returns all clients ordered by creation time.
+	ListClients(ctx context.Context) ([]*Client, error)
+}
+
+// Codes stores authorization codes.
+type Codes interface {
+	// CreateCode returns ErrAlreadyExists on a hash collision.
+	CreateCode(ctx context.Context, c *AuthCode) error
+	// ConsumeCode marks the code as used and returns it, atomically: of any
+	// number of concurrent calls for one hash exactly one succeeds. It returns
+	// ErrNotFound if no such code exists or it expired before now, and
+	// ErrReused (with the code, so its grant can be revoked) if it was consumed
+	// before; in that case it also revokes the code's grant.
+	ConsumeCode(ctx context.Context, hash []byte, now time.Time) (*AuthCode, error)
+}
+
+// Grants stores grants (one user's authorization of one client, or one
+// client-credentials issuance) and the access and refresh tokens issued under them.
+type Grants interface {
+	// CreateGrant stores a grant together with its first tokens, in one
+	// transaction.
+	CreateGrant(ctx context.Context, g *Grant, tokens ...*Token) error
+	// Grant returns ErrNotFound if no such grant exists or it was revoked.
+	Grant(ctx context.Context, id string) (*Grant, error)
+	// Token returns the token with this hash. It returns ErrNotFound if none
+	// exists, it expired before now, it was already rotated (refresh tokens) or
+	// its grant is revoked.
+	Token(ctx context.Context, hash []byte, now time.Time) (*Token, *Grant, error)
+	// RotateRefreshToken atomically marks the refresh token oldHash used,
+	// deletes the other access tokens of its grant, and stores next (a new
+	// access token and usually a new refresh token of the same grant).
+	// ErrNotFound if the token is unknown, expired or its grant revoked;
+	// ErrReused if it was rotated before (the grant is then revoked).
+	// Of concurrent calls for one hash at most one succeeds.
+	RotateRefreshToken(ctx context.Context, oldHash []byte, now time.Time, next ...*Token) (*Token, *Grant, error)
+	// RevokeGrant marks the grant revoked and deletes its tokens. Revoking a
+	// revoked or unknown grant is not an error.
+	RevokeGrant(ctx context.Context, id string, now time.Time) error
+	// DeleteToken deletes one token; unknown tokens are not an error.
+	DeleteToken(ctx context.Context, hash []byte) error
+	// RevokeUserGrants revokes every grant of a user (logout, password change).
+	RevokeUserGrants(ctx context.Context, userID string, now time.Time) error
+}
+
+// Consents stores what scopes a user allowed a client.
+type Consents interface {
+	// SaveConsent inserts or replaces the consent of (UserID, ClientID).
+	SaveConsent(ctx context.Context, c *Consent) error
+	// Consent returns ErrNotFound if none exists or it expired before now.
+	Consent(ctx context.Context, userID, clientID string, now time.Time) (*Consent, error)
+	// ListConsents returns a user's consents (expired ones included).
+	ListConsents(ctx context.Context, userID string) ([]*Consent, error)
+	// DeleteConsent returns ErrNotFound if none exists.
+	DeleteConsent(ctx context.Context, userID, clientID string) error
+}
+
+// Keys stores signing keys.
+type Keys interface {
+	// CreateKey returns ErrAlreadyExists if the id is taken.
+	CreateKey(ctx context.Context, k *SigningKey) error
+	// CreateFirstKey stores k only if no key exists at all, atomically across
+	// nodes; it reports whether k was stored.
+	CreateFirstKey(ctx context.Context, k *SigningKey) (bool, error)
+	// ListKeys returns every key, newest first.
+	ListKeys(ctx context.Context) ([]*SigningKey, error)
+	// RetireKey sets RetiredAt on an active key; ErrNotFound if none.
+	RetireKey(ctx context.Context, id string, at time.Time) error
+	// DeleteKey returns ErrNotFound if none.
+	DeleteKey(ctx context.Context, id string) error
+}
+
+// Sessions stores browser login sessions of the oidcd server.
+type Sessions interface {
+	// CreateSession returns ErrAlreadyExists on a hash collision.
+	CreateSession(ctx context.Context, s *Session) error
+	// Session returns ErrNotFound if none exists or it expired before now.
+	Session(ctx context.Context, hash []byte, now time.Time) (*Session, error)
+	// DeleteSession deletes one session; unknown sessions are not an error.
+	DeleteSession(ctx context.Context, hash []byte) error
+	// DeleteUserSessions deletes every session of a user.
+	DeleteUserSessions(ctx context.Context, userID string) error
+}
+
+// Users stores the oidcd server's user accounts.
+type Users interface {
+	// CreateUser returns ErrAlreadyExists if the id or username is taken.
+	CreateUser(ctx context.Context, u *User) error
+	// User returns ErrNotFound if none.
+	User(ctx context.Context, id string) (*User, error)
+	// UserByUsername matches the username exactly; ErrNotFound if none.
+	UserByUsername(ctx context.Context, username string) (*User, error)
+	// UpdateUser replaces every field of an existing user; ErrNotFound if none.
+	UpdateUser(ctx context.Context, u *User) error
+	// DeleteUser removes the user with its sessions, consents and grants;
+	// ErrNotFound if none.
+	DeleteUser(ctx context.Context, id string) error
+	// ListUsers returns all users ordered by username.
+	ListUsers(ctx context.Context) ([]*User, error)
+}
+
+// Throttle counts failures (login attempts, client authentication) in a
+// sliding window shared by every node.
+type Throttle interface {
+	// AddFailure records one failure for key at now and returns how many
+	// failures key has at or after since, the new one included. Concurrent
+	// calls never lose an increment.
+	AddFailure(ctx context.Context, key string, now, since time.Time) (int, error)
+	// Failures returns how many failures key has at or after since.
+	Failures(ctx context.Context, key string, since time.Time) (int, error)
+	// ResetFailures forgets every failure of key.
+	ResetFailures(ctx context.Context, key string) error
+}

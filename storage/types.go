@@ -1,0 +1,169 @@
+package storage
+
+import "time"
+
+// ClientType is OAuth 2.0's client type (RFC 6749 §2.1).
+type ClientType string
+
+// Client types.
+const (
+	Confidential ClientType = "confidential"
+	Public       ClientType = "public"
+)
+
+// Client is a registered relying party.
+type Client struct {
+	ID   string
+	Name string
+	Type ClientType
+	// SecretHash is the SHA-256 digest of the secret; empty for public clients.
+	SecretHash []byte
+	// SecretSealed is the secret encrypted with the system key, kept for
+	// HS256 ID tokens; empty for public clients.
+	SecretSealed []byte
+	// ResponseTypes are the allowed response_type values, each a
+	// space-separated set in canonical (sorted) order, e.g. "code id_token".
+	ResponseTypes          []string
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	// JWTAlg signs this client's ID tokens: "RS256", "ES256", "HS256".
+	JWTAlg         string
+	RequireConsent bool
+	ReuseConsent   bool
+	// Scope is the client's registered scope: what client_credentials may
+	// obtain, and which audiences it may introspect.
+	Scope        []string
+	Website      string
+	TermsURL     string
+	ContactEmail string
+	LogoURL      string
+	CreatedAt    time.Time
+}
+
+// AuthCode is an authorization code, stored by its digest.
+type AuthCode struct {
+	Hash        []byte
+	GrantID     string // the grant the code's tokens will belong to
+	ClientID    string
+	UserID      string
+	SessionID   string
+	RedirectURI string
+	Scope       []string
+	Nonce       string
+	// Claims is the JSON of the "claims" request parameter, if any.
+	Claims              string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	AuthTime            time.Time
+	CreatedAt           time.Time
+	ExpiresAt           time.Time
+	ConsumedAt          time.Time // zero until redeemed
+}
+
+// Grant groups the tokens issued from one authorization.
+type Grant struct {
+	ID        string
+	ClientID  string
+	UserID    string // empty for client_credentials
+	SessionID string
+	Scope     []string
+	Claims    string
+	Nonce     string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	// ExpiresAt bounds the whole grant: no refresh after it.
+	ExpiresAt time.Time
+	RevokedAt time.Time // zero while active
+}
+
+// TokenKind tells access tokens from refresh tokens.
+type TokenKind string
+
+// Token kinds.
+const (
+	AccessToken  TokenKind = "access"
+	RefreshToken TokenKind = "refresh"
+)
+
+// Token is an access or refresh token, stored by its digest.
+type Token struct {
+	Hash      []byte
+	Kind      TokenKind
+	GrantID   string
+	ClientID  string
+	UserID    string
+	Scope     []string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time // refresh tokens: when rotated; zero while usable
+}
+
+// Consent records scopes a user allowed a client.
+type Consent struct {
+	UserID    string
+	ClientID  string
+	Scope     []string
+	GivenAt   time.Time
+	ExpiresAt time.Time
+}
+
+// SigningKey is a JWS signing key. The private key is a PKCS #8 DER sealed
+// with the system key.
+type SigningKey struct {
+	ID            string // the JWK kid
+	Alg           string // RS256, ES256, EdDSA
+	PrivateSealed []byte
+	CreatedAt     time.Time
+	RetiredAt     time.Time // zero while it signs; retired keys stay published a while
+}
+
+// Session is a browser login session of the oidcd server.
+type Session struct {
+	Hash      []byte // digest of the cookie value
+	ID        string // a public identifier (the sid claim)
+	UserID    string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// User is an account of the oidcd server, with the standard claims of
+// OIDC Core §5.1.
+type User struct {
+	ID           string
+	Username     string
+	PasswordHash string // PHC string, e.g. $argon2id$...
+	Admin        bool
+
+	Name                string
+	GivenName           string
+	FamilyName          string
+	MiddleName          string
+	Nickname            string
+	PreferredUsername   string
+	Profile             string
+	Picture             string
+	Website             string
+	Gender              string
+	Birthdate           string
+	Zoneinfo            string
+	Locale              string
+	Email               string
+	EmailVerified       bool
+	PhoneNumber         string
+	PhoneNumberVerified bool
+	Address             Address
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Address is the structured address claim (OIDC Core §5.1.1).
+type Address struct {
+	Formatted     string
+	StreetAddress string
+	Locality      string
+	Region        string
+	PostalCode    string
+	Country       string
+}

@@ -1,0 +1,88 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+)
+
+//go:embed templates/*.html
+var embedded embed.FS
+
+// Renderer renders named pages. Each page is a standalone template file;
+// base.html supplies the shared layout ("header" and "footer" blocks).
+type Renderer struct {
+	pages map[string]*template.Template
+}
+
+// New parses the embedded templates, each replaced by a file of the same name
+// in overlay when overlay (may be nil) has one.
+func New(overlay fs.FS) (*Renderer, error) {
+	names, err := fs.Glob(embedded, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	read := func(name string) ([]byte, error) {
+		if overlay != nil {
+			if b, err := fs.ReadFile(overlay, name); err == nil {
+				return b, nil
+			}
+		}
+		return embedded.ReadFile("templates/" + name)
+	}
+	base, err := read("base.html")
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	r := &Renderer{pages: map[string]*template.Template{}}
+	for _, n := range names {
+		name := path.Base(n)
+		if name == "base.html" {
+			continue
+		}
+		src, err := read(name)
+		if err != nil {
+			return nil, fmt.Errorf("web: %w", err)
+		}
+		t, err := template.New(name).Parse(string(base))
+		if err == nil {
+			_, err = t.Parse(string(src))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("web: template %s: %w", name, err)
+		}
+		r.pages[name] = t
+	}
+	return r, nil
+}
+
+// Render writes page name with data and the given status. Every page gets
+// headers that forbid framing and referrers (SECURITY F2, F3); csp, when not
+// empty, replaces the default Content-Security-Policy.
+func (r *Renderer) Render(w http.ResponseWriter, status int, name string, data any, csp string) error {
+	t, ok := r.pages[name]
+	if !ok {
+		return fmt.Errorf("web: no template %s", name)
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, data); err != nil {
+		return fmt.Errorf("web: render %s: %w", name, err)
+	}
+	h := w.Header()
+	if csp == "" {
+		csp = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+	}
+	h.Set("Content-Security-Policy", csp)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, err := w.Write(buf.Bytes())
+	return err
+}
