@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 )
 
 // Error is an OAuth 2.0 error response (RFC 6749 §5.2, OIDC Core §3.1.2.6).
@@ -14,6 +16,8 @@ type Error struct {
 	Description string // sent to the client
 	Status      int    // 0 means 400
 	Err         error  // the cause: logged, never sent
+	// RetryAfter, when set, is sent as the Retry-After header.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -91,6 +95,9 @@ func (p *Provider) writeJSONError(w http.ResponseWriter, r *http.Request, err er
 	if e.Code == errInvalidClient && e.status() == http.StatusUnauthorized {
 		// RFC 6749 §5.2
 		w.Header().Set("WWW-Authenticate", `Basic realm="oidcd", charset="UTF-8"`)
+	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter.Seconds()+0.999)))
 	}
 	body := map[string]string{"error": e.Code}
 	if e.Description != "" {

@@ -69,6 +69,10 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	p.grantTypes = map[string]grantFunc{
 		"authorization_code": p.grantAuthorizationCode,
 		"refresh_token":      p.grantRefreshToken,
+		"client_credentials": p.grantClientCredentials,
+	}
+	if _, ok := cfg.Users.(PasswordAuthenticator); ok && cfg.PasswordGrant {
+		p.grantTypes["password"] = p.grantPassword
 	}
 	p.discovery, err = p.discoveryDocument()
 	if err != nil {

@@ -7,11 +7,13 @@ import (
 
 // Endpoint paths, relative to the issuer.
 const (
-	PathDiscovery = "/.well-known/openid-configuration"
-	PathAuthorize = "/authorize"
-	PathToken     = "/token"
-	PathUserinfo  = "/userinfo"
-	PathJWKS      = "/jwks"
+	PathDiscovery  = "/.well-known/openid-configuration"
+	PathAuthorize  = "/authorize"
+	PathToken      = "/token"
+	PathUserinfo   = "/userinfo"
+	PathJWKS       = "/jwks"
+	PathIntrospect = "/introspect"
+	PathRevoke     = "/revoke"
 )
 
 // routes is the table of contents of the provider. Every endpoint answers
@@ -49,6 +51,8 @@ func (p *Provider) routes() *http.ServeMux {
 	handle(PathAuthorize, getPost, p.authorize, false)
 	handle(PathToken, post, p.token, true)
 	handle(PathUserinfo, getPost, p.userinfo, true)
+	handle(PathRevoke, post, p.revoke, true)
+	handle(PathIntrospect, post, p.introspect, false)
 	return mux
 }
 

@@ -55,16 +55,10 @@ func (p *Provider) accessToken(r *http.Request) (*storage.Token, *storage.Grant,
 	return tok, grant, nil
 }
 
-// writeBearerError answers per RFC 6750 §3.
-func (p *Provider) writeBearerError(w http.ResponseWriter, r *http.Request, e *Error) {
-	challenge := `Bearer realm="oidcd"`
-	if e.Code != "" {
-		challenge += `, error="` + e.Code + `"`
-		if e.Description != "" {
-			challenge += `, error_description="` + e.Description + `"`
-		}
-	}
-	w.Header().Set("WWW-Authenticate", challenge)
+// writeBearerError answers per RFC 6750 §3; scope names the scope an
+// insufficient_scope error lacks.
+func (p *Provider) writeBearerError(w http.ResponseWriter, r *http.Request, e *Error, scope string) {
+	w.Header().Set("WWW-Authenticate", bearerChallenge(e, scope))
 	if e.Code == "" {
 		p.logError(r, &Error{Code: "missing_token", Description: e.Description, Status: e.status()})
 		w.WriteHeader(e.status())
@@ -79,12 +73,12 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	tok, grant, e := p.accessToken(r)
 	if e != nil {
-		p.writeBearerError(w, r, e)
+		p.writeBearerError(w, r, e, "")
 		return
 	}
 	scope := scopeSet(tok.Scope)
 	if tok.UserID == "" || !scope.has("openid") {
-		p.writeBearerError(w, r, &Error{Code: errInsufficientScope, Description: "The access token does not carry the openid scope.", Status: http.StatusForbidden})
+		p.writeBearerError(w, r, insufficientScope("openid"), "openid")
 		return
 	}
 	ctx := r.Context()
@@ -106,4 +100,19 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	claims["sub"] = sub
 	_ = grant
 	writeJSON(w, http.StatusOK, claims)
+}
+
+// bearerChallenge is the WWW-Authenticate value of RFC 6750 §3.
+func bearerChallenge(e *Error, scope string) string {
+	c := `Bearer realm="oidcd"`
+	if e.Code != "" {
+		c += `, error="` + e.Code + `"`
+		if e.Description != "" {
+			c += `, error_description="` + strings.ReplaceAll(e.Description, `"`, `'`) + `"`
+		}
+	}
+	if scope != "" {
+		c += `, scope="` + scope + `"`
+	}
+	return c
 }

@@ -1,0 +1,44 @@
+package op
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/oidcd/oidcd/storage"
+)
+
+// grantPassword is the resource owner password credentials grant (RFC 6749
+// §4.3). It runs only when Config.PasswordGrant is on and Users implements
+// PasswordAuthenticator, whose throttle protects it from brute force
+// (RFC 6749 §4.3.2; SECURITY I1, I2).
+func (p *Provider) grantPassword(r *http.Request, form url.Values, c *storage.Client) (*tokenResponse, error) {
+	auth := p.cfg.Users.(PasswordAuthenticator)
+	username, password := form.Get("username"), form.Get("password")
+	if username == "" || password == "" {
+		return nil, newErr(errInvalidRequest, "The username and password parameters are required.")
+	}
+	scope := parseScope(form.Get("scope"))
+	for _, s := range scope {
+		if !p.scopeAllowed(c, s) {
+			return nil, newErr(errInvalidScope, "The scope %q is not available to this client.", s)
+		}
+	}
+	user, err := auth.AuthenticatePassword(r, username, password)
+	var throttled *ThrottledError
+	switch {
+	case errors.As(err, &throttled):
+		// SECURITY I3: the same answer as a wrong password, plus when to retry.
+		return nil, &Error{Code: errInvalidGrant, Description: "Invalid username or password, or too many failed attempts; try again later.", RetryAfter: throttled.RetryAfter}
+	case errors.Is(err, ErrInvalidCredentials):
+		return nil, newErr(errInvalidGrant, "Invalid username or password, or too many failed attempts; try again later.")
+	case err != nil:
+		return nil, err
+	}
+	now := p.now()
+	g := &storage.Grant{
+		ID: newID(), ClientID: c.ID, UserID: user.ID, SessionID: user.SessionID, Scope: scope,
+		AuthTime: user.AuthTime, CreatedAt: now, ExpiresAt: now.Add(p.cfg.RefreshTokenExpire),
+	}
+	return p.issueTokens(r, c, g, scope, "", true)
+}

@@ -1,0 +1,102 @@
+package op
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+
+	"github.com/oidcd/oidcd/storage"
+)
+
+// introspectionScope is what a client's scope must hold to call /introspect
+// (the seed's convention).
+const introspectionScope = "token_introspection"
+
+var inactive = map[string]any{"active": false}
+
+// introspect is the token introspection endpoint (RFC 7662). A caller that
+// fails to authenticate gets 401 invalid_client; every problem with the token
+// or the caller's rights gives exactly {"active": false}.
+func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	form, err := postForm(r)
+	if err != nil {
+		p.writeJSONError(w, r, err)
+		return
+	}
+	caller, err := p.authenticateClient(r, form)
+	if err != nil {
+		p.writeJSONError(w, r, err)
+		return
+	}
+	resp, why := p.introspection(r, caller, form.Get("token"))
+	if resp == nil {
+		p.log.InfoContext(r.Context(), "introspection: inactive", "caller", caller.ID, "reason", why)
+		resp = inactive
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// introspection returns the response for an active token the caller may
+// see, or nil and the reason (logged, never sent).
+func (p *Provider) introspection(r *http.Request, caller *storage.Client, value string) (map[string]any, string) {
+	ctx := r.Context()
+	if !slices.Contains(caller.Scope, introspectionScope) {
+		return nil, "caller lacks the token_introspection scope"
+	}
+	if value == "" {
+		return nil, "no token"
+	}
+	tok, grant, err := p.store.Token(ctx, digest(value), p.now())
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, "unknown, expired or revoked token"
+	} else if err != nil {
+		return nil, "storage error: " + err.Error()
+	}
+	// The audience check: the token's client must be in the caller's scope.
+	if !p.cfg.InsecureIntrospectionAnyAudience && !slices.Contains(caller.Scope, tok.ClientID) {
+		return nil, "token audience not in the caller's scope"
+	}
+	client, err := p.store.Client(ctx, tok.ClientID)
+	if err != nil {
+		return nil, "token client: " + err.Error()
+	}
+	resp := map[string]any{
+		"active":     true,
+		"scope":      scopeSet(tok.Scope).String(),
+		"client_id":  tok.ClientID,
+		"token_type": "Bearer",
+		"exp":        tok.ExpiresAt.Unix(),
+		"iat":        tok.CreatedAt.Unix(),
+		"nbf":        tok.CreatedAt.Unix(),
+		"aud":        tok.ClientID,
+		"iss":        p.cfg.Issuer,
+	}
+	if tok.Kind == storage.RefreshToken {
+		resp["token_type"] = "refresh_token"
+	}
+	var idToken map[string]any
+	if tok.UserID != "" {
+		sub, err := p.subject(ctx, tok.UserID, client)
+		if err != nil {
+			return nil, "subject: " + err.Error()
+		}
+		resp["sub"] = sub
+		idToken = map[string]any{"iss": p.cfg.Issuer, "sub": sub, "aud": client.ID, "auth_time": grant.AuthTime.Unix()}
+		if grant.Nonce != "" {
+			idToken["nonce"] = grant.Nonce
+		}
+		var c Claims
+		if err := p.cfg.Users.Claims(ctx, tok.UserID, &c); err == nil && c.PreferredUsername != "" {
+			resp["username"] = c.PreferredUsername
+		}
+	} else {
+		resp["sub"] = tok.ClientID
+	}
+	if h := p.cfg.Hooks.Introspection; h != nil {
+		if err := h(ctx, &IntrospectionArgs{Response: resp, Client: client, IDToken: idToken}); err != nil {
+			return nil, "introspection hook: " + err.Error()
+		}
+	}
+	return resp, ""
+}

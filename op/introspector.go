@@ -1,0 +1,177 @@
+package op
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Introspector guards handlers of a resource server that runs in another
+// process than the provider: it checks tokens at the provider's
+// introspection endpoint (RFC 7662) and caches answers briefly.
+type Introspector struct {
+	// Endpoint is the provider's introspection URL. Required.
+	Endpoint string
+	// ClientID and ClientSecret authenticate the resource server; its
+	// client needs the token_introspection scope. Required.
+	ClientID, ClientSecret string
+	// HTTPClient defaults to a client with a 10s timeout.
+	HTTPClient *http.Client
+	// CacheTTL bounds how long an answer is reused; a revoked token may be
+	// accepted this long. Defaults to 30s; negative disables the cache.
+	CacheTTL time.Duration
+	// CacheSize bounds the number of cached answers. Defaults to 10000.
+	CacheSize int
+
+	mu    sync.Mutex
+	cache map[[32]byte]cachedIntrospection
+}
+
+type cachedIntrospection struct {
+	info    *TokenInfo // nil: inactive
+	expires time.Time
+}
+
+// Protect returns a middleware like Provider.Protect, backed by introspection.
+func (in *Introspector) Protect(scopes ...string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			value := ""
+			if h := r.Header.Get("Authorization"); h != "" {
+				scheme, tok, ok := strings.Cut(h, " ")
+				if ok && strings.EqualFold(scheme, "Bearer") {
+					value = strings.TrimSpace(tok)
+				}
+			}
+			if value == "" {
+				w.Header().Set("WWW-Authenticate", bearerChallenge(&Error{}, ""))
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			info, err := in.Check(r.Context(), value)
+			if err != nil {
+				e := &Error{Code: errTemporarilyUnavailable, Description: "The token could not be checked.", Status: http.StatusServiceUnavailable}
+				writeJSON(w, e.status(), map[string]string{"error": e.Code, "error_description": e.Description})
+				return
+			}
+			if info == nil {
+				e := &Error{Code: errInvalidToken, Description: "The access token is invalid, expired or revoked.", Status: http.StatusUnauthorized}
+				w.Header().Set("WWW-Authenticate", bearerChallenge(e, ""))
+				writeJSON(w, e.status(), map[string]string{"error": e.Code, "error_description": e.Description})
+				return
+			}
+			if missing := missingScopes(info.Scope, scopes); missing != "" {
+				e := insufficientScope(missing)
+				w.Header().Set("WWW-Authenticate", bearerChallenge(e, missing))
+				writeJSON(w, e.status(), map[string]string{"error": e.Code, "error_description": e.Description})
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenInfoKey{}, info)))
+		})
+	}
+}
+
+// Check introspects a token: nil info means inactive; an error means the
+// provider could not be asked.
+func (in *Introspector) Check(ctx context.Context, token string) (*TokenInfo, error) {
+	key := sha256.Sum256([]byte(token))
+	now := time.Now()
+	ttl := in.CacheTTL
+	if ttl == 0 {
+		ttl = 30 * time.Second
+	}
+	if ttl > 0 {
+		in.mu.Lock()
+		c, ok := in.cache[key]
+		in.mu.Unlock()
+		if ok && now.Before(c.expires) {
+			return c.info, nil
+		}
+	}
+	info, err := in.ask(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if ttl > 0 {
+		exp := now.Add(ttl)
+		if info != nil && info.ExpiresAt.Before(exp) {
+			exp = info.ExpiresAt
+		}
+		in.store(key, cachedIntrospection{info: info, expires: exp}, now)
+	}
+	return info, nil
+}
+
+func (in *Introspector) store(key [32]byte, c cachedIntrospection, now time.Time) {
+	size := in.CacheSize
+	if size <= 0 {
+		size = 10000
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.cache == nil {
+		in.cache = map[[32]byte]cachedIntrospection{}
+	}
+	if len(in.cache) >= size {
+		for k, v := range in.cache {
+			if now.After(v.expires) {
+				delete(in.cache, k)
+			}
+		}
+		// Still full: drop arbitrary entries (map order) to make room.
+		for k := range in.cache {
+			if len(in.cache) < size {
+				break
+			}
+			delete(in.cache, k)
+		}
+	}
+	in.cache[key] = c
+}
+
+func (in *Introspector) ask(ctx context.Context, token string) (*TokenInfo, error) {
+	client := in.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	body := url.Values{"token": {token}, "token_type_hint": {"access_token"}}.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.Endpoint, strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(in.ClientID), url.QueryEscape(in.ClientSecret))
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("op: introspect: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("op: introspect: status %d", resp.StatusCode)
+	}
+	var r struct {
+		Active    bool   `json:"active"`
+		Scope     string `json:"scope"`
+		ClientID  string `json:"client_id"`
+		Sub       string `json:"sub"`
+		Exp       int64  `json:"exp"`
+		TokenType string `json:"token_type"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(nil, resp.Body, 1<<20)).Decode(&r); err != nil {
+		return nil, fmt.Errorf("op: introspect: %w", err)
+	}
+	if !r.Active || r.TokenType == "refresh_token" {
+		return nil, nil
+	}
+	info := &TokenInfo{ClientID: r.ClientID, Subject: r.Sub, Scope: strings.Fields(r.Scope), ExpiresAt: time.Unix(r.Exp, 0)}
+	if r.Sub != r.ClientID {
+		info.UserID = r.Sub
+	}
+	return info, nil
+}
