@@ -66,6 +66,7 @@ type authRequest struct {
 	challenge    string
 	method       string
 	claims       string
+	hintSub      string     // the subject of a verified id_token_hint
 	params       url.Values // every parameter, single-valued, as received
 }
 
@@ -209,7 +210,12 @@ func (p *Provider) parseAuthRequest(ctx context.Context, params url.Values) (*au
 		req.maxAge = n
 	}
 	req.loginHint = params.Get("login_hint")
-	req.claims = ""
+	if req.claims, err = parseClaimsRequest(params.Get("claims")); err != nil {
+		return nil, fail(errInvalidRequest, "%s", err.Error())
+	}
+	if err := p.checkIDTokenHint(req); err != nil {
+		return nil, fail(errInvalidRequest, "%s", err.Error())
+	}
 
 	// PKCE (RFC 7636 §4.3, §4.4.1); public clients must use it (SECURITY C2).
 	req.challenge = params.Get("code_challenge")
@@ -319,7 +325,12 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 // authorizeUser decides between login, consent and an immediate response.
 func (p *Provider) authorizeUser(w http.ResponseWriter, r *http.Request, req *authRequest, user *User) {
 	none := slices.Contains(req.prompt, "none")
-	if user == nil || p.needsFreshLogin(req, user) {
+	wrongUser, err := p.otherThanHinted(r.Context(), req, user)
+	if err != nil {
+		p.authError(w, r, &redirectError{e: asError(err), req: req})
+		return
+	}
+	if user == nil || wrongUser || p.needsFreshLogin(req, user) {
 		if none {
 			// OIDC Core §3.1.2.6; prompt=none never renders a page (SECURITY F6).
 			p.authError(w, r, &redirectError{e: newErr(errLoginRequired, "The user is not logged in."), req: req})
@@ -352,6 +363,20 @@ func (p *Provider) authorizeUser(w http.ResponseWriter, r *http.Request, req *au
 		return
 	}
 	p.consentPage(w, r, req, user)
+}
+
+// otherThanHinted reports whether a logged-in user is not the subject of
+// the request's id_token_hint (OIDC Core §3.1.2.1): then the user must log
+// in again, or with prompt=none the answer is login_required.
+func (p *Provider) otherThanHinted(ctx context.Context, req *authRequest, user *User) (bool, error) {
+	if req.hintSub == "" || user == nil {
+		return false, nil
+	}
+	sub, err := p.subject(ctx, user.ID, req.client)
+	if err != nil {
+		return false, err
+	}
+	return sub != req.hintSub, nil
 }
 
 // freshParam marks a request sent to the login page because it demanded a

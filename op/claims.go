@@ -154,7 +154,9 @@ func (p *Provider) scope(name string) (Scope, bool) {
 // userClaims returns the claims the granted scopes release for a user:
 // standard claims by scope plus those of configured scopes. Empty values
 // are dropped.
-func (p *Provider) userClaims(ctx context.Context, userID string, scope scopeSet) (map[string]any, error) {
+// Individually requested standard claims (names) are added where the user
+// has them (OIDC Core §5.5).
+func (p *Provider) userClaims(ctx context.Context, userID string, scope scopeSet, names ...string) (map[string]any, error) {
 	var c Claims
 	if err := p.cfg.Users.Claims(ctx, userID, &c); err != nil {
 		return nil, fmt.Errorf("op: user claims: %w", err)
@@ -166,6 +168,11 @@ func (p *Provider) userClaims(ctx context.Context, userID string, scope scopeSet
 			if v, ok := all[name]; ok {
 				out[name] = v
 			}
+		}
+	}
+	for _, name := range names {
+		if v, ok := all[name]; ok && releasable[name] {
+			out[name] = v
 		}
 	}
 	for _, s := range p.cfg.Scopes {

@@ -92,7 +92,7 @@ func (p *Provider) issueTokens(r *http.Request, c *storage.Client, g *storage.Gr
 	if scope.has("openid") {
 		idt, err := p.idToken(r.Context(), idTokenInput{
 			client: c, userID: g.UserID, sessionID: g.SessionID, authTime: g.AuthTime,
-			nonce: nonce, scope: scope, accessToken: access, request: r,
+			nonce: nonce, scope: scope, accessToken: access, request: r, claims: g.Claims,
 		})
 		if err != nil {
 			return nil, err

@@ -68,7 +68,7 @@ func (p *Provider) grantRefreshToken(r *http.Request, form url.Values, c *storag
 		// OIDC Core §12.2: same iss, sub, aud and auth_time; no nonce.
 		resp.IDToken, err = p.idToken(ctx, idTokenInput{
 			client: c, userID: grant.UserID, sessionID: grant.SessionID, authTime: grant.AuthTime,
-			scope: scope, accessToken: access, request: r,
+			scope: scope, accessToken: access, request: r, claims: grant.Claims,
 		})
 		if err != nil {
 			return nil, err

@@ -25,6 +25,8 @@ type idTokenInput struct {
 	accessToken string // for at_hash
 	code        string // for c_hash
 	request     *http.Request
+	// claims is the normalised claims request parameter of the grant.
+	claims string
 	// includeClaims releases the scope's claims inside the token even when
 	// Config.IDTokenIncludeClaims is off.
 	includeClaims bool
@@ -70,8 +72,12 @@ func (p *Provider) idToken(ctx context.Context, in idTokenInput) (string, error)
 	if in.code != "" {
 		claims["c_hash"] = halfHash(alg, in.code)
 	}
+	var extraScope scopeSet
 	if p.cfg.IDTokenIncludeClaims || in.includeClaims {
-		extra, err := p.userClaims(ctx, in.userID, in.scope)
+		extraScope = in.scope
+	}
+	if names := requestedClaims(in.claims, "id_token"); len(extraScope) > 0 || len(names) > 0 {
+		extra, err := p.userClaims(ctx, in.userID, extraScope, names...)
 		if err != nil {
 			return "", err
 		}

@@ -54,7 +54,7 @@ func (p *Provider) respond(w http.ResponseWriter, r *http.Request, req *authRequ
 	if req.responseType.idToken {
 		idt, err := p.idToken(ctx, idTokenInput{
 			client: req.client, userID: user.ID, sessionID: user.SessionID, authTime: user.AuthTime,
-			nonce: req.nonce, scope: req.scope, accessToken: accessToken, code: code, request: r,
+			nonce: req.nonce, scope: req.scope, accessToken: accessToken, code: code, request: r, claims: req.claims,
 			// With only an ID token and no access token, the claims go into
 			// the ID token (OIDC Core §5.4).
 			includeClaims: !req.responseType.token && !req.responseType.code,

@@ -87,7 +87,7 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		p.writeJSONError(w, r, err)
 		return
 	}
-	claims, err := p.userClaims(ctx, tok.UserID, scope)
+	claims, err := p.userClaims(ctx, tok.UserID, scope, requestedClaims(grant.Claims, "userinfo")...)
 	if err != nil {
 		p.writeJSONError(w, r, err)
 		return
@@ -98,7 +98,6 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	claims["sub"] = sub
-	_ = grant
 	writeJSON(w, http.StatusOK, claims)
 }
 
