@@ -214,14 +214,17 @@ func TestCodeFlowPublicClientPKCE(t *testing.T) {
 	got = callback(t, b.consent(pg, true))
 	code := got.Get("code")
 
-	// Wrong verifier burns nothing useful: invalid_grant.
+	// A wrong or missing verifier: invalid_grant (SECURITY C3).
 	_, err := relying.oauth.Exchange(ctx, code, oauth2.VerifierOption(oauth2.GenerateVerifier()))
 	if c := retrieveErrorCode(t, err); c != "invalid_grant" {
 		t.Fatalf("wrong verifier: %s", c)
 	}
-	// The code was consumed by that attempt: a fresh one works with the right verifier.
-	got = b.authorize(relying.oauth.AuthCodeURL("s2", oauth2.S256ChallengeOption(verifier), oidc.Nonce("n")))
-	tok, err := relying.oauth.Exchange(ctx, got.Get("code"), oauth2.VerifierOption(verifier))
+	_, err = relying.oauth.Exchange(ctx, code)
+	if c := retrieveErrorCode(t, err); c != "invalid_grant" {
+		t.Fatalf("missing verifier: %s", c)
+	}
+	// Failed attempts do not burn the code: the right verifier still redeems it.
+	tok, err := relying.oauth.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,6 +369,11 @@ func TestConcurrentCodeRedemption(t *testing.T) {
 	wg.Wait()
 	if wins != 1 || invalid != 49 {
 		t.Fatalf("wins=%d invalid_grant=%d, want 1 and 49", wins, invalid)
+	}
+	// The 49 replays revoked what the winner got (SECURITY B4).
+	st, body, _ := env.tokenRequest(id, secret, url.Values{"grant_type": {"authorization_code"}, "code": {c}, "redirect_uri": {rpCallback}})
+	if st != 400 || body["error"] != "invalid_grant" {
+		t.Fatalf("after the race: %d %v", st, body)
 	}
 }
 

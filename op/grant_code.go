@@ -20,17 +20,15 @@ func (p *Provider) grantAuthorizationCode(r *http.Request, form url.Values, c *s
 	}
 	ctx := r.Context()
 	now := p.now()
-	ac, err := p.store.ConsumeCode(ctx, digest(code), now)
-	switch {
-	case errors.Is(err, storage.ErrReused):
-		// The store has revoked every token issued for this code (SECURITY B4).
-		p.log.Warn("authorization code replayed; grant revoked", "client_id", c.ID, "grant_id", ac.GrantID)
-		return nil, newErr(errInvalidGrant, "The authorization code was already used.")
-	case errors.Is(err, storage.ErrNotFound):
+	hash := digest(code)
+	ac, err := p.store.Code(ctx, hash, now)
+	if errors.Is(err, storage.ErrNotFound) {
 		return nil, newErr(errInvalidGrant, "The authorization code is invalid or expired.")
-	case err != nil:
+	} else if err != nil {
 		return nil, err
 	}
+	// These checks precede redemption: a request that fails them does not
+	// burn the code of the client it was issued to.
 	if ac.ClientID != c.ID {
 		return nil, newErr(errInvalidGrant, "The authorization code was issued to another client.")
 	}
@@ -46,7 +44,23 @@ func (p *Provider) grantAuthorizationCode(r *http.Request, form url.Values, c *s
 		Claims: ac.Claims, Nonce: ac.Nonce, AuthTime: ac.AuthTime, CreatedAt: now,
 		ExpiresAt: now.Add(p.cfg.RefreshTokenExpire),
 	}
-	return p.issueTokens(r, c, grant, ac.Scope, ac.Nonce, true)
+	resp, toks, err := p.mintTokens(r, c, grant, ac.Scope, ac.Nonce, true)
+	if err != nil {
+		return nil, err
+	}
+	// Redeem and store the grant atomically: of concurrent redemptions one
+	// wins, and the others, seen as replays, revoke what it got (SECURITY B3, B4).
+	_, err = p.store.ConsumeCode(ctx, hash, now, grant, toks...)
+	switch {
+	case errors.Is(err, storage.ErrReused):
+		p.log.Warn("authorization code replayed; grant revoked", "client_id", c.ID, "grant_id", ac.GrantID)
+		return nil, newErr(errInvalidGrant, "The authorization code was already used.")
+	case errors.Is(err, storage.ErrNotFound):
+		return nil, newErr(errInvalidGrant, "The authorization code is invalid or expired.")
+	case err != nil:
+		return nil, err
+	}
+	return resp, nil
 }
 
 // checkPKCE verifies code_verifier (RFC 7636 §4.6; SECURITY C3, C4, C5).
@@ -74,9 +88,9 @@ func checkPKCE(ac *storage.AuthCode, verifier string) error {
 	return nil
 }
 
-// issueTokens mints the access token, the refresh token and (for openid
-// requests) the ID token of a new grant and stores them in one transaction.
-func (p *Provider) issueTokens(r *http.Request, c *storage.Client, g *storage.Grant, scope scopeSet, nonce string, refresh bool) (*tokenResponse, error) {
+// mintTokens makes the access token, the refresh token and (for openid
+// requests) the ID token of a new grant; the caller stores them.
+func (p *Provider) mintTokens(r *http.Request, c *storage.Client, g *storage.Grant, scope scopeSet, nonce string, refresh bool) (*tokenResponse, []*storage.Token, error) {
 	now := p.now()
 	access := newSecret()
 	toks := []*storage.Token{{
@@ -95,14 +109,11 @@ func (p *Provider) issueTokens(r *http.Request, c *storage.Client, g *storage.Gr
 			nonce: nonce, scope: scope, accessToken: access, request: r, claims: g.Claims,
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		resp.IDToken = idt
 	}
-	if err := p.store.CreateGrant(r.Context(), g, toks...); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return resp, toks, nil
 }
 
 // refreshToken is a new refresh token of grant g: it ends after the idle

@@ -40,5 +40,12 @@ func (p *Provider) grantPassword(r *http.Request, form url.Values, c *storage.Cl
 		ID: newID(), ClientID: c.ID, UserID: user.ID, SessionID: user.SessionID, Scope: scope,
 		AuthTime: user.AuthTime, CreatedAt: now, ExpiresAt: now.Add(p.cfg.RefreshTokenExpire),
 	}
-	return p.issueTokens(r, c, g, scope, "", true)
+	resp, toks, err := p.mintTokens(r, c, g, scope, "", true)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.store.CreateGrant(r.Context(), g, toks...); err != nil {
+		return nil, err
+	}
+	return resp, nil
 }

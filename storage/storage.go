@@ -57,12 +57,18 @@ type Clients interface {
 type Codes interface {
 	// CreateCode returns ErrAlreadyExists on a hash collision.
 	CreateCode(ctx context.Context, c *AuthCode) error
+	// Code returns the code with this hash, consumed or not (ConsumedAt
+	// tells), without changing it. ErrNotFound if none exists or it expired
+	// before now.
+	Code(ctx context.Context, hash []byte, now time.Time) (*AuthCode, error)
 	// ConsumeCode marks the code as used and returns it, atomically: of any
-	// number of concurrent calls for one hash exactly one succeeds. It returns
+	// number of concurrent calls for one hash exactly one succeeds. When g is
+	// not nil, the grant and tokens are created in the same transaction, so
+	// the winner's tokens exist before any replay can be noticed. It returns
 	// ErrNotFound if no such code exists or it expired before now, and
-	// ErrReused (with the code, so its grant can be revoked) if it was consumed
-	// before; in that case it also revokes the code's grant.
-	ConsumeCode(ctx context.Context, hash []byte, now time.Time) (*AuthCode, error)
+	// ErrReused (with the code) if it was consumed before; in that case it
+	// also revokes the code's grant (RFC 6749 §4.1.2).
+	ConsumeCode(ctx context.Context, hash []byte, now time.Time, g *Grant, tokens ...*Token) (*AuthCode, error)
 }
 
 // Grants stores grants (one user's authorization of one client, or one

@@ -60,6 +60,10 @@ func New(overlay fs.FS) (*Renderer, error) {
 	return r, nil
 }
 
+// DefaultCSP is the Content-Security-Policy of every page that does not set
+// its own: nothing but inline styles and images, never framed.
+const DefaultCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; frame-ancestors 'none'; base-uri 'none'"
+
 // Render writes page name with data and the given status. Every page gets
 // headers that forbid framing and referrers (SECURITY F2, F3); csp, when not
 // empty, replaces the default Content-Security-Policy.
@@ -74,7 +78,10 @@ func (r *Renderer) Render(w http.ResponseWriter, status int, name string, data a
 	}
 	h := w.Header()
 	if csp == "" {
-		csp = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+		// No form-action: Chromium applies it to the redirects that follow a
+		// form POST, and the consent and login forms end in a redirect to the
+		// relying party.
+		csp = DefaultCSP
 	}
 	h.Set("Content-Security-Policy", csp)
 	h.Set("X-Frame-Options", "DENY")

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/oidcd/oidcd/keys"
+	"github.com/oidcd/oidcd/op"
+	"github.com/oidcd/oidcd/storage"
+)
+
+// clientJSON is a client in --json output. The secret appears only when
+// it has just been generated (create, rotate-secret).
+type clientJSON struct {
+	ClientID               string    `json:"client_id"`
+	ClientSecret           string    `json:"client_secret,omitempty"`
+	Name                   string    `json:"name"`
+	Type                   string    `json:"type"`
+	ResponseTypes          []string  `json:"response_types"`
+	RedirectURIs           []string  `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
+	JWTAlg                 string    `json:"jwt_alg"`
+	RequireConsent         bool      `json:"require_consent"`
+	ReuseConsent           bool      `json:"reuse_consent"`
+	Scope                  []string  `json:"scope"`
+	Website                string    `json:"website,omitempty"`
+	TermsURL               string    `json:"terms_url,omitempty"`
+	ContactEmail           string    `json:"contact_email,omitempty"`
+	LogoURL                string    `json:"logo_url,omitempty"`
+	CreatedAt              time.Time `json:"created_at"`
+}
+
+func toClientJSON(c *storage.Client, secret string) clientJSON {
+	orEmpty := func(s []string) []string {
+		if s == nil {
+			return []string{}
+		}
+		return s
+	}
+	return clientJSON{
+		ClientID: c.ID, ClientSecret: secret, Name: c.Name, Type: string(c.Type),
+		ResponseTypes: orEmpty(c.ResponseTypes), RedirectURIs: orEmpty(c.RedirectURIs),
+		PostLogoutRedirectURIs: orEmpty(c.PostLogoutRedirectURIs), JWTAlg: c.JWTAlg,
+		RequireConsent: c.RequireConsent, ReuseConsent: c.ReuseConsent, Scope: orEmpty(c.Scope),
+		Website: c.Website, TermsURL: c.TermsURL, ContactEmail: c.ContactEmail, LogoURL: c.LogoURL,
+		CreatedAt: c.CreatedAt.UTC(),
+	}
+}
+
+// clients manages relying parties.
+func (a *app) clients(ctx context.Context, args []string) error {
+	sub, args, err := subcommand("clients", args, "create", "list", "show", "delete", "rotate-secret")
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "create":
+		return a.clientsCreate(ctx, args)
+	case "list":
+		return a.clientsList(ctx, args)
+	case "show", "delete", "rotate-secret":
+		return a.clientsByID(ctx, sub, args)
+	}
+	fmt.Fprint(a.stdout, "Usage: oidcd clients create|list|show|delete|rotate-secret [flags]\n")
+	return nil
+}
+
+func (a *app) clientsCreate(ctx context.Context, args []string) error {
+	c := a.newCommand("clients create", "", true)
+	var spec op.ClientSpec
+	var typ string
+	var responseTypes, redirectURIs, postLogout, scopes stringList
+	c.fs.StringVar(&spec.Name, "name", "", "client name shown on the consent page (required)")
+	c.fs.StringVar(&typ, "type", "confidential", "confidential or public")
+	c.fs.Var(&responseTypes, "response-type", `allowed response type, repeatable: code, id_token, "id_token token", "code id_token", "code token", "code id_token token", token (default code)`)
+	c.fs.Var(&redirectURIs, "redirect-uri", "allowed redirect URI, repeatable (exact match)")
+	c.fs.Var(&postLogout, "post-logout-redirect-uri", "allowed post-logout redirect URI, repeatable")
+	c.fs.Var(&scopes, "scope", `registered scope, space-separated, repeatable (client_credentials and introspection)`)
+	c.fs.StringVar(&spec.JWTAlg, "jwt-alg", keys.RS256, "ID token signing algorithm: RS256, ES256, EdDSA or HS256 (HS256 uses the client secret)")
+	c.fs.BoolVar(&spec.RequireConsent, "require-consent", false, "always ask the user's consent")
+	c.fs.BoolVar(&spec.ReuseConsent, "reuse-consent", false, "skip the consent page when an earlier consent covers the request")
+	c.fs.StringVar(&spec.Website, "website", "", "website URL")
+	c.fs.StringVar(&spec.TermsURL, "terms-url", "", "terms of service URL")
+	c.fs.StringVar(&spec.ContactEmail, "contact-email", "", "contact email")
+	c.fs.StringVar(&spec.LogoURL, "logo-url", "", "logo URL")
+	c.fs.BoolVar(&spec.InsecureAllowHTTP, "insecure-allow-http", false, "allow http redirect URIs on non-loopback hosts (development only; also OIDCD_INSECURE_ALLOW_HTTP_REDIRECTS)")
+	if _, err := c.parse(args, 0, 0); err != nil {
+		return err
+	}
+	if spec.Name == "" {
+		return usagef("clients create: --name is required")
+	}
+	spec.Type = storage.ClientType(typ)
+	spec.ResponseTypes = responseTypes
+	spec.RedirectURIs = redirectURIs
+	spec.PostLogoutRedirectURIs = postLogout
+	for _, sc := range scopes {
+		spec.Scope = append(spec.Scope, strings.Fields(sc)...)
+	}
+	s, err := c.settings()
+	if err != nil {
+		return err
+	}
+	spec.InsecureAllowHTTP = spec.InsecureAllowHTTP || s.InsecureAllowHTTPRedirects
+	seal, err := sealer(s)
+	if err != nil {
+		return err
+	}
+	client, secret, err := op.NewClient(spec, seal, a.now())
+	if err != nil {
+		return fmt.Errorf("clients create: invalid client:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	}
+	store, err := c.open(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.CreateClient(ctx, client); err != nil {
+		return err
+	}
+	if c.json {
+		return c.printJSON(toClientJSON(client, secret))
+	}
+	fmt.Fprintf(a.stdout, "created %s client %q\nclient_id: %s\n", client.Type, client.Name, client.ID)
+	if secret != "" {
+		fmt.Fprintf(a.stdout, "client_secret: %s\n(the secret is shown only now; 'oidcd clients rotate-secret %s' makes a new one)\n", secret, client.ID)
+	}
+	return nil
+}
+
+func (a *app) clientsList(ctx context.Context, args []string) error {
+	c := a.newCommand("clients list", "", true)
+	if _, err := c.parse(args, 0, 0); err != nil {
+		return err
+	}
+	s, err := c.settings()
+	if err != nil {
+		return err
+	}
+	store, err := c.open(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	all, err := store.ListClients(ctx)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		out := []clientJSON{}
+		for _, cl := range all {
+			out = append(out, toClientJSON(cl, ""))
+		}
+		return c.printJSON(out)
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLIENT ID\tNAME\tTYPE\tRESPONSE TYPES\tCREATED")
+	for _, cl := range all {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cl.ID, cl.Name, cl.Type, strings.Join(cl.ResponseTypes, ", "), timeText(cl.CreatedAt))
+	}
+	return tw.Flush()
+}
+
+// clientsByID runs show, delete and rotate-secret, which take the client
+// id as an argument or as --id.
+func (a *app) clientsByID(ctx context.Context, sub string, args []string) error {
+	c := a.newCommand("clients "+sub, " ID", sub != "delete")
+	id := c.fs.String("id", "", "the client id (or give it as the argument)")
+	pos, err := c.parse(args, 0, 1)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(pos) == 1 && *id != "" && pos[0] != *id:
+		return usagef("clients %s: two different client ids given", sub)
+	case len(pos) == 1:
+		*id = pos[0]
+	case *id == "":
+		return usagef("clients %s: the client id is required", sub)
+	}
+	s, err := c.settings()
+	if err != nil {
+		return err
+	}
+	store, err := c.open(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	client, err := store.Client(ctx, *id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("clients %s: no client with id %q", sub, *id)
+	} else if err != nil {
+		return err
+	}
+	switch sub {
+	case "delete":
+		if err := store.DeleteClient(ctx, client.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "deleted client %s (%q) with its grants, tokens and consents\n", client.ID, client.Name)
+		return nil
+	case "rotate-secret":
+		if client.Type != storage.Confidential {
+			return fmt.Errorf("clients rotate-secret: client %s is public and has no secret", client.ID)
+		}
+		seal, err := sealer(s)
+		if err != nil {
+			return err
+		}
+		secret := op.SetClientSecret(client, seal)
+		if err := store.UpdateClient(ctx, client); err != nil {
+			return err
+		}
+		if c.json {
+			return c.printJSON(toClientJSON(client, secret))
+		}
+		fmt.Fprintf(a.stdout, "client_id: %s\nclient_secret: %s\n(the old secret no longer works)\n", client.ID, secret)
+		return nil
+	}
+	if c.json {
+		return c.printJSON(toClientJSON(client, ""))
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+	row("client_id", client.ID)
+	row("name", client.Name)
+	row("type", string(client.Type))
+	row("response_types", strings.Join(client.ResponseTypes, ", "))
+	row("redirect_uris", strings.Join(client.RedirectURIs, " "))
+	row("post_logout_redirect_uris", strings.Join(client.PostLogoutRedirectURIs, " "))
+	row("jwt_alg", client.JWTAlg)
+	row("require_consent", fmt.Sprint(client.RequireConsent))
+	row("reuse_consent", fmt.Sprint(client.ReuseConsent))
+	row("scope", strings.Join(client.Scope, " "))
+	row("website", client.Website)
+	row("terms_url", client.TermsURL)
+	row("contact_email", client.ContactEmail)
+	row("logo_url", client.LogoURL)
+	row("created_at", timeText(client.CreatedAt))
+	return tw.Flush()
+}

@@ -1,0 +1,473 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/netip"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/oidcd/oidcd/keys"
+)
+
+// Settings is the server's configuration, from defaults, a config file,
+// environment variables and flags (in rising precedence).
+type Settings struct {
+	Addr     string
+	Issuer   string
+	Database string
+
+	Secret        string
+	AdminPassword string
+	LogLevel      string
+	LogFormat     string
+
+	LoginURL  string
+	Templates string
+
+	CodeExpire             time.Duration
+	IDTokenExpire          time.Duration
+	TokenExpire            time.Duration
+	RefreshTokenExpire     time.Duration
+	RefreshTokenIdleExpire time.Duration
+	SkipConsentExpire      time.Duration
+	IDTokenIncludeClaims   bool
+	DisableQueryToken      bool
+
+	// Parsed and kept for the engine features that will use them.
+	GrantTypePasswordEnable             bool
+	SessionManagementEnable             bool
+	UnauthenticatedSessionManagementKey string
+	IntrospectionValidateAudienceScope  bool
+
+	InsecureAllowHTTPRedirects bool
+	InsecureCookies            bool
+	SessionExpire              time.Duration
+	LoginMaxFailures           int
+	LoginFailureWindow         time.Duration
+	TrustedProxies             []netip.Prefix
+}
+
+// kind is how a setting's text is read.
+type kind int
+
+const (
+	kString   kind = iota
+	kChoice        // one of setting.choices
+	kBool          // true or false
+	kSeconds       // a plain number of seconds or a Go duration
+	kDays          // a plain number of days or a Go duration
+	kInt           // a positive integer
+	kPrefixes      // IP prefixes or addresses, comma- or space-separated
+)
+
+var kindNames = map[kind]string{
+	kString: "string", kChoice: "choice", kBool: "bool", kSeconds: "duration (s)",
+	kDays: "duration (days)", kInt: "integer", kPrefixes: "CIDR list",
+}
+
+// setting is one row of the settings table. Its config-file key is name,
+// its environment variable OIDCD_ + NAME, its flag (serve only) --name with
+// dashes.
+type setting struct {
+	name    string
+	kind    kind
+	def     string // default, in the setting's own syntax ("" = empty/none)
+	seed    string // the seed's setting this mirrors, if any
+	help    string
+	target  func(*Settings) any
+	choices []string
+}
+
+// settingsTable drives environment variables, the config file, serve's
+// flags and the help text: adding a setting is one line here.
+var settingsTable = []setting{
+	{name: "addr", kind: kString, def: ":8000", help: "address to listen on", target: func(s *Settings) any { return &s.Addr }},
+	{name: "site_url", kind: kString, seed: "SITE_URL", help: "alias of issuer (issuer wins when both are set in one place)", target: func(s *Settings) any { return &s.Issuer }},
+	{name: "issuer", kind: kString, def: "http://localhost:8000", help: "issuer URL: the base of every endpoint (an https URL in production)", target: func(s *Settings) any { return &s.Issuer }},
+	{name: "database", kind: kString, def: "sqlite:oidcd.db", help: "sqlite:PATH, a bare PATH, or a postgres:// URL", target: func(s *Settings) any { return &s.Database }},
+	{name: "secret", kind: kString, help: "system secret sealing keys and client secrets: >= 32 bytes, hex or raw; default for SQLite: a file <database>.secret created once", target: func(s *Settings) any { return &s.Secret }},
+	{name: "admin_password", kind: kString, help: "password of the admin account created on an empty database (default: generated and printed once)", target: func(s *Settings) any { return &s.AdminPassword }},
+	{name: "log_level", kind: kChoice, def: "info", choices: []string{"debug", "info", "warn", "error"}, help: "log level", target: func(s *Settings) any { return &s.LogLevel }},
+	{name: "log_format", kind: kChoice, def: "text", choices: []string{"text", "json"}, help: "log format", target: func(s *Settings) any { return &s.LogFormat }},
+	{name: "login_url", kind: kString, seed: "OIDC_LOGIN_URL", help: "where the provider sends users to log in (default: the server's /login)", target: func(s *Settings) any { return &s.LoginURL }},
+	{name: "templates", kind: kString, seed: "OIDC_TEMPLATES", help: "directory of templates overriding the built-in pages by file name", target: func(s *Settings) any { return &s.Templates }},
+	{name: "code_expire", kind: kSeconds, def: "600", seed: "OIDC_CODE_EXPIRE", help: "authorization code lifetime", target: func(s *Settings) any { return &s.CodeExpire }},
+	{name: "idtoken_expire", kind: kSeconds, def: "600", seed: "OIDC_IDTOKEN_EXPIRE", help: "ID token lifetime", target: func(s *Settings) any { return &s.IDTokenExpire }},
+	{name: "token_expire", kind: kSeconds, def: "3600", seed: "OIDC_TOKEN_EXPIRE", help: "access token lifetime", target: func(s *Settings) any { return &s.TokenExpire }},
+	{name: "refresh_token_expire", kind: kSeconds, def: "2592000", help: "absolute refresh token lifetime (30 days)", target: func(s *Settings) any { return &s.RefreshTokenExpire }},
+	{name: "refresh_token_idle_expire", kind: kSeconds, def: "1209600", help: "refresh token idle lifetime (14 days)", target: func(s *Settings) any { return &s.RefreshTokenIdleExpire }},
+	{name: "skip_consent_expire", kind: kDays, def: "90", seed: "OIDC_SKIP_CONSENT_EXPIRE", help: "how long a remembered consent lasts", target: func(s *Settings) any { return &s.SkipConsentExpire }},
+	{name: "idtoken_include_claims", kind: kBool, def: "false", seed: "OIDC_IDTOKEN_INCLUDE_CLAIMS", help: "put the standard claims of the granted scopes in ID tokens", target: func(s *Settings) any { return &s.IDTokenIncludeClaims }},
+	{name: "grant_type_password_enable", kind: kBool, def: "false", seed: "OIDC_GRANT_TYPE_PASSWORD_ENABLE", help: "allow the resource owner password grant (throttled like the login form)", target: func(s *Settings) any { return &s.GrantTypePasswordEnable }},
+	{name: "session_management_enable", kind: kBool, def: "false", seed: "OIDC_SESSION_MANAGEMENT_ENABLE", help: "enable OpenID Connect Session Management", target: func(s *Settings) any { return &s.SessionManagementEnable }},
+	{name: "unauthenticated_session_management_key", kind: kString, seed: "OIDC_UNAUTHENTICATED_SESSION_MANAGEMENT_KEY", help: "fixed browser-state key for unauthenticated users (default: derived from the system secret)", target: func(s *Settings) any { return &s.UnauthenticatedSessionManagementKey }},
+	{name: "introspection_validate_audience_scope", kind: kBool, def: "true", seed: "OIDC_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE", help: "check a token's audience against the introspecting client's scope", target: func(s *Settings) any { return &s.IntrospectionValidateAudienceScope }},
+	{name: "disable_query_token", kind: kBool, def: "false", help: "refuse access tokens in the URL query at userinfo", target: func(s *Settings) any { return &s.DisableQueryToken }},
+	{name: "insecure_allow_http_redirects", kind: kBool, def: "false", help: "allow http redirect URIs on non-loopback hosts when registering clients (development only)", target: func(s *Settings) any { return &s.InsecureAllowHTTPRedirects }},
+	{name: "insecure_cookies", kind: kBool, def: "false", help: "omit the Secure cookie attribute even with an https issuer (development only)", target: func(s *Settings) any { return &s.InsecureCookies }},
+	{name: "session_expire", kind: kSeconds, def: "1209600", help: "login session lifetime (14 days)", target: func(s *Settings) any { return &s.SessionExpire }},
+	{name: "login_max_failures", kind: kInt, def: "10", help: "failed logins per username or IP before a lockout", target: func(s *Settings) any { return &s.LoginMaxFailures }},
+	{name: "login_failure_window", kind: kSeconds, def: "300", help: "sliding window of the login lockout", target: func(s *Settings) any { return &s.LoginFailureWindow }},
+	{name: "trusted_proxies", kind: kPrefixes, help: "proxies whose X-Forwarded-For is believed (CIDRs or IPs, comma-separated)", target: func(s *Settings) any { return &s.TrustedProxies }},
+}
+
+func lookupSetting(name string) (setting, bool) {
+	i := slices.IndexFunc(settingsTable, func(st setting) bool { return st.name == name })
+	if i < 0 {
+		return setting{}, false
+	}
+	return settingsTable[i], true
+}
+
+func (st setting) env() string  { return "OIDCD_" + strings.ToUpper(st.name) }
+func (st setting) flag() string { return strings.ReplaceAll(st.name, "_", "-") }
+
+var plainNumber = regexp.MustCompile(`^[0-9]+$`)
+
+// set parses v into the setting's field of s.
+func (st setting) set(s *Settings, v string) error {
+	v = strings.TrimSpace(v)
+	switch p := st.target(s).(type) {
+	case *string:
+		if st.kind == kChoice {
+			v = strings.ToLower(v)
+			if !slices.Contains(st.choices, v) {
+				return fmt.Errorf("%q is not one of %s", v, strings.Join(st.choices, ", "))
+			}
+		}
+		*p = v
+	case *bool:
+		switch strings.ToLower(v) {
+		case "true", "1", "yes", "on":
+			*p = true
+		case "false", "0", "no", "off":
+			*p = false
+		default:
+			return fmt.Errorf("invalid boolean %q: use true or false", v)
+		}
+	case *int:
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("invalid number %q: use a positive integer", v)
+		}
+		*p = n
+	case *time.Duration:
+		unit, unitName := time.Second, "seconds"
+		if st.kind == kDays {
+			unit, unitName = 24*time.Hour, "days"
+		}
+		var d time.Duration
+		if plainNumber.MatchString(v) {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n > int64(1<<62)/int64(unit) {
+				return fmt.Errorf("invalid duration %q: too large", v)
+			}
+			d = time.Duration(n) * unit
+		} else {
+			var err error
+			if d, err = time.ParseDuration(v); err != nil {
+				return fmt.Errorf("invalid duration %q: use a number of %s or a Go duration such as 10m or 1h30m", v, unitName)
+			}
+		}
+		if d <= 0 {
+			return fmt.Errorf("invalid duration %q: must be positive", v)
+		}
+		*p = d
+	case *[]netip.Prefix:
+		var out []netip.Prefix
+		for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+			pr, err := netip.ParsePrefix(f)
+			if err != nil {
+				a, err2 := netip.ParseAddr(f)
+				if err2 != nil {
+					return fmt.Errorf("invalid IP prefix %q", f)
+				}
+				pr = netip.PrefixFrom(a, a.BitLen())
+			}
+			out = append(out, pr.Masked())
+		}
+		*p = out
+	default:
+		panic("oidcd: setting " + st.name + " has an unsupported target")
+	}
+	return nil
+}
+
+// fromJSON turns a config-file value into the setting's text form.
+func (st setting) fromJSON(raw json.RawMessage) (string, error) {
+	var v any
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	if err := d.Decode(&v); err != nil {
+		return "", err
+	}
+	switch v := v.(type) {
+	case string:
+		return v, nil
+	case bool:
+		if st.kind == kBool {
+			return strconv.FormatBool(v), nil
+		}
+	case json.Number:
+		if st.kind == kSeconds || st.kind == kDays || st.kind == kInt {
+			return v.String(), nil
+		}
+	case []any:
+		if st.kind == kPrefixes {
+			var parts []string
+			for _, e := range v {
+				s, ok := e.(string)
+				if !ok {
+					return "", errors.New("want an array of strings")
+				}
+				parts = append(parts, s)
+			}
+			return strings.Join(parts, ","), nil
+		}
+	}
+	want := map[kind]string{
+		kString: "a string", kChoice: "a string", kBool: "true or false",
+		kSeconds: "a number of seconds or a duration string", kDays: "a number of days or a duration string",
+		kInt: "a number", kPrefixes: "an array of strings or a string",
+	}[st.kind]
+	return "", fmt.Errorf("want %s", want)
+}
+
+// defaultSettings returns the settings before any source is applied.
+func defaultSettings() *Settings {
+	s := &Settings{}
+	for _, st := range settingsTable {
+		if st.def == "" {
+			continue
+		}
+		if err := st.set(s, st.def); err != nil {
+			panic("oidcd: bad default of " + st.name + ": " + err.Error())
+		}
+	}
+	return s
+}
+
+// settingFlags records which settings were given as flags, in order.
+type settingFlags struct {
+	config string
+	given  []flagValue
+}
+
+type flagValue struct {
+	st    setting
+	value string
+}
+
+// register adds --config and a flag for each named setting (all when names
+// is empty) to fs.
+func (sf *settingFlags) register(fs *flag.FlagSet, names ...string) {
+	fs.StringVar(&sf.config, "config", "", "read settings from this JSON `file` (also OIDCD_CONFIG)")
+	for _, st := range settingsTable {
+		if len(names) > 0 && !slices.Contains(names, st.name) {
+			continue
+		}
+		usage := st.help
+		if st.def != "" {
+			usage += " (default " + st.def + ")"
+		}
+		usage += " [" + st.env() + "]"
+		add := func(v string) error {
+			// Check the syntax now, so the error names the flag.
+			if err := st.set(&Settings{}, v); err != nil {
+				return err
+			}
+			sf.given = append(sf.given, flagValue{st, v})
+			return nil
+		}
+		if st.kind == kBool {
+			fs.BoolFunc(st.flag(), usage, add)
+		} else {
+			fs.Func(st.flag(), usage, add)
+		}
+	}
+}
+
+// loadSettings applies, over the defaults, the config file, then the
+// environment, then the flags. It reports every problem at once.
+func loadSettings(sf *settingFlags, lookupEnv func(string) (string, bool)) (*Settings, error) {
+	s := defaultSettings()
+	var errs []error
+	path := sf.config
+	if path == "" {
+		path, _ = lookupEnv("OIDCD_CONFIG")
+	}
+	if path != "" {
+		if err := applyFile(s, path); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// site_url before issuer, so that issuer wins within one source.
+	for _, st := range settingsTable {
+		v, ok := lookupEnv(st.env())
+		if !ok || v == "" {
+			continue
+		}
+		if err := st.set(s, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", st.env(), err))
+		}
+	}
+	for _, f := range sf.given {
+		if err := f.st.set(s, f.value); err != nil {
+			errs = append(errs, fmt.Errorf("--%s: %w", f.st.flag(), err))
+		}
+	}
+	return s, errors.Join(errs...)
+}
+
+// applyFile reads a JSON object whose keys are setting names.
+func applyFile(s *Settings, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("config file %s: not a JSON object: %w", path, err)
+	}
+	var errs []error
+	// Table order, so that aliases apply predictably.
+	for _, st := range settingsTable {
+		raw, ok := m[st.name]
+		if !ok {
+			continue
+		}
+		v, err := st.fromJSON(raw)
+		if err == nil {
+			err = st.set(s, v)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("config file %s: %q: %w", path, st.name, err))
+		}
+	}
+	var unknown []string
+	for k := range m {
+		if _, ok := lookupSetting(k); !ok {
+			unknown = append(unknown, k)
+		}
+	}
+	slices.Sort(unknown)
+	for _, k := range unknown {
+		errs = append(errs, fmt.Errorf("config file %s: unknown setting %q", path, k))
+	}
+	return errors.Join(errs...)
+}
+
+// printSettings writes the settings table (help output and README).
+func printSettings(w io.Writer) {
+	fmt.Fprintln(w, "Settings (environment variable / config file key / serve flag; flag > env > file > default):")
+	for _, st := range settingsTable {
+		fmt.Fprintf(w, "  %s  (%s, --%s)  %s", st.env(), st.name, st.flag(), kindNames[st.kind])
+		if st.kind == kChoice {
+			fmt.Fprintf(w, ": %s", strings.Join(st.choices, "|"))
+		}
+		if st.def != "" {
+			fmt.Fprintf(w, ", default %s", st.def)
+		}
+		fmt.Fprintln(w)
+		fmt.Fprintf(w, "      %s", st.help)
+		if st.seed != "" {
+			fmt.Fprintf(w, " [seed: %s]", st.seed)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w, "  OIDCD_CONFIG  (--config)  path of a JSON config file whose keys are the names above")
+	fmt.Fprintln(w, "Durations take a plain number in the unit shown or a Go duration (10m, 1h30m); booleans true or false.")
+}
+
+// databaseKind tells SQLite from PostgreSQL DSNs and returns the SQLite
+// file path (the same rules as sqlstore.Open).
+func databaseKind(dsn string) (postgres bool, sqlitePath string) {
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return true, ""
+	case strings.HasPrefix(dsn, "sqlite:"):
+		p := strings.TrimPrefix(dsn, "sqlite:")
+		if strings.HasPrefix(p, "//") {
+			p = p[2:]
+		}
+		return false, p
+	}
+	return false, dsn
+}
+
+// systemSecret returns the secret that seals keys and client secrets:
+// OIDCD_SECRET when set (hex-decoded when it is hex of at least 32 bytes,
+// else its raw bytes, at least 32), else, for SQLite, the hex contents of
+// the file <database path>.secret, created once with mode 0600.
+func systemSecret(s *Settings) ([]byte, error) {
+	if s.Secret != "" {
+		if b, err := hex.DecodeString(s.Secret); err == nil && len(b) >= keys.MinSecretLen {
+			return b, nil
+		}
+		if len(s.Secret) < keys.MinSecretLen {
+			return nil, fmt.Errorf("OIDCD_SECRET must be at least %d bytes (or %d hex digits)", keys.MinSecretLen, 2*keys.MinSecretLen)
+		}
+		return []byte(s.Secret), nil
+	}
+	pg, path := databaseKind(s.Database)
+	if pg {
+		return nil, errors.New("OIDCD_SECRET is required with PostgreSQL: every node must share one system secret (e.g. 'openssl rand -hex 32')")
+	}
+	if path == "" {
+		return nil, errors.New("no database path to keep the system secret beside; set OIDCD_SECRET")
+	}
+	return secretFile(path + ".secret")
+}
+
+// secretFile reads the secret file, creating it atomically when missing.
+func secretFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		raw := make([]byte, 32)
+		rand.Read(raw)
+		tmp := fmt.Sprintf("%s.tmp%d", path, os.Getpid())
+		if err := os.WriteFile(tmp, []byte(hex.EncodeToString(raw)+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("create secret file: %w", err)
+		}
+		// Link fails if another process created the file first; then its
+		// secret wins and is read below.
+		linkErr := os.Link(tmp, path)
+		os.Remove(tmp)
+		if linkErr != nil && !errors.Is(linkErr, fs.ErrExist) {
+			return nil, fmt.Errorf("create secret file: %w", linkErr)
+		}
+		b, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read secret file: %w", err)
+	}
+	secret, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(secret) < keys.MinSecretLen {
+		return nil, fmt.Errorf("secret file %s must hold at least %d hex-encoded bytes", path, keys.MinSecretLen)
+	}
+	return secret, nil
+}
+
+// newLogger builds the structured logger the settings ask for.
+func newLogger(s *Settings, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(s.LogLevel)) // validated by the table
+	opts := &slog.HandlerOptions{Level: level}
+	if s.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,243 @@
+// Command oidcd is a ready-to-run OpenID Connect Provider built on the op
+// library: user accounts, login page, signing keys and clients on SQLite or
+// PostgreSQL, managed from this command line.
+//
+// Usage:
+//
+//	oidcd serve [flags]
+//	oidcd migrate
+//	oidcd keys create|list|rotate
+//	oidcd users create|list|set-password|delete
+//	oidcd clients create|list|show|delete|rotate-secret
+//	oidcd help
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/oidcd/oidcd/keys"
+	"github.com/oidcd/oidcd/storage/sqlstore"
+)
+
+func main() {
+	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv, now: time.Now}
+	os.Exit(a.run(context.Background(), os.Args[1:]))
+}
+
+// app is one invocation: its streams, environment and clock.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	lookupEnv      func(string) (string, bool)
+	now            func() time.Time
+}
+
+// usageError is bad command-line input: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+const usage = `oidcd is an OpenID Connect Provider.
+
+Usage:
+  oidcd serve [--addr ADDR] [--issuer URL] [--database DSN] [--config FILE] [--SETTING VALUE ...]
+  oidcd migrate [--database DSN] [--config FILE]
+  oidcd keys create [--alg RS256|ES256|EdDSA] [--pem FILE] [--json]
+  oidcd keys list [--json]
+  oidcd keys rotate [--alg RS256|ES256|EdDSA] [--json]
+  oidcd users create --username U (--password P | --password-stdin) [--email E] [--email-verified]
+                     [--name N] [--given-name G] [--family-name F] [--phone-number P] [--admin] [...] [--json]
+  oidcd users list [--json]
+  oidcd users set-password --username U (--password P | --password-stdin)
+  oidcd users delete --username U
+  oidcd clients create --name N [--type confidential|public] [--response-type T ...] --redirect-uri U ...
+                       [--post-logout-redirect-uri U ...] [--scope "a b" ...] [--jwt-alg RS256|ES256|EdDSA|HS256]
+                       [--require-consent] [--reuse-consent] [--website URL] [--terms-url URL]
+                       [--contact-email E] [--logo-url URL] [--insecure-allow-http] [--json]
+  oidcd clients list [--json]
+  oidcd clients show ID [--json]
+  oidcd clients delete ID
+  oidcd clients rotate-secret ID [--json]
+  oidcd help
+
+Every command takes --database DSN and --config FILE (or OIDCD_DATABASE, OIDCD_CONFIG).
+Run 'oidcd COMMAND [SUBCOMMAND] --help' for a command's flags.
+
+`
+
+func (a *app) run(ctx context.Context, args []string) int {
+	err := a.dispatch(ctx, args)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, new(usageError)):
+		fmt.Fprintf(a.stderr, "oidcd: %v\nRun 'oidcd help' for usage.\n", err)
+		return 2
+	default:
+		fmt.Fprintf(a.stderr, "oidcd: %v\n", err)
+		return 1
+	}
+}
+
+func (a *app) dispatch(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(a.stderr, usage)
+		return usageError{"no command given"}
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return a.serve(ctx, rest)
+	case "migrate":
+		return a.migrate(ctx, rest)
+	case "keys":
+		return a.keys(ctx, rest)
+	case "users":
+		return a.users(ctx, rest)
+	case "clients":
+		return a.clients(ctx, rest)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(a.stdout, usage)
+		printSettings(a.stdout)
+		return nil
+	}
+	return usagef("unknown command %q", cmd)
+}
+
+// subcommand picks the subcommand of a command group.
+func subcommand(group string, args []string, names ...string) (string, []string, error) {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+			return "help", nil, nil
+		}
+		return "", nil, usagef("%s: missing subcommand (one of %s)", group, strings.Join(names, ", "))
+	}
+	for _, n := range names {
+		if args[0] == n {
+			return n, args[1:], nil
+		}
+	}
+	return "", nil, usagef("%s: unknown subcommand %q (one of %s)", group, args[0], strings.Join(names, ", "))
+}
+
+// command is one parsed subcommand: its flag set and the settings flags
+// every command shares.
+type command struct {
+	a     *app
+	name  string // "clients show"
+	fs    *flag.FlagSet
+	sf    settingFlags
+	json  bool
+	extra string // positional-argument synopsis for usage
+}
+
+// newCommand creates a flag set for "oidcd name" with --database and
+// --config; withJSON adds --json.
+func (a *app) newCommand(name, extra string, withJSON bool) *command {
+	c := &command{a: a, name: name, fs: flag.NewFlagSet("oidcd "+name, flag.ContinueOnError), extra: extra}
+	c.fs.SetOutput(a.stderr)
+	c.sf.register(c.fs, "database")
+	if withJSON {
+		c.fs.BoolVar(&c.json, "json", false, "print machine-readable JSON")
+	}
+	c.fs.Usage = func() {
+		fmt.Fprintf(c.fs.Output(), "Usage: oidcd %s [flags]%s\n", name, extra)
+		c.fs.PrintDefaults()
+	}
+	return c
+}
+
+// parse parses flags and positional arguments in any order and checks
+// their number.
+func (c *command) parse(args []string, minPos, maxPos int) ([]string, error) {
+	var pos []string
+	// Parse quietly: flag would print the whole usage on every error.
+	c.fs.SetOutput(io.Discard)
+	for {
+		if err := c.fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				c.fs.SetOutput(c.a.stderr)
+				c.fs.Usage()
+				return nil, err
+			}
+			return nil, usagef("%s: %v", c.name, err)
+		}
+		args = c.fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if len(pos) < minPos || len(pos) > maxPos {
+		if maxPos == 0 {
+			return nil, usagef("%s: unexpected argument %q", c.name, pos[0])
+		}
+		return nil, usagef("%s: expected arguments:%s", c.name, c.extra)
+	}
+	return pos, nil
+}
+
+// settings loads the settings with this command's flags.
+func (c *command) settings() (*Settings, error) {
+	return loadSettings(&c.sf, c.a.lookupEnv)
+}
+
+// open opens and migrates the database of s.
+func (c *command) open(ctx context.Context, s *Settings) (*sqlstore.Store, error) {
+	store, err := sqlstore.Open(ctx, s.Database)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.Migrate(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return store, nil
+}
+
+// sealer returns the system key sealer of s.
+func sealer(s *Settings) (*keys.Sealer, error) {
+	secret, err := systemSecret(s)
+	if err != nil {
+		return nil, err
+	}
+	return keys.NewSealer(secret)
+}
+
+// printJSON writes v indented.
+func (c *command) printJSON(v any) error {
+	enc := json.NewEncoder(c.a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ", ") }
+
+func (l *stringList) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
+// timeText formats a time for tables.
+func timeText(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}

@@ -1,0 +1,469 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// bin is the oidcd binary built once for every test.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "oidcd-test")
+	if err != nil {
+		panic(err)
+	}
+	bin = filepath.Join(dir, "oidcd")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build oidcd:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// cleanEnv is the test process's environment without OIDCD_ variables,
+// plus extra.
+func cleanEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "OIDCD_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, extra...)
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// oidcd runs the binary in dir with env and returns its output and status.
+func oidcd(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), bin, args...)
+	cmd.Dir = dir
+	cmd.Env = cleanEnv(env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+// ok runs oidcd and fails the test unless it exits 0.
+func ok(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	r := oidcd(t, dir, nil, args...)
+	if r.code != 0 {
+		t.Fatalf("oidcd %s: exit %d\n%s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+// fails runs oidcd and checks it exits non-zero with msg on stderr.
+func fails(t *testing.T, dir string, env []string, msg string, args ...string) {
+	t.Helper()
+	r := oidcd(t, dir, env, args...)
+	if r.code == 0 {
+		t.Fatalf("oidcd %s: exit 0, want failure\n%s", strings.Join(args, " "), r.stdout)
+	}
+	if !strings.Contains(r.stderr, msg) {
+		t.Fatalf("oidcd %s: stderr lacks %q:\n%s", strings.Join(args, " "), msg, r.stderr)
+	}
+}
+
+// running is a started "oidcd serve".
+type running struct {
+	cmd    *exec.Cmd
+	url    string
+	stdout *bytes.Buffer
+	mu     sync.Mutex
+	stderr bytes.Buffer
+	done   chan struct{}
+}
+
+var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+// serve starts "oidcd serve" on a free port and waits until it listens.
+func serve(t *testing.T, dir string, env []string, args ...string) *running {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = cleanEnv(env...)
+	s := &running{cmd: cmd, stdout: &bytes.Buffer{}, done: make(chan struct{})}
+	cmd.Stdout = s.stdout
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := make(chan string, 1)
+	go func() {
+		defer close(s.done)
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			line := sc.Text()
+			s.mu.Lock()
+			s.stderr.WriteString(line + "\n")
+			s.mu.Unlock()
+			if m := listeningRE.FindStringSubmatch(line); m != nil {
+				addr <- m[1]
+			}
+		}
+	}()
+	t.Cleanup(func() { s.stop(t) })
+	select {
+	case a := <-addr:
+		s.url = "http://" + a
+	case <-s.done:
+		cmd.Wait()
+		t.Fatalf("oidcd serve exited early:\n%s%s", s.stdout, s.logs())
+	case <-time.After(20 * time.Second):
+		t.Fatalf("oidcd serve did not start:\n%s", s.logs())
+	}
+	t.Logf("oidcd serve listening after %v", time.Since(start))
+	return s
+}
+
+func (s *running) logs() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stderr.String()
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (s *running) stop(t *testing.T) {
+	t.Helper()
+	if s.cmd.ProcessState != nil {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	<-s.done
+	if err := s.cmd.Wait(); err != nil {
+		t.Errorf("oidcd serve: %v\n%s", err, s.logs())
+	}
+	if !strings.Contains(s.logs(), "msg=stopped") {
+		t.Errorf("no graceful shutdown:\n%s", s.logs())
+	}
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("GET %s: %v\n%s", url, err, b)
+	}
+}
+
+var adminRE = regexp.MustCompile(`created admin user "admin" with password: (\S+)`)
+
+func TestServe(t *testing.T) {
+	dir := t.TempDir()
+	s := serve(t, dir, nil)
+	var disc struct {
+		Issuer        string `json:"issuer"`
+		TokenEndpoint string `json:"token_endpoint"`
+	}
+	getJSON(t, s.url+"/.well-known/openid-configuration", &disc)
+	if disc.Issuer != "http://localhost:8000" || disc.TokenEndpoint != "http://localhost:8000/token" {
+		t.Fatalf("discovery = %+v", disc)
+	}
+	var health struct{ Status string }
+	getJSON(t, s.url+"/healthz", &health)
+	if health.Status != "ok" {
+		t.Fatalf("healthz = %+v", health)
+	}
+	resp, err := http.Get(s.url + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /login: %d", resp.StatusCode)
+	}
+	s.stop(t)
+	if n := len(adminRE.FindAllString(s.stdout.String(), -1)); n != 1 {
+		t.Fatalf("admin password printed %d times:\n%s", n, s.stdout)
+	}
+	for _, f := range []string{"oidcd.db", "oidcd.db.secret"} {
+		fi, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %v, want 0600", f, fi.Mode().Perm())
+		}
+	}
+	pw := adminRE.FindStringSubmatch(s.stdout.String())[1]
+	if len(pw) < 20 {
+		t.Errorf("generated admin password %q is short", pw)
+	}
+
+	// A second start on the same database prints no password and keeps the
+	// signing key.
+	s2 := serve(t, dir, nil)
+	s2.stop(t)
+	if strings.Contains(s2.stdout.String(), "password") {
+		t.Fatalf("second start printed:\n%s", s2.stdout)
+	}
+	if out := ok(t, dir, "keys", "list"); strings.Count(out, "RS256") != 1 {
+		t.Fatalf("keys after two starts:\n%s", out)
+	}
+	if out := ok(t, dir, "users", "list"); !strings.Contains(out, "admin") || !strings.Contains(out, "true") {
+		t.Fatalf("users list:\n%s", out)
+	}
+}
+
+func TestServeAdminPasswordFromEnv(t *testing.T) {
+	dir := t.TempDir()
+	s := serve(t, dir, []string{"OIDCD_ADMIN_PASSWORD=hunter2hunter2", "OIDCD_DATABASE=sqlite:" + filepath.Join(dir, "x.db")})
+	s.stop(t)
+	if strings.Contains(s.stdout.String(), "hunter2") || adminRE.MatchString(s.stdout.String()) {
+		t.Fatalf("stdout:\n%s", s.stdout)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x.db.secret")); err != nil {
+		t.Fatal("OIDCD_DATABASE ignored:", err)
+	}
+}
+
+func TestServePrecedence(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "oidcd.json")
+	os.WriteFile(cfg, []byte(`{"issuer": "http://file.example", "code_expire": "5m", "token_expire": 60, "log_level": "debug"}`), 0o600)
+	issuer := func(env []string, args ...string) string {
+		s := serve(t, dir, env, args...)
+		var disc struct{ Issuer string }
+		getJSON(t, s.url+"/.well-known/openid-configuration", &disc)
+		s.stop(t)
+		return disc.Issuer
+	}
+	if got := issuer(nil, "--config", cfg); got != "http://file.example" {
+		t.Errorf("file: issuer %q", got)
+	}
+	env := []string{"OIDCD_CONFIG=" + cfg, "OIDCD_ISSUER=http://env.example"}
+	if got := issuer(env); got != "http://env.example" {
+		t.Errorf("env over file: issuer %q", got)
+	}
+	if got := issuer(env, "--issuer", "http://flag.example"); got != "http://flag.example" {
+		t.Errorf("flag over env: issuer %q", got)
+	}
+	if got := issuer([]string{"OIDCD_SITE_URL=http://site.example"}); got != "http://site.example" {
+		t.Errorf("OIDCD_SITE_URL: issuer %q", got)
+	}
+}
+
+func TestServeBadSettings(t *testing.T) {
+	dir := t.TempDir()
+	fails(t, dir, []string{"OIDCD_CODE_EXPIRE=abc"}, "OIDCD_CODE_EXPIRE: invalid duration", "serve")
+	fails(t, dir, []string{"OIDCD_IDTOKEN_INCLUDE_CLAIMS=maybe"}, "OIDCD_IDTOKEN_INCLUDE_CLAIMS: invalid boolean", "serve")
+	fails(t, dir, nil, "flag -token-expire: invalid duration", "serve", "--token-expire", "-5")
+	cfg := filepath.Join(dir, "bad.json")
+	os.WriteFile(cfg, []byte(`{"adrr": ":9000"}`), 0o600)
+	fails(t, dir, nil, `unknown setting "adrr"`, "serve", "--config", cfg)
+	fails(t, dir, []string{"OIDCD_DATABASE=postgres://u@localhost/db"}, "OIDCD_SECRET is required with PostgreSQL", "serve")
+	fails(t, dir, []string{"OIDCD_SECRET=short"}, "OIDCD_SECRET must be at least 32 bytes", "serve")
+	fails(t, dir, nil, "unknown command", "frobnicate")
+	if _, err := os.Stat(filepath.Join(dir, "oidcd.db")); err == nil {
+		t.Error("a failed start created the database")
+	}
+}
+
+func TestHelp(t *testing.T) {
+	out := ok(t, t.TempDir(), "help")
+	for _, want := range []string{"oidcd serve", "OIDCD_CODE_EXPIRE", "OIDCD_SKIP_CONSENT_EXPIRE", "OIDCD_GRANT_TYPE_PASSWORD_ENABLE", "clients create"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help lacks %s", want)
+		}
+	}
+	r := oidcd(t, t.TempDir(), nil, "serve", "--help")
+	if r.code != 0 || !strings.Contains(r.stderr, "--code-expire") || !strings.Contains(r.stderr, "OIDCD_TOKEN_EXPIRE") {
+		t.Fatalf("serve --help: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+func TestClientsCommands(t *testing.T) {
+	dir := t.TempDir()
+	out := ok(t, dir, "clients", "create", "--name", "My App", "--response-type", "code", "--response-type", "id_token token",
+		"--redirect-uri", "https://app.example/cb", "--redirect-uri", "http://127.0.0.1:9000/cb",
+		"--post-logout-redirect-uri", "https://app.example/bye", "--scope", "read write", "--scope", "admin",
+		"--jwt-alg", "ES256", "--require-consent", "--website", "https://app.example", "--json")
+	var created clientJSON
+	if err := json.Unmarshal([]byte(out), &created); err != nil {
+		t.Fatalf("create --json: %v\n%s", err, out)
+	}
+	if created.ClientID == "" || len(created.ClientSecret) < 40 || created.Type != "confidential" ||
+		len(created.ResponseTypes) != 2 || created.JWTAlg != "ES256" || !created.RequireConsent ||
+		strings.Join(created.Scope, " ") != "read write admin" {
+		t.Fatalf("created = %+v", created)
+	}
+	id := created.ClientID
+
+	var list []clientJSON
+	json.Unmarshal([]byte(ok(t, dir, "clients", "list", "--json")), &list)
+	if len(list) != 1 || list[0].ClientID != id || list[0].ClientSecret != "" {
+		t.Fatalf("list = %+v", list)
+	}
+	if out := ok(t, dir, "clients", "list"); !strings.Contains(out, id) || !strings.Contains(out, "My App") {
+		t.Fatalf("list:\n%s", out)
+	}
+	// The id as an argument before or after the flags, or as --id.
+	for _, args := range [][]string{{"show", id, "--json"}, {"show", "--json", id}, {"show", "--id", id, "--json"}} {
+		var shown clientJSON
+		out := ok(t, dir, append([]string{"clients"}, args...)...)
+		if err := json.Unmarshal([]byte(out), &shown); err != nil || shown.ClientID != id || shown.Name != "My App" || shown.ClientSecret != "" {
+			t.Fatalf("clients %v: %v\n%s", args, err, out)
+		}
+	}
+	var rotated clientJSON
+	json.Unmarshal([]byte(ok(t, dir, "clients", "rotate-secret", id, "--json")), &rotated)
+	if rotated.ClientSecret == "" || rotated.ClientSecret == created.ClientSecret {
+		t.Fatalf("rotate-secret = %+v", rotated)
+	}
+
+	pub := ok(t, dir, "clients", "create", "--name", "SPA", "--type", "public", "--redirect-uri", "https://spa.example/cb", "--json")
+	var spa clientJSON
+	json.Unmarshal([]byte(pub), &spa)
+	if spa.Type != "public" || spa.ClientSecret != "" || strings.Contains(pub, "client_secret") {
+		t.Fatalf("public client:\n%s", pub)
+	}
+	fails(t, dir, nil, "is public", "clients", "rotate-secret", spa.ClientID)
+
+	ok(t, dir, "clients", "delete", id)
+	fails(t, dir, nil, "no client with id", "clients", "show", id)
+	fails(t, dir, nil, "no client with id", "clients", "delete", "nope")
+	fails(t, dir, nil, `redirect URI "http://evil.example/cb"`, "clients", "create", "--name", "X", "--redirect-uri", "http://evil.example/cb")
+	fails(t, dir, nil, "must not contain a fragment", "clients", "create", "--name", "X", "--redirect-uri", "https://x.example/cb#frag")
+	fails(t, dir, nil, "unsupported response type", "clients", "create", "--name", "X", "--redirect-uri", "https://x.example/cb", "--response-type", "magic")
+	fails(t, dir, nil, "--name is required", "clients", "create", "--redirect-uri", "https://x.example/cb")
+	fails(t, dir, nil, "the client id is required", "clients", "show")
+	fails(t, dir, nil, "unknown subcommand", "clients", "frob")
+	// The dev switch lets http through.
+	ok(t, dir, "clients", "create", "--name", "Dev", "--redirect-uri", "http://dev.example/cb", "--insecure-allow-http")
+	if r := oidcd(t, dir, []string{"OIDCD_INSECURE_ALLOW_HTTP_REDIRECTS=true"}, "clients", "create", "--name", "Dev2", "--redirect-uri", "http://dev.example/cb"); r.code != 0 {
+		t.Fatalf("OIDCD_INSECURE_ALLOW_HTTP_REDIRECTS ignored: %s", r.stderr)
+	}
+}
+
+func TestUsersCommands(t *testing.T) {
+	dir := t.TempDir()
+	out := ok(t, dir, "users", "create", "--username", "alice", "--password", "pw1", "--email", "alice@example.com",
+		"--email-verified", "--name", "Alice Liddell", "--given-name", "Alice", "--family-name", "Liddell",
+		"--phone-number", "+44 1", "--address-country", "UK", "--json")
+	var u userJSON
+	if err := json.Unmarshal([]byte(out), &u); err != nil || u.Username != "alice" || !u.EmailVerified || u.Address == nil || u.Address.Country != "UK" {
+		t.Fatalf("create: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "argon2") {
+		t.Fatal("password hash printed")
+	}
+	ok(t, dir, "users", "create", "--username", "bob", "--password", "pw2", "--admin")
+	out = ok(t, dir, "users", "list")
+	if !strings.Contains(out, "alice") || !strings.Contains(out, "alice@example.com") || !strings.Contains(out, "bob") {
+		t.Fatalf("list:\n%s", out)
+	}
+	var list []userJSON
+	json.Unmarshal([]byte(ok(t, dir, "users", "list", "--json")), &list)
+	if len(list) != 2 || list[0].Username != "alice" || !list[1].Admin {
+		t.Fatalf("list --json = %+v", list)
+	}
+	fails(t, dir, nil, "is taken", "users", "create", "--username", "alice", "--password", "x")
+	fails(t, dir, nil, "--password (or --password-stdin) is required", "users", "create", "--username", "carol")
+	fails(t, dir, nil, "spaces", "users", "create", "--username", "c d", "--password", "x")
+
+	cmd := exec.Command(bin, "users", "set-password", "--username", "alice", "--password-stdin")
+	cmd.Dir, cmd.Env, cmd.Stdin = dir, cleanEnv(), strings.NewReader("new secret\n")
+	if b, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(b), "revoked") {
+		t.Fatalf("set-password: %v\n%s", err, b)
+	}
+	fails(t, dir, nil, `no user named "zed"`, "users", "set-password", "--username", "zed", "--password", "x")
+	ok(t, dir, "users", "delete", "--username", "bob")
+	if out := ok(t, dir, "users", "list"); strings.Contains(out, "bob") {
+		t.Fatalf("bob not deleted:\n%s", out)
+	}
+	fails(t, dir, nil, `no user named "bob"`, "users", "delete", "--username", "bob")
+}
+
+func TestKeysCommands(t *testing.T) {
+	dir := t.TempDir()
+	out := ok(t, dir, "keys", "create", "--alg", "ES256")
+	if !strings.Contains(out, "created ES256 key") {
+		t.Fatalf("create:\n%s", out)
+	}
+	// Import a PEM key.
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(k)
+	pemFile := filepath.Join(dir, "key.pem")
+	os.WriteFile(pemFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	var imported struct{ Created keyJSON }
+	json.Unmarshal([]byte(ok(t, dir, "keys", "create", "--pem", pemFile, "--json")), &imported)
+	if imported.Created.Alg != "ES256" || imported.Created.KID == "" {
+		t.Fatalf("import = %+v", imported)
+	}
+	var rot struct {
+		Created keyJSON
+		Retired []keyJSON
+	}
+	json.Unmarshal([]byte(ok(t, dir, "keys", "rotate", "--alg", "ES256", "--json")), &rot)
+	if rot.Created.Alg != "ES256" || len(rot.Retired) != 2 {
+		t.Fatalf("rotate = %+v", rot)
+	}
+	ok(t, dir, "keys", "create", "--alg", "EdDSA")
+	var list []keyJSON
+	json.Unmarshal([]byte(ok(t, dir, "keys", "list", "--json")), &list)
+	active := map[string]int{}
+	for _, k := range list {
+		if k.State == "active" {
+			active[k.Alg]++
+		}
+	}
+	if len(list) != 4 || active["ES256"] != 1 || active["EdDSA"] != 1 {
+		t.Fatalf("keys = %+v", list)
+	}
+	if out := ok(t, dir, "keys", "list"); !strings.Contains(out, "retired") || !strings.Contains(out, "KID") {
+		t.Fatalf("list:\n%s", out)
+	}
+	fails(t, dir, nil, "--alg must be", "keys", "create", "--alg", "HS256")
+	fails(t, dir, nil, "no PEM block", "keys", "create", "--pem", filepath.Join(dir, "oidcd.db.secret"))
+	// Keys sealed with another secret are unusable: the server refuses to start.
+	fails(t, dir, []string{"OIDCD_SECRET=" + strings.Repeat("ab", 32)}, "cannot unseal", "serve", "--addr", "127.0.0.1:0")
+}

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/oidcd/oidcd/op"
+	"github.com/oidcd/oidcd/server"
+	"github.com/oidcd/oidcd/storage"
+)
+
+// Server timeouts.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 60 * time.Second
+	idleTimeout       = 120 * time.Second
+	shutdownTimeout   = 15 * time.Second
+	pruneInterval     = 5 * time.Minute
+)
+
+// serve runs the provider until SIGINT or SIGTERM.
+func (a *app) serve(ctx context.Context, args []string) error {
+	c := &command{a: a, name: "serve", fs: flag.NewFlagSet("oidcd serve", flag.ContinueOnError)}
+	c.fs.SetOutput(a.stderr)
+	c.sf.register(c.fs) // every setting is a flag too
+	c.fs.Usage = func() {
+		w := c.fs.Output()
+		fmt.Fprint(w, "Usage: oidcd serve [flags]\n\nStarts the OpenID Provider. Flags:\n")
+		c.fs.PrintDefaults()
+		fmt.Fprintln(w)
+		printSettings(w)
+	}
+	if _, err := c.parse(args, 0, 0); err != nil {
+		return err
+	}
+	s, err := c.settings()
+	if err != nil {
+		return err
+	}
+	log := newLogger(s, a.stderr)
+
+	var templates fs.FS
+	if s.Templates != "" {
+		if fi, err := os.Stat(s.Templates); err != nil || !fi.IsDir() {
+			return fmt.Errorf("OIDCD_TEMPLATES: %q is not a directory", s.Templates)
+		}
+		templates = os.DirFS(s.Templates)
+	}
+	seal, err := sealer(s)
+	if err != nil {
+		return err
+	}
+	store, err := c.open(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := a.ensureAdmin(ctx, store, s, log); err != nil {
+		return err
+	}
+
+	srv, err := server.New(ctx, server.Config{
+		Store:  store,
+		Sealer: seal,
+		Logger: log,
+		Provider: op.Config{
+			Issuer:                 s.Issuer,
+			LoginURL:               s.LoginURL,
+			CodeExpire:             s.CodeExpire,
+			IDTokenExpire:          s.IDTokenExpire,
+			TokenExpire:            s.TokenExpire,
+			RefreshTokenExpire:     s.RefreshTokenExpire,
+			RefreshTokenIdleExpire: s.RefreshTokenIdleExpire,
+			SkipConsentExpire:      s.SkipConsentExpire,
+			IDTokenIncludeClaims:   s.IDTokenIncludeClaims,
+			DisableQueryToken:      s.DisableQueryToken,
+			PasswordGrant:          s.GrantTypePasswordEnable,
+			// The seed's OIDC_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE=False.
+			InsecureIntrospectionAnyAudience: !s.IntrospectionValidateAudienceScope,
+		},
+		Templates:          templates,
+		InsecureCookies:    s.InsecureCookies,
+		SessionLifetime:    s.SessionExpire,
+		LoginMaxFailures:   s.LoginMaxFailures,
+		LoginFailureWindow: s.LoginFailureWindow,
+		TrustedProxies:     s.TrustedProxies,
+	})
+	if err != nil {
+		return err
+	}
+	warnUnsupported(s, log)
+
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go prune(ctx, store, log, a.now)
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "issuer", s.Issuer)
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		hs.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// ensureAdmin creates the account "admin" when no user exists, with
+// OIDCD_ADMIN_PASSWORD or a generated password printed once.
+func (a *app) ensureAdmin(ctx context.Context, store storage.Users, s *Settings, log *slog.Logger) error {
+	existing, err := store.ListUsers(ctx)
+	if err != nil {
+		return err
+	}
+	if len(existing) > 0 {
+		return nil
+	}
+	pw, generated := s.AdminPassword, false
+	if pw == "" {
+		pw, generated = rand.Text(), true
+	}
+	u, err := server.NewUser("admin", pw, a.now())
+	if err != nil {
+		return fmt.Errorf("OIDCD_ADMIN_PASSWORD: %w", err)
+	}
+	u.Admin = true
+	u.Name = "Administrator"
+	if err := store.CreateUser(ctx, u); errors.Is(err, storage.ErrAlreadyExists) {
+		return nil // another node created it first
+	} else if err != nil {
+		return err
+	}
+	if generated {
+		fmt.Fprintf(a.stdout, "created admin user %q with password: %s\n", u.Username, pw)
+	} else {
+		fmt.Fprintf(a.stdout, "created admin user %q with the password from OIDCD_ADMIN_PASSWORD\n", u.Username)
+	}
+	log.Info("created admin user", "username", u.Username)
+	return nil
+}
+
+// warnUnsupported names settings the engine does not act on yet.
+func warnUnsupported(s *Settings, log *slog.Logger) {
+	if s.SessionManagementEnable {
+		log.Warn("setting not supported by this version yet", "setting", "OIDCD_SESSION_MANAGEMENT_ENABLE")
+	}
+	if s.UnauthenticatedSessionManagementKey != "" {
+		log.Warn("setting not supported by this version yet", "setting", "OIDCD_UNAUTHENTICATED_SESSION_MANAGEMENT_KEY")
+	}
+}
+
+// prune deletes expired rows every few minutes; several nodes may do so
+// at once.
+func prune(ctx context.Context, store storage.Storage, log *slog.Logger, now func() time.Time) {
+	t := time.NewTicker(pruneInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, time.Minute)
+		n, err := store.DeleteExpired(pctx, now())
+		cancel()
+		if err != nil {
+			log.Warn("delete expired rows", "err", err)
+			continue
+		}
+		log.Debug("deleted expired rows", "rows", n)
+	}
+}

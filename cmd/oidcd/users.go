@@ -1,0 +1,298 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/oidcd/oidcd/server"
+	"github.com/oidcd/oidcd/storage"
+)
+
+// userJSON is an account in --json output (never the password hash).
+type userJSON struct {
+	ID                  string       `json:"id"`
+	Username            string       `json:"username"`
+	Admin               bool         `json:"admin"`
+	Name                string       `json:"name,omitempty"`
+	GivenName           string       `json:"given_name,omitempty"`
+	FamilyName          string       `json:"family_name,omitempty"`
+	MiddleName          string       `json:"middle_name,omitempty"`
+	Nickname            string       `json:"nickname,omitempty"`
+	PreferredUsername   string       `json:"preferred_username,omitempty"`
+	Profile             string       `json:"profile,omitempty"`
+	Picture             string       `json:"picture,omitempty"`
+	Website             string       `json:"website,omitempty"`
+	Gender              string       `json:"gender,omitempty"`
+	Birthdate           string       `json:"birthdate,omitempty"`
+	Zoneinfo            string       `json:"zoneinfo,omitempty"`
+	Locale              string       `json:"locale,omitempty"`
+	Email               string       `json:"email,omitempty"`
+	EmailVerified       bool         `json:"email_verified"`
+	PhoneNumber         string       `json:"phone_number,omitempty"`
+	PhoneNumberVerified bool         `json:"phone_number_verified"`
+	Address             *addressJSON `json:"address,omitempty"`
+	CreatedAt           time.Time    `json:"created_at"`
+	UpdatedAt           time.Time    `json:"updated_at"`
+}
+
+type addressJSON struct {
+	Formatted     string `json:"formatted,omitempty"`
+	StreetAddress string `json:"street_address,omitempty"`
+	Locality      string `json:"locality,omitempty"`
+	Region        string `json:"region,omitempty"`
+	PostalCode    string `json:"postal_code,omitempty"`
+	Country       string `json:"country,omitempty"`
+}
+
+func toUserJSON(u *storage.User) userJSON {
+	j := userJSON{
+		ID: u.ID, Username: u.Username, Admin: u.Admin, Name: u.Name, GivenName: u.GivenName,
+		FamilyName: u.FamilyName, MiddleName: u.MiddleName, Nickname: u.Nickname,
+		PreferredUsername: u.PreferredUsername, Profile: u.Profile, Picture: u.Picture,
+		Website: u.Website, Gender: u.Gender, Birthdate: u.Birthdate, Zoneinfo: u.Zoneinfo,
+		Locale: u.Locale, Email: u.Email, EmailVerified: u.EmailVerified, PhoneNumber: u.PhoneNumber,
+		PhoneNumberVerified: u.PhoneNumberVerified, CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(),
+	}
+	if a := u.Address; a != (storage.Address{}) {
+		j.Address = &addressJSON{a.Formatted, a.StreetAddress, a.Locality, a.Region, a.PostalCode, a.Country}
+	}
+	return j
+}
+
+// users manages the server's accounts.
+func (a *app) users(ctx context.Context, args []string) error {
+	sub, args, err := subcommand("users", args, "create", "list", "set-password", "delete")
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "create":
+		return a.usersCreate(ctx, args)
+	case "list":
+		return a.usersList(ctx, args)
+	case "set-password":
+		return a.usersSetPassword(ctx, args)
+	case "delete":
+		return a.usersDelete(ctx, args)
+	}
+	fmt.Fprint(a.stdout, "Usage: oidcd users create|list|set-password|delete [flags]\n")
+	return nil
+}
+
+// passwordFlags adds --password and --password-stdin.
+type passwordFlags struct {
+	password string
+	stdin    bool
+}
+
+func (p *passwordFlags) register(c *command) {
+	c.fs.StringVar(&p.password, "password", "", "the password (visible to other local users in the process list; prefer --password-stdin)")
+	c.fs.BoolVar(&p.stdin, "password-stdin", false, "read the password from the first line of standard input")
+}
+
+func (p *passwordFlags) value(c *command) (string, error) {
+	switch {
+	case p.stdin && p.password != "":
+		return "", usagef("%s: give --password or --password-stdin, not both", c.name)
+	case p.stdin:
+		line, err := bufio.NewReader(c.a.stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return "", fmt.Errorf("read password from standard input: %w", err)
+		}
+		p.password = strings.TrimRight(line, "\r\n")
+	}
+	if p.password == "" {
+		return "", usagef("%s: --password (or --password-stdin) is required", c.name)
+	}
+	return p.password, nil
+}
+
+func (a *app) usersCreate(ctx context.Context, args []string) error {
+	c := a.newCommand("users create", "", true)
+	var pw passwordFlags
+	pw.register(c)
+	username := c.fs.String("username", "", "login name (required)")
+	admin := c.fs.Bool("admin", false, "make the user an administrator")
+	var u storage.User
+	str := func(p *string, name, help string) { c.fs.StringVar(p, name, "", help) }
+	str(&u.Email, "email", "email claim")
+	c.fs.BoolVar(&u.EmailVerified, "email-verified", false, "email_verified claim")
+	str(&u.Name, "name", "name claim (full name)")
+	str(&u.GivenName, "given-name", "given_name claim")
+	str(&u.FamilyName, "family-name", "family_name claim")
+	str(&u.MiddleName, "middle-name", "middle_name claim")
+	str(&u.Nickname, "nickname", "nickname claim")
+	str(&u.PreferredUsername, "preferred-username", "preferred_username claim (default: the username)")
+	str(&u.Profile, "profile", "profile claim (URL)")
+	str(&u.Picture, "picture", "picture claim (URL)")
+	str(&u.Website, "website", "website claim (URL)")
+	str(&u.Gender, "gender", "gender claim")
+	str(&u.Birthdate, "birthdate", "birthdate claim (YYYY-MM-DD)")
+	str(&u.Zoneinfo, "zoneinfo", "zoneinfo claim (e.g. Europe/Paris)")
+	str(&u.Locale, "locale", "locale claim (e.g. fr-FR)")
+	str(&u.PhoneNumber, "phone-number", "phone_number claim")
+	c.fs.BoolVar(&u.PhoneNumberVerified, "phone-number-verified", false, "phone_number_verified claim")
+	str(&u.Address.Formatted, "address-formatted", "address.formatted claim")
+	str(&u.Address.StreetAddress, "address-street", "address.street_address claim")
+	str(&u.Address.Locality, "address-locality", "address.locality claim")
+	str(&u.Address.Region, "address-region", "address.region claim")
+	str(&u.Address.PostalCode, "address-postal-code", "address.postal_code claim")
+	str(&u.Address.Country, "address-country", "address.country claim")
+	if _, err := c.parse(args, 0, 0); err != nil {
+		return err
+	}
+	if *username == "" {
+		return usagef("users create: --username is required")
+	}
+	if err := server.ValidateUsername(*username); err != nil {
+		return usagef("users create: %v", strings.TrimPrefix(err.Error(), "server: "))
+	}
+	password, err := pw.value(c)
+	if err != nil {
+		return err
+	}
+	s, err := c.settings()
+	if err != nil {
+		return err
+	}
+	store, err := c.open(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	nu, err := server.NewUser(*username, password, a.now())
+	if err != nil {
+		return err
+	}
+	u.ID, u.Username, u.PasswordHash, u.CreatedAt, u.UpdatedAt = nu.ID, nu.Username, nu.PasswordHash, nu.CreatedAt, nu.UpdatedAt
+	u.Admin = *admin
+	if err := store.CreateUser(ctx, &u); errors.Is(err, storage.ErrAlreadyExists) {
+		return fmt.Errorf("users create: username %q is taken", u.Username)
+	} else if err != nil {
+		return err
+	}
+	if c.json {
+		return c.printJSON(toUserJSON(&u))
+	}
+	fmt.Fprintf(a.stdout, "created user %q (id %s)\n", u.Username, u.ID)
+	return nil
+}
+
+func (a *app) usersList(ctx context.Context, args []string) error {
+	c := a.newCommand("users list", "", true)
+	if _, err := c.parse(args, 0, 0); err != nil {
+		return err
+	}
+	s, err := c.settings()
+	if err != nil {
+		return err
+	}
+	store, err := c.open(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	all, err := store.ListUsers(ctx)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		out := []userJSON{}
+		for _, u := range all {
+			out = append(out, toUserJSON(u))
+		}
+		return c.printJSON(out)
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USERNAME\tID\tEMAIL\tADMIN\tCREATED")
+	for _, u := range all {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\n", u.Username, u.ID, orDash(u.Email), u.Admin, timeText(u.CreatedAt))
+	}
+	return tw.Flush()
+}
+
+// usersSetPassword changes a password and ends the user's sessions and
+// grants (SECURITY D8).
+func (a *app) usersSetPassword(ctx context.Context, args []string) error {
+	c := a.newCommand("users set-password", "", false)
+	var pw passwordFlags
+	pw.register(c)
+	username := c.fs.String("username", "", "login name (required)")
+	if _, err := c.parse(args, 0, 0); err != nil {
+		return err
+	}
+	if *username == "" {
+		return usagef("users set-password: --username is required")
+	}
+	password, err := pw.value(c)
+	if err != nil {
+		return err
+	}
+	s, err := c.settings()
+	if err != nil {
+		return err
+	}
+	store, err := c.open(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	u, err := findUser(ctx, store, *username)
+	if err != nil {
+		return err
+	}
+	if err := server.SetPassword(ctx, store, u, password, a.now()); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "password of %q changed; its sessions and grants are revoked\n", u.Username)
+	return nil
+}
+
+func (a *app) usersDelete(ctx context.Context, args []string) error {
+	c := a.newCommand("users delete", "", false)
+	username := c.fs.String("username", "", "login name (required)")
+	if _, err := c.parse(args, 0, 0); err != nil {
+		return err
+	}
+	if *username == "" {
+		return usagef("users delete: --username is required")
+	}
+	s, err := c.settings()
+	if err != nil {
+		return err
+	}
+	store, err := c.open(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	u, err := findUser(ctx, store, *username)
+	if err != nil {
+		return err
+	}
+	if err := store.DeleteUser(ctx, u.ID); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "deleted user %q\n", u.Username)
+	return nil
+}
+
+func findUser(ctx context.Context, store storage.Users, username string) (*storage.User, error) {
+	u, err := store.UserByUsername(ctx, username)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, fmt.Errorf("no user named %q", username)
+	}
+	return u, err
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

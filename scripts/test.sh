@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every test of oidcd: go vet, the Go suites (engine, storage conformance
+# on SQLite and PostgreSQL, server, CLI), and the browser / openid-client
+# end-to-end tests in e2e/. Needs PostgreSQL on 127.0.0.1:5432 (trust auth),
+# Debian's chromium at /usr/bin/chromium and `npm ci` done in e2e/
+# (`bash .ci/run` sets all of that up and then calls this script).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+
+echo "== go vet"
+go vet ./...
+echo "== go test"
+go test -count=1 -timeout 10m ./...
+echo "== e2e (openid-client, Chromium)"
+(cd e2e && npm test)

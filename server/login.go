@@ -1,0 +1,336 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// maxFormBytes bounds the body of the login and logout forms.
+const maxFormBytes = 64 << 10
+
+// CSRF purposes: a token for one form is no good for the other.
+const (
+	csrfLogin  = "login"
+	csrfLogout = "logout"
+)
+
+// Generic messages: the same for an unknown user and a wrong password, and
+// for a locked account whether it exists or not (SECURITY F8, I3).
+const (
+	msgInvalidLogin = "Invalid username or password."
+	msgThrottled    = "Invalid username or password. Too many failed attempts: please try again later."
+	msgBadCSRF      = "This form has expired or was not sent from this site. Please try again."
+	msgServerError  = "Something went wrong. Please try again later."
+)
+
+// loginPage is the data of login.html.
+type loginPage struct {
+	Action      string
+	CSRF        string
+	Next        string
+	Username    string
+	Error       string
+	CurrentUser string // username of the signed-in user, if any
+	ContinueURL string // prompt=select_account: go on as CurrentUser
+}
+
+// logoutPage is the data of logout.html.
+type logoutPage struct {
+	Action      string
+	CSRF        string
+	CurrentUser string
+	LoggedOut   bool
+}
+
+// errorPage is the data of error.html.
+type errorPage struct {
+	Error       string
+	Description string
+}
+
+// login serves the login form (GET) and checks it (POST).
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	if !allowMethods(w, r, http.MethodGet, http.MethodPost) {
+		return
+	}
+	if r.Method == http.MethodPost {
+		s.loginPost(w, r)
+		return
+	}
+	q := r.URL.Query()
+	page := loginPage{
+		Next:     safeNext(q.Get("next")),
+		Username: q.Get("login_hint"),
+	}
+	if err := s.signedIn(r, &page); err != nil {
+		s.serverError(w, r, "login page", err)
+		return
+	}
+	if page.CurrentUser != "" && page.Next != "" && slices.Contains(strings.Fields(q.Get("prompt")), "select_account") {
+		page.ContinueURL = withoutSelectAccount(page.Next)
+	}
+	s.renderLogin(w, r, http.StatusOK, page)
+}
+
+func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	page := loginPage{
+		Next:     safeNext(r.PostForm.Get("next")),
+		Username: strings.TrimSpace(r.PostForm.Get("username")),
+	}
+	if !s.checkCSRF(r, csrfLogin) {
+		s.log.WarnContext(r.Context(), "login refused: bad CSRF token", "ip", s.clientIP(r))
+		page.Error = msgBadCSRF
+		s.renderLogin(w, r, http.StatusForbidden, page)
+		return
+	}
+	ip := s.clientIP(r)
+	u, retry, err := s.Authenticate(r.Context(), page.Username, r.PostForm.Get("password"), ip)
+	switch {
+	case errors.Is(err, ErrLoginThrottled):
+		s.log.WarnContext(r.Context(), "login throttled", "username", NormalizeUsername(page.Username), "ip", ip)
+		w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
+		page.Error = msgThrottled
+		s.renderLogin(w, r, http.StatusTooManyRequests, page)
+		return
+	case errors.Is(err, ErrInvalidLogin):
+		s.log.InfoContext(r.Context(), "login failed", "ip", ip)
+		page.Error = msgInvalidLogin
+		s.renderLogin(w, r, http.StatusUnauthorized, page)
+		return
+	case err != nil:
+		s.serverError(w, r, "login", err)
+		return
+	}
+	// A new session id on every login; the browser's old session ends
+	// (SECURITY F5).
+	if old := cookieHash(r); old != nil {
+		if err := s.store.DeleteSession(r.Context(), old); err != nil {
+			s.serverError(w, r, "login: delete old session", err)
+			return
+		}
+	}
+	value, sess, err := s.startSession(r.Context(), u.ID)
+	if err != nil {
+		s.serverError(w, r, "login", err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name:     SessionCookie,
+		Value:    value,
+		Path:     "/",
+		MaxAge:   int(s.cfg.SessionLifetime / time.Second),
+		HttpOnly: true,
+		Secure:   s.secure,
+		SameSite: http.SameSiteLaxMode,
+	})
+	s.log.InfoContext(r.Context(), "login", "user", u.ID, "sid", sess.ID, "ip", ip)
+	next := page.Next
+	if next == "" {
+		next = s.prefix + "/"
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, next, http.StatusSeeOther) // SECURITY A9
+}
+
+// logout asks for confirmation (GET) and ends the session (POST).
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if !allowMethods(w, r, http.MethodGet, http.MethodPost) {
+		return
+	}
+	sess, err := s.session(r)
+	if err != nil {
+		s.serverError(w, r, "logout", err)
+		return
+	}
+	if r.Method == http.MethodGet {
+		page := logoutPage{LoggedOut: sess == nil}
+		if sess != nil {
+			if u, err := s.store.User(r.Context(), sess.UserID); err == nil {
+				page.CurrentUser = u.Username
+			}
+		}
+		s.renderLogout(w, r, http.StatusOK, page)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	if !s.checkCSRF(r, csrfLogout) {
+		s.log.WarnContext(r.Context(), "logout refused: bad CSRF token", "ip", s.clientIP(r))
+		s.render(w, r, http.StatusForbidden, "error.html", errorPage{Error: "Forbidden", Description: msgBadCSRF})
+		return
+	}
+	if sess != nil {
+		if err := s.store.DeleteSession(r.Context(), sess.Hash); err != nil {
+			s.serverError(w, r, "logout", err)
+			return
+		}
+		// Tokens issued in this session end with it where the storage can
+		// tell them apart.
+		if rv, ok := s.store.(sessionGrantRevoker); ok {
+			if err := rv.RevokeSessionGrants(r.Context(), sess.ID, s.now()); err != nil {
+				s.serverError(w, r, "logout: revoke grants", err)
+				return
+			}
+		}
+		s.log.InfoContext(r.Context(), "logout", "user", sess.UserID, "sid", sess.ID)
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
+	})
+	s.renderLogout(w, r, http.StatusOK, logoutPage{LoggedOut: true})
+}
+
+// sessionGrantRevoker is an optional storage capability: revoking the
+// grants issued in one browser session.
+type sessionGrantRevoker interface {
+	RevokeSessionGrants(ctx context.Context, sessionID string, now time.Time) error
+}
+
+// signedIn fills page.CurrentUser with the signed-in user's name.
+func (s *Server) signedIn(r *http.Request, page *loginPage) error {
+	sess, err := s.session(r)
+	if err != nil || sess == nil {
+		return err
+	}
+	u, err := s.store.User(r.Context(), sess.UserID)
+	if err != nil {
+		return nil // the account is gone; treat as signed out
+	}
+	page.CurrentUser = u.Username
+	return nil
+}
+
+func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, page loginPage) {
+	page.Action = s.prefix + "/login"
+	page.CSRF = s.csrfToken(w, r, csrfLogin)
+	// The default policy has no form-action: a successful login redirects
+	// through /authorize to the relying party, which form-action would block.
+	if err := s.pages.Render(w, status, "login.html", page, ""); err != nil {
+		s.log.ErrorContext(r.Context(), "render page", "page", "login.html", "err", err)
+	}
+}
+
+func (s *Server) renderLogout(w http.ResponseWriter, r *http.Request, status int, page logoutPage) {
+	page.Action = s.prefix + "/logout"
+	if !page.LoggedOut {
+		page.CSRF = s.csrfToken(w, r, csrfLogout)
+	}
+	s.render(w, r, status, "logout.html", page)
+}
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	if err := s.pages.Render(w, status, name, data, ""); err != nil {
+		s.log.ErrorContext(r.Context(), "render page", "page", name, "err", err)
+	}
+}
+
+func (s *Server) serverError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	s.log.ErrorContext(r.Context(), what, "err", err)
+	s.render(w, r, http.StatusInternalServerError, "error.html", errorPage{Error: "Server error", Description: msgServerError})
+}
+
+// csrfToken returns the form token for purpose, bound to the browser's CSRF
+// cookie, which it sets first when missing (double submit with a MAC, so
+// the token cannot be forged without the system key).
+func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request, purpose string) string {
+	value := csrfCookieValue(r)
+	if value == "" {
+		b := make([]byte, 32)
+		rand.Read(b)
+		value = base64.RawURLEncoding.EncodeToString(b)
+		http.SetCookie(w, &http.Cookie{
+			Name: CSRFCookie, Value: value, Path: "/",
+			HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
+		})
+		// Later reads in this request see the new value.
+		r.AddCookie(&http.Cookie{Name: CSRFCookie, Value: value})
+	}
+	return base64.RawURLEncoding.EncodeToString(s.sealer.MAC(purpose, value))
+}
+
+// checkCSRF verifies the form's csrf_token against the CSRF cookie.
+func (s *Server) checkCSRF(r *http.Request, purpose string) bool {
+	value := csrfCookieValue(r)
+	if value == "" {
+		return false
+	}
+	mac, err := base64.RawURLEncoding.DecodeString(r.PostForm.Get("csrf_token"))
+	if err != nil || len(mac) == 0 {
+		return false
+	}
+	return s.sealer.VerifyMAC(mac, purpose, value)
+}
+
+func csrfCookieValue(r *http.Request) string {
+	c, err := r.Cookie(CSRFCookie)
+	if err != nil || len(c.Value) != 43 {
+		return ""
+	}
+	return c.Value
+}
+
+// safeNext returns next when it is a path on this origin, else ""
+// (SECURITY A8): it must start with one "/", not "//" or "/\" (which
+// browsers read as another host), hold no whitespace or control characters
+// (browsers drop some of them, turning "/\t/evil" into "//evil"), and parse
+// without scheme, host or user.
+func safeNext(next string) string {
+	if len(next) == 0 || len(next) > 8192 || next[0] != '/' {
+		return ""
+	}
+	if len(next) > 1 && (next[1] == '/' || next[1] == '\\') {
+		return ""
+	}
+	for _, c := range next {
+		if unicode.IsSpace(c) || unicode.IsControl(c) || c == '\\' {
+			return ""
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return ""
+	}
+	return next
+}
+
+// withoutSelectAccount drops select_account from the prompt of a local
+// authorization URL: the user has chosen to continue with the signed-in
+// account, so the provider need not ask for a new login.
+func withoutSelectAccount(next string) string {
+	u, err := url.Parse(next)
+	if err != nil {
+		return ""
+	}
+	q := u.Query()
+	var keep []string
+	for _, p := range strings.Fields(q.Get("prompt")) {
+		if p != "select_account" {
+			keep = append(keep, p)
+		}
+	}
+	if len(keep) == 0 {
+		q.Del("prompt")
+	} else {
+		q.Set("prompt", strings.Join(keep, " "))
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}

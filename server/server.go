@@ -1,0 +1,236 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oidcd/oidcd/keys"
+	"github.com/oidcd/oidcd/op"
+	"github.com/oidcd/oidcd/storage"
+	"github.com/oidcd/oidcd/web"
+)
+
+// Config configures a Server. Zero values take the defaults named in each
+// field's comment.
+type Config struct {
+	// Store keeps everything: the provider's data, users, sessions and
+	// throttle counters. Required.
+	Store storage.Storage
+	// Sealer seals secrets at rest and keys the CSRF MACs. Required.
+	Sealer *keys.Sealer
+	// Logger receives the access log and errors. Defaults to a logger that
+	// discards.
+	Logger *slog.Logger
+	// Now is the clock. Defaults to time.Now.
+	Now func() time.Time
+
+	// Provider configures the protocol engine. Provider.Issuer is required.
+	// The server fills Storage, Users, Sealer, Logger and Now (with the
+	// values above; Users always with the server's accounts), Templates (with
+	// Templates below) when unset, and LoginURL when unset: "/login" under
+	// the issuer's path.
+	Provider op.Config
+
+	// Templates overlays the embedded page templates, for the provider's
+	// pages and the login and logout pages alike (the seed's OIDC_TEMPLATES).
+	// Defaults to none.
+	Templates fs.FS
+	// InsecureCookies drops the Secure attribute of cookies even when the
+	// issuer is https. Cookies are Secure exactly when the issuer is https
+	// unless this is set (SECURITY F5).
+	InsecureCookies bool
+	// SessionLifetime bounds a login session. Defaults to 14 days.
+	SessionLifetime time.Duration
+	// LoginMaxFailures is how many failed logins, per username and per client
+	// IP, lock further attempts until the window has passed. Defaults to 10.
+	LoginMaxFailures int
+	// LoginFailureWindow is the sliding window in which failures count.
+	// Defaults to 5m.
+	LoginFailureWindow time.Duration
+	// TrustedProxies are the peers whose X-Forwarded-For header is believed
+	// when finding a request's client IP (SECURITY G2). Defaults to none: the
+	// client IP is always the TCP peer.
+	TrustedProxies []netip.Prefix
+}
+
+// Server is the oidcd server: the provider plus accounts and pages.
+type Server struct {
+	cfg      Config
+	store    storage.Storage
+	sealer   *keys.Sealer
+	log      *slog.Logger
+	now      func() time.Time
+	provider *op.Provider
+	pages    *web.Renderer
+	throttle *LoginThrottle
+	handler  http.Handler
+	// prefix is the issuer's path without a trailing slash ("" at the root).
+	prefix string
+	secure bool
+	// dummy is a password hash checked for unknown users so that they take
+	// as long as a wrong password (SECURITY F8); made on first use.
+	dummy func() string
+}
+
+// New builds the provider and the server's handler.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.SessionLifetime == 0 {
+		cfg.SessionLifetime = 14 * 24 * time.Hour
+	}
+	if cfg.LoginMaxFailures == 0 {
+		cfg.LoginMaxFailures = 10
+	}
+	if cfg.LoginFailureWindow == 0 {
+		cfg.LoginFailureWindow = 5 * time.Minute
+	}
+	var errs []error
+	if cfg.Store == nil {
+		errs = append(errs, errors.New("server: Store is required"))
+	}
+	if cfg.Sealer == nil {
+		errs = append(errs, errors.New("server: Sealer is required"))
+	}
+	if cfg.SessionLifetime < 0 || cfg.LoginMaxFailures < 0 || cfg.LoginFailureWindow < 0 {
+		errs = append(errs, errors.New("server: SessionLifetime, LoginMaxFailures and LoginFailureWindow must not be negative"))
+	}
+	iss, err := url.Parse(strings.TrimSuffix(cfg.Provider.Issuer, "/"))
+	if err != nil || cfg.Provider.Issuer == "" {
+		errs = append(errs, fmt.Errorf("server: invalid issuer %q", cfg.Provider.Issuer))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+
+	s := &Server{
+		cfg:    cfg,
+		store:  cfg.Store,
+		sealer: cfg.Sealer,
+		log:    cfg.Logger,
+		now:    cfg.Now,
+		prefix: strings.TrimSuffix(iss.EscapedPath(), "/"),
+		secure: iss.Scheme == "https" && !cfg.InsecureCookies,
+		throttle: &LoginThrottle{
+			Store:       cfg.Store,
+			MaxFailures: cfg.LoginMaxFailures,
+			Window:      cfg.LoginFailureWindow,
+			Now:         cfg.Now,
+		},
+	}
+	s.dummy = sync.OnceValue(func() string {
+		h, err := HashPassword(rand.Text())
+		if err != nil {
+			panic(err) // only empty or overlong passwords fail
+		}
+		return h
+	})
+	go s.dummy() // ready before the first unknown user, off the startup path
+	if s.pages, err = web.New(cfg.Templates); err != nil {
+		return nil, fmt.Errorf("server: templates: %w", err)
+	}
+
+	pc := cfg.Provider
+	pc.Storage = cfg.Store
+	pc.Users = (*users)(s)
+	pc.Sealer = cfg.Sealer
+	pc.Logger = cfg.Logger
+	pc.Now = cfg.Now
+	if pc.Templates == nil {
+		pc.Templates = cfg.Templates
+	}
+	if pc.LoginURL == "" {
+		pc.LoginURL = s.prefix + "/login"
+	}
+	if s.provider, err = op.New(ctx, pc); err != nil {
+		return nil, err
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Provider returns the protocol engine.
+func (s *Server) Provider() *op.Provider { return s.provider }
+
+// Handler returns the server's HTTP handler: the provider's endpoints under
+// the issuer's path, the server pages, all behind panic recovery and the
+// access log.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Throttle returns the login throttle, shared with the password grant.
+func (s *Server) Throttle() *LoginThrottle { return s.throttle }
+
+// routes is the table of contents of the server. Server pages live under
+// the issuer's path, like the provider's endpoints, so that one reverse
+// proxy rule covers both.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	p := s.prefix
+	if p == "" {
+		mux.Handle("/", s.provider)
+	} else {
+		mux.Handle(p+"/", http.StripPrefix(p, s.provider))
+		mux.HandleFunc("/healthz", s.healthz)
+	}
+	mux.HandleFunc(p+"/{$}", s.home)
+	mux.HandleFunc(p+"/login", s.login)
+	mux.HandleFunc(p+"/login/{$}", s.login)
+	mux.HandleFunc(p+"/logout", s.logout)
+	mux.HandleFunc(p+"/logout/{$}", s.logout)
+	mux.HandleFunc(p+"/healthz", s.healthz)
+	return s.accessLog(s.recover(mux))
+}
+
+// home sends the browser to the login page, which shows who is signed in.
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	if !allowMethods(w, r, http.MethodGet) {
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, s.prefix+"/login", http.StatusFound)
+}
+
+// healthz answers 200 when the database answers, 503 otherwise.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if !allowMethods(w, r, http.MethodGet) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.ErrorContext(ctx, "health check failed", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"status":"unavailable"}` + "\n"))
+		return
+	}
+	w.Write([]byte(`{"status":"ok"}` + "\n"))
+}
+
+// allowMethods answers 405 unless r uses one of methods (GET implies HEAD).
+func allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) bool {
+	for _, m := range methods {
+		if r.Method == m || (m == http.MethodGet && r.Method == http.MethodHead) {
+			return true
+		}
+	}
+	w.Header().Set("Allow", strings.Join(methods, ", "))
+	http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	return false
+}

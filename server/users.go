@@ -1,0 +1,267 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/oidcd/oidcd/op"
+	"github.com/oidcd/oidcd/storage"
+)
+
+// Cookie names.
+const (
+	// SessionCookie holds a login session: 256 random bits, stored only as
+	// their SHA-256 digest.
+	SessionCookie = "oidcd_session"
+	// CSRFCookie holds the random value that CSRF tokens of the login and
+	// logout forms are bound to.
+	CSRFCookie = "oidcd_csrf"
+)
+
+// Login errors returned by Server.Authenticate.
+var (
+	// ErrInvalidLogin means the username or the password is wrong; which one
+	// is never told (SECURITY F8).
+	ErrInvalidLogin = errors.New("server: invalid username or password")
+	// ErrLoginThrottled means too many failures for the username or the
+	// client IP; the password was not checked (SECURITY I3).
+	ErrLoginThrottled = errors.New("server: too many failed logins")
+)
+
+// users is the server's op.Users: accounts and sessions from storage.
+type users Server
+
+var (
+	_ op.Users                 = (*users)(nil)
+	_ op.PasswordAuthenticator = (*users)(nil)
+)
+
+// CurrentUser implements op.Users: the user of the session cookie, if any.
+func (u *users) CurrentUser(r *http.Request) (*op.User, error) {
+	sess, err := (*Server)(u).session(r)
+	if err != nil || sess == nil {
+		return nil, err
+	}
+	return &op.User{ID: sess.UserID, AuthTime: sess.AuthTime, SessionID: sess.ID}, nil
+}
+
+// Claims implements op.Users from the stored account (OIDC Core §5.1).
+func (u *users) Claims(ctx context.Context, userID string, c *op.Claims) error {
+	a, err := u.store.User(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("server: user claims: %w", err)
+	}
+	*c = op.Claims{
+		Name:                a.Name,
+		GivenName:           a.GivenName,
+		FamilyName:          a.FamilyName,
+		MiddleName:          a.MiddleName,
+		Nickname:            a.Nickname,
+		PreferredUsername:   a.PreferredUsername,
+		Profile:             a.Profile,
+		Picture:             a.Picture,
+		Website:             a.Website,
+		Gender:              a.Gender,
+		Birthdate:           a.Birthdate,
+		Zoneinfo:            a.Zoneinfo,
+		Locale:              a.Locale,
+		UpdatedAt:           a.UpdatedAt,
+		Email:               a.Email,
+		EmailVerified:       a.EmailVerified,
+		PhoneNumber:         a.PhoneNumber,
+		PhoneNumberVerified: a.PhoneNumberVerified,
+		Address: op.Address{
+			Formatted:     a.Address.Formatted,
+			StreetAddress: a.Address.StreetAddress,
+			Locality:      a.Address.Locality,
+			Region:        a.Address.Region,
+			PostalCode:    a.Address.PostalCode,
+			Country:       a.Address.Country,
+		},
+	}
+	if c.PreferredUsername == "" {
+		c.PreferredUsername = a.Username
+	}
+	return nil
+}
+
+// AuthenticatePassword implements op.PasswordAuthenticator for the
+// password grant: the login form's check and throttle, per username and
+// per client IP (SECURITY I2, I3).
+func (u *users) AuthenticatePassword(r *http.Request, username, password string) (*op.User, error) {
+	s := (*Server)(u)
+	a, retry, err := s.Authenticate(r.Context(), username, password, s.clientIP(r))
+	switch {
+	case errors.Is(err, ErrLoginThrottled):
+		s.log.WarnContext(r.Context(), "password grant throttled", "username", NormalizeUsername(username), "ip", s.clientIP(r))
+		return nil, &op.ThrottledError{RetryAfter: retry}
+	case errors.Is(err, ErrInvalidLogin):
+		return nil, op.ErrInvalidCredentials
+	case err != nil:
+		return nil, err
+	}
+	return &op.User{ID: a.ID, AuthTime: s.now()}, nil
+}
+
+// session returns the live session of r's cookie, or nil.
+func (s *Server) session(r *http.Request) (*storage.Session, error) {
+	hash := cookieHash(r)
+	if hash == nil {
+		return nil, nil
+	}
+	sess, err := s.store.Session(r.Context(), hash, s.now())
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("server: session: %w", err)
+	}
+	return sess, nil
+}
+
+// cookieHash returns the digest of a well-formed session cookie, or nil.
+func cookieHash(r *http.Request) []byte {
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || len(c.Value) != 43 {
+		return nil
+	}
+	if _, err := base64.RawURLEncoding.DecodeString(c.Value); err != nil {
+		return nil
+	}
+	h := sha256.Sum256([]byte(c.Value))
+	return h[:]
+}
+
+// startSession stores a new session for userID and returns its cookie
+// value: a fresh id on every login (SECURITY F5).
+func (s *Server) startSession(ctx context.Context, userID string) (string, *storage.Session, error) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	value := base64.RawURLEncoding.EncodeToString(b)
+	h := sha256.Sum256([]byte(value))
+	now := s.now().UTC()
+	sess := &storage.Session{
+		Hash:      h[:],
+		ID:        newID(),
+		UserID:    userID,
+		AuthTime:  now,
+		CreatedAt: now,
+		ExpiresAt: now.Add(s.cfg.SessionLifetime),
+	}
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		return "", nil, fmt.Errorf("server: create session: %w", err)
+	}
+	return value, sess, nil
+}
+
+// Authenticate checks a username and password for a login from ip (may be
+// empty), behind the login throttle. It returns the user, or
+// ErrLoginThrottled with how long to wait, or ErrInvalidLogin. Unknown
+// usernames cost the same time as wrong passwords (SECURITY F8). The login
+// form uses it; so can the password grant.
+func (s *Server) Authenticate(ctx context.Context, username, password, ip string) (*storage.User, time.Duration, error) {
+	username = strings.TrimSpace(username)
+	retry, err := s.throttle.Check(ctx, username, ip)
+	if err != nil {
+		return nil, 0, err
+	}
+	if retry > 0 {
+		return nil, retry, ErrLoginThrottled
+	}
+	u, err := s.store.UserByUsername(ctx, username)
+	switch {
+	case errors.Is(err, storage.ErrNotFound) || (err == nil && u.PasswordHash == ""):
+		CheckPassword(s.dummy(), password)
+		u = nil
+	case err != nil:
+		return nil, 0, fmt.Errorf("server: user by username: %w", err)
+	case !CheckPassword(u.PasswordHash, password):
+		u = nil
+	}
+	if u == nil {
+		if err := s.throttle.Fail(ctx, username, ip); err != nil {
+			return nil, 0, err
+		}
+		return nil, 0, ErrInvalidLogin
+	}
+	if err := s.throttle.Succeed(ctx, username); err != nil {
+		return nil, 0, err
+	}
+	return u, 0, nil
+}
+
+// NewUser returns an account to store, with a generated id and the
+// argon2id hash of password. The caller fills in the claims.
+func NewUser(username, password string, now time.Time) (*storage.User, error) {
+	if err := ValidateUsername(username); err != nil {
+		return nil, err
+	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return nil, err
+	}
+	now = now.UTC()
+	return &storage.User{
+		ID:           newID(),
+		Username:     username,
+		PasswordHash: hash,
+		CreatedAt:    now,
+		UpdatedAt:    now,
+	}, nil
+}
+
+// ValidateUsername accepts 1 to 150 printable characters without spaces.
+func ValidateUsername(username string) error {
+	switch {
+	case username == "":
+		return errors.New("server: username is required")
+	case !utf8.ValidString(username):
+		return errors.New("server: username is not valid UTF-8")
+	case utf8.RuneCountInString(username) > 150:
+		return errors.New("server: username longer than 150 characters")
+	}
+	for _, r := range username {
+		if unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return fmt.Errorf("server: username %q contains spaces or control characters", username)
+		}
+	}
+	return nil
+}
+
+// SetPassword changes a user's password, then revokes every grant of the
+// user and ends every session (SECURITY D8). A storage error is returned,
+// never ignored.
+func SetPassword(ctx context.Context, store storage.Storage, u *storage.User, password string, now time.Time) error {
+	hash, err := HashPassword(password)
+	if err != nil {
+		return err
+	}
+	u.PasswordHash = hash
+	u.UpdatedAt = now.UTC()
+	if err := store.UpdateUser(ctx, u); err != nil {
+		return fmt.Errorf("server: update user: %w", err)
+	}
+	if err := store.RevokeUserGrants(ctx, u.ID, now); err != nil {
+		return fmt.Errorf("server: revoke grants: %w", err)
+	}
+	if err := store.DeleteUserSessions(ctx, u.ID); err != nil {
+		return fmt.Errorf("server: delete sessions: %w", err)
+	}
+	return nil
+}
+
+// newID returns 128 random bits, base64url: user and session ids.
+func newID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

@@ -1,0 +1,76 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/oidcd/oidcd/storage"
+)
+
+const consentCols = `user_id, client_id, scope, given_at, expires_at`
+
+func scanConsent(r scanner) (*storage.Consent, error) {
+	var c storage.Consent
+	if err := r.Scan(&c.UserID, &c.ClientID, scopeCol{&c.Scope}, timeCol{&c.GivenAt}, timeCol{&c.ExpiresAt}); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// SaveConsent implements storage.Consents. The client must exist.
+func (s *Store) SaveConsent(ctx context.Context, c *storage.Consent) error {
+	if err := checkID("user", c.UserID); err != nil {
+		return err
+	}
+	if err := checkScope(c.Scope); err != nil {
+		return err
+	}
+	_, err := s.writer().exec(ctx, `INSERT INTO consents (`+consentCols+`) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (user_id, client_id) DO UPDATE SET
+			scope = excluded.scope, given_at = excluded.given_at, expires_at = excluded.expires_at`,
+		c.UserID, c.ClientID, scopeArg(c.Scope), timeArg(c.GivenAt), timeArg(c.ExpiresAt))
+	return s.wrapErr("save consent", err)
+}
+
+// Consent implements storage.Consents. A zero ExpiresAt counts as expired.
+func (s *Store) Consent(ctx context.Context, userID, clientID string, now time.Time) (*storage.Consent, error) {
+	if unmatchable(userID) || unmatchable(clientID) {
+		return nil, notFound("consent")
+	}
+	c, err := scanConsent(s.reader().row(ctx, `SELECT `+consentCols+` FROM consents
+		WHERE user_id = ? AND client_id = ? AND expires_at > ?`, userID, clientID, now.UnixMicro()))
+	if err != nil {
+		return nil, s.wrapErr("consent", err)
+	}
+	return c, nil
+}
+
+// ListConsents implements storage.Consents, ordered by client id.
+func (s *Store) ListConsents(ctx context.Context, userID string) ([]*storage.Consent, error) {
+	rows, err := s.reader().rows(ctx, `SELECT `+consentCols+` FROM consents WHERE user_id = ? ORDER BY client_id`, userID)
+	if err != nil {
+		return nil, s.wrapErr("list consents", err)
+	}
+	defer rows.Close()
+	var out []*storage.Consent
+	for rows.Next() {
+		c, err := scanConsent(rows)
+		if err != nil {
+			return nil, s.wrapErr("list consents", err)
+		}
+		out = append(out, c)
+	}
+	return out, s.wrapErr("list consents", rows.Err())
+}
+
+// DeleteConsent implements storage.Consents.
+func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string) error {
+	n, err := s.writer().execN(ctx, `DELETE FROM consents WHERE user_id = ? AND client_id = ?`, userID, clientID)
+	if err != nil {
+		return s.wrapErr("delete consent", err)
+	}
+	if n == 0 {
+		return notFound("delete consent")
+	}
+	return nil
+}

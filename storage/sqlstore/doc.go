@@ -1,0 +1,26 @@
+// Package sqlstore is oidcd's storage backend: one hand-written database/sql
+// implementation of storage.Storage for SQLite (modernc.org/sqlite, pure Go)
+// and PostgreSQL (pgx through database/sql). What differs between the two —
+// placeholders, column types in the migrations, error codes, locking — is in
+// dialect.go; every query is written once.
+//
+// Open connects; Migrate applies the versioned migrations embedded from
+// migrations/<dialect>/NNN_name.sql, tracked in schema_migrations, holding a
+// PostgreSQL advisory lock (or, on SQLite, an immediate write transaction) so
+// that several nodes can start at once.
+//
+// On SQLite all writes go through a single-connection pool in WAL mode with
+// busy_timeout, and reads through a separate read-only pool, so writers queue
+// in Go rather than failing with SQLITE_BUSY. The database file is created
+// with mode 0600.
+//
+// Schema conventions: digests (codes, tokens, sessions) are binary primary
+// keys compared whole (SECURITY B6, B7); times are BIGINT unix microseconds
+// UTC with NULL for the zero time; scopes are space-separated text; string
+// lists are JSON arrays. One-time artefacts are claimed with a conditional
+// UPDATE whose affected-row count decides the single winner on either
+// database (SECURITY B3, D4).
+//
+// sqlstore imports only the storage package of oidcd. Nothing in oidcd but
+// the command (cmd/oidcd) and tests should import sqlstore.
+package sqlstore

@@ -1,0 +1,261 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/oidcd/oidcd/storage"
+)
+
+const grantCols = `id, client_id, user_id, session_id, scope, claims, nonce, auth_time,
+	created_at, expires_at, revoked_at`
+
+const grantColsG = `g.id, g.client_id, g.user_id, g.session_id, g.scope, g.claims, g.nonce,
+	g.auth_time, g.created_at, g.expires_at, g.revoked_at`
+
+const tokenCols = `hash, kind, grant_id, client_id, user_id, scope, created_at, expires_at, used_at`
+
+const tokenColsT = `t.hash, t.kind, t.grant_id, t.client_id, t.user_id, t.scope, t.created_at,
+	t.expires_at, t.used_at`
+
+func grantDest(g *storage.Grant) []any {
+	return []any{&g.ID, &g.ClientID, &g.UserID, &g.SessionID, scopeCol{&g.Scope}, &g.Claims,
+		&g.Nonce, timeCol{&g.AuthTime}, timeCol{&g.CreatedAt}, timeCol{&g.ExpiresAt},
+		timeCol{&g.RevokedAt}}
+}
+
+func tokenDest(t *storage.Token) []any {
+	return []any{&t.Hash, (*string)(&t.Kind), &t.GrantID, &t.ClientID, &t.UserID,
+		scopeCol{&t.Scope}, timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.UsedAt}}
+}
+
+func scanGrant(r scanner) (*storage.Grant, error) {
+	var g storage.Grant
+	if err := r.Scan(grantDest(&g)...); err != nil {
+		return nil, err
+	}
+	return &g, nil
+}
+
+func scanToken(r scanner) (*storage.Token, error) {
+	var t storage.Token
+	if err := r.Scan(tokenDest(&t)...); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// checkTokens validates tokens about to be stored under the grant grantID of
+// the client clientID.
+func checkTokens(grantID, clientID string, tokens []*storage.Token) error {
+	for _, t := range tokens {
+		if err := checkHash(t.Hash); err != nil {
+			return err
+		}
+		if t.Kind != storage.AccessToken && t.Kind != storage.RefreshToken {
+			return fmt.Errorf("sqlstore: invalid token kind %q", t.Kind)
+		}
+		if t.GrantID != grantID {
+			return fmt.Errorf("sqlstore: token of grant %q stored under grant %q", t.GrantID, grantID)
+		}
+		if t.ClientID != clientID {
+			return fmt.Errorf("sqlstore: token of client %q stored under a grant of client %q", t.ClientID, clientID)
+		}
+		if err := checkScope(t.Scope); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) insertTokens(ctx context.Context, c conn, tokens []*storage.Token) error {
+	for _, t := range tokens {
+		_, err := c.exec(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.Hash, string(t.Kind), t.GrantID, t.ClientID, t.UserID, scopeArg(t.Scope),
+			timeArg(t.CreatedAt), timeArg(t.ExpiresAt), timeArg(t.UsedAt))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CreateGrant implements storage.Grants. Every token must name g in GrantID
+// and g's client in ClientID; the client must exist.
+func (s *Store) CreateGrant(ctx context.Context, g *storage.Grant, tokens ...*storage.Token) error {
+	if err := s.checkGrant(g, tokens); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(c conn) error { return s.insertGrant(ctx, c, g, tokens) })
+}
+
+// checkGrant validates a grant and its first tokens before any write.
+func (s *Store) checkGrant(g *storage.Grant, tokens []*storage.Token) error {
+	if err := checkID("grant", g.ID); err != nil {
+		return err
+	}
+	if err := checkScope(g.Scope); err != nil {
+		return err
+	}
+	return checkTokens(g.ID, g.ClientID, tokens)
+}
+
+// insertGrant writes a grant and its tokens inside the caller's transaction.
+func (s *Store) insertGrant(ctx context.Context, c conn, g *storage.Grant, tokens []*storage.Token) error {
+	_, err := c.exec(ctx, `INSERT INTO grants (`+grantCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		g.ID, g.ClientID, g.UserID, g.SessionID, scopeArg(g.Scope), g.Claims, g.Nonce,
+		timeArg(g.AuthTime), timeArg(g.CreatedAt), timeArg(g.ExpiresAt), timeArg(g.RevokedAt))
+	if err != nil {
+		return s.wrapErr("create grant", err)
+	}
+	return s.wrapErr("create grant", s.insertTokens(ctx, c, tokens))
+}
+
+func (s *Store) Grant(ctx context.Context, id string) (*storage.Grant, error) {
+	if unmatchable(id) {
+		return nil, notFound("grant")
+	}
+	g, err := scanGrant(s.reader().row(ctx, `SELECT `+grantCols+` FROM grants
+		WHERE id = ? AND revoked_at IS NULL`, id))
+	if err != nil {
+		return nil, s.wrapErr("grant", err)
+	}
+	return g, nil
+}
+
+// Token implements storage.Grants. Besides the documented conditions, a token
+// whose grant has a non-zero ExpiresAt at or before now is not found either,
+// as DeleteExpired would remove it; a zero Token.ExpiresAt counts as expired.
+func (s *Store) Token(ctx context.Context, hash []byte, now time.Time) (*storage.Token, *storage.Grant, error) {
+	if len(hash) == 0 {
+		return nil, nil, notFound("token")
+	}
+	ts := now.UnixMicro()
+	var t storage.Token
+	var g storage.Grant
+	err := s.reader().row(ctx, `SELECT `+tokenColsT+`, `+grantColsG+`
+		FROM tokens t JOIN grants g ON g.id = t.grant_id
+		WHERE t.hash = ? AND t.expires_at > ? AND t.used_at IS NULL
+			AND g.revoked_at IS NULL AND (g.expires_at IS NULL OR g.expires_at > ?)`,
+		hash, ts, ts).Scan(append(tokenDest(&t), grantDest(&g)...)...)
+	if err != nil {
+		return nil, nil, s.wrapErr("token", err)
+	}
+	return &t, &g, nil
+}
+
+// RotateRefreshToken implements storage.Grants (SECURITY D4). In one write
+// transaction: a conditional UPDATE claims the refresh token (only one caller
+// can move used_at from NULL), the grant's access tokens are deleted and next
+// is inserted. It returns the old refresh token, now with UsedAt set, and its
+// grant. Every token in next must name the same grant and client. A caller that finds
+// the token already used revokes the grant and gets ErrReused.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, now time.Time, next ...*storage.Token) (*storage.Token, *storage.Grant, error) {
+	if len(oldHash) == 0 {
+		return nil, nil, notFound("rotate refresh token")
+	}
+	ts := now.UnixMicro()
+	var old *storage.Token
+	var g *storage.Grant
+	err := s.inTx(ctx, func(c conn) error {
+		// Lock the grant first, as RevokeGrant does, so the two cannot
+		// deadlock on PostgreSQL.
+		var gid string
+		err := c.row(ctx, `SELECT id FROM grants WHERE id = (SELECT grant_id FROM tokens WHERE hash = ?)`+s.d.lockRow,
+			oldHash).Scan(&gid)
+		if err != nil {
+			return s.wrapErr("rotate refresh token", err) // ErrNoRows → ErrNotFound
+		}
+		old, err = scanToken(c.row(ctx, `UPDATE tokens SET used_at = ?
+			WHERE hash = ? AND kind = ? AND used_at IS NULL AND expires_at > ?
+				AND EXISTS (SELECT 1 FROM grants g WHERE g.id = tokens.grant_id
+					AND g.revoked_at IS NULL AND (g.expires_at IS NULL OR g.expires_at > ?))
+			RETURNING `+tokenCols, ts, oldHash, string(storage.RefreshToken), ts, ts))
+		if errors.Is(err, sql.ErrNoRows) {
+			return s.refreshNotClaimed(ctx, c, oldHash, now)
+		}
+		if err != nil {
+			return s.wrapErr("rotate refresh token", err)
+		}
+		if err := checkTokens(old.GrantID, old.ClientID, next); err != nil {
+			return err
+		}
+		if _, err := c.exec(ctx, `DELETE FROM tokens WHERE grant_id = ? AND kind = ?`,
+			old.GrantID, string(storage.AccessToken)); err != nil {
+			return s.wrapErr("rotate refresh token", err)
+		}
+		if err := s.insertTokens(ctx, c, next); err != nil {
+			return s.wrapErr("rotate refresh token", err)
+		}
+		g, err = scanGrant(c.row(ctx, `SELECT `+grantCols+` FROM grants WHERE id = ?`, old.GrantID))
+		return s.wrapErr("rotate refresh token", err)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return old, g, nil
+}
+
+// refreshNotClaimed explains why the conditional UPDATE matched no row. If the
+// token is a refresh token that was used before, it revokes the grant (the
+// transaction is committed) and reports ErrReused.
+func (s *Store) refreshNotClaimed(ctx context.Context, c conn, hash []byte, now time.Time) error {
+	t, err := scanToken(c.row(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = ?`, hash))
+	if err != nil {
+		return s.wrapErr("rotate refresh token", err) // ErrNoRows → ErrNotFound
+	}
+	if t.Kind != storage.RefreshToken || t.UsedAt.IsZero() {
+		return notFound("rotate refresh token") // access token, expired, or grant revoked/expired
+	}
+	if err := s.revokeGrant(ctx, c, t.GrantID, now); err != nil {
+		return err
+	}
+	return commitAnd(fmt.Errorf("sqlstore: rotate refresh token: %w", storage.ErrReused))
+}
+
+func (s *Store) revokeGrant(ctx context.Context, c conn, id string, now time.Time) error {
+	if _, err := c.exec(ctx, `UPDATE grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`,
+		now.UnixMicro(), id); err != nil {
+		return s.wrapErr("revoke grant", err)
+	}
+	if _, err := c.exec(ctx, `DELETE FROM tokens WHERE grant_id = ?`, id); err != nil {
+		return s.wrapErr("revoke grant", err)
+	}
+	return nil
+}
+
+// RevokeGrant implements storage.Grants.
+func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error {
+	return s.inTx(ctx, func(c conn) error { return s.revokeGrant(ctx, c, id, now) })
+}
+
+// DeleteToken implements storage.Grants.
+func (s *Store) DeleteToken(ctx context.Context, hash []byte) error {
+	if len(hash) == 0 {
+		return nil
+	}
+	_, err := s.writer().exec(ctx, `DELETE FROM tokens WHERE hash = ?`, hash)
+	return s.wrapErr("delete token", err)
+}
+
+// RevokeUserGrants implements storage.Grants. An empty userID is rejected:
+// it would otherwise match every client_credentials grant.
+func (s *Store) RevokeUserGrants(ctx context.Context, userID string, now time.Time) error {
+	if err := checkID("user", userID); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(c conn) error {
+		if _, err := c.exec(ctx, `UPDATE grants SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`,
+			now.UnixMicro(), userID); err != nil {
+			return s.wrapErr("revoke user grants", err)
+		}
+		if _, err := c.exec(ctx, `DELETE FROM tokens WHERE grant_id IN (SELECT id FROM grants WHERE user_id = ?)`,
+			userID); err != nil {
+			return s.wrapErr("revoke user grants", err)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,394 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+
+	"github.com/oidcd/oidcd/storage"
+)
+
+var _ storage.Storage = (*Store)(nil)
+
+// Store is a storage.Storage on SQLite or PostgreSQL. It is safe for
+// concurrent use.
+type Store struct {
+	d *dialect
+	// w runs every write and every transaction. On SQLite it holds a single
+	// connection, so writers queue in Go instead of failing with SQLITE_BUSY.
+	w *sql.DB
+	// r runs plain reads. On SQLite it is a separate read-only pool (WAL lets
+	// readers run beside the writer); on PostgreSQL it is w.
+	r *sql.DB
+	// wc and rc cache prepared statements of w and r (SQLite only).
+	wc, rc *stmtCache
+}
+
+// Default PostgreSQL pool size; see SetPool.
+const (
+	defaultMaxOpen = 20
+	defaultMaxIdle = 10
+)
+
+// SQLite settings applied to every pooled connection through the DSN.
+const sqliteBusyTimeout = "10000" // milliseconds
+
+// Open connects to the database named by dsn and checks that it answers. It
+// does not create or migrate the schema; call Migrate for that.
+//
+// dsn is "sqlite:PATH" (or a bare PATH) for SQLite, where PATH is a file that is
+// created with mode 0600 if it does not exist, or a "postgres://" or
+// "postgresql://" URL for PostgreSQL (any libpq parameter pgx understands,
+// including search_path, may be given in the query string).
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	var (
+		s   *Store
+		err error
+	)
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		s, err = openPostgres(dsn)
+	case strings.HasPrefix(dsn, "sqlite:"):
+		p := strings.TrimPrefix(dsn, "sqlite:")
+		if strings.HasPrefix(p, "//") { // sqlite:///abs/path, sqlite://rel/path
+			p = p[2:]
+		}
+		s, err = openSQLite(p)
+	case strings.Contains(dsn, "://"):
+		return nil, fmt.Errorf("sqlstore: unsupported database url scheme in %q", redact(dsn))
+	default:
+		s, err = openSQLite(dsn)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func openSQLite(path string) (*Store, error) {
+	switch {
+	case path == "":
+		return nil, errors.New("sqlstore: empty sqlite path")
+	case path == ":memory:" || strings.HasPrefix(path, "file:"):
+		return nil, fmt.Errorf("sqlstore: sqlite path %q: give a file path (in-memory databases and URIs are not supported)", path)
+	case strings.ContainsRune(path, '?'):
+		return nil, fmt.Errorf("sqlstore: sqlite path %q must not contain '?'", path)
+	}
+	// Create the file ourselves so that it is private to us; SQLite would use
+	// 0644. The -wal and -shm files inherit the database file's mode.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		f.Close()
+	case errors.Is(err, fs.ErrExist):
+	default:
+		return nil, fmt.Errorf("sqlstore: create database file: %w", err)
+	}
+
+	common := "_pragma=busy_timeout(" + sqliteBusyTimeout + ")&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	w, err := sql.Open("sqlite", path+"?"+common+"&_pragma=journal_mode(WAL)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+	w.SetConnMaxLifetime(0)
+
+	r, err := sql.Open("sqlite", path+"?"+common+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	return &Store{d: newSQLiteDialect(), w: w, r: r, wc: newStmtCache(w), rc: newStmtCache(r)}, nil
+}
+
+func openPostgres(dsn string) (*Store, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
+	}
+	db.SetMaxOpenConns(defaultMaxOpen)
+	db.SetMaxIdleConns(defaultMaxIdle)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	return &Store{d: newPostgresDialect(), w: db, r: db}, nil
+}
+
+// SetPool sets the maximum number of open and idle connections to
+// PostgreSQL (defaults 20 and 10). On SQLite the writer always has exactly one
+// connection and maxOpen bounds the reader pool.
+func (s *Store) SetPool(maxOpen, maxIdle int) {
+	if s.w == s.r {
+		s.w.SetMaxOpenConns(maxOpen)
+		s.w.SetMaxIdleConns(maxIdle)
+		return
+	}
+	s.r.SetMaxOpenConns(maxOpen)
+	s.r.SetMaxIdleConns(maxIdle)
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlstore: ping: %w", err)
+	}
+	if s.r != s.w {
+		if err := s.r.PingContext(ctx); err != nil {
+			return fmt.Errorf("sqlstore: ping: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close closes every connection.
+func (s *Store) Close() error {
+	if s.wc != nil {
+		s.wc.close()
+		s.rc.close()
+	}
+	err := s.w.Close()
+	if s.r != s.w {
+		err = errors.Join(err, s.r.Close())
+	}
+	if err != nil {
+		return fmt.Errorf("sqlstore: close: %w", err)
+	}
+	return nil
+}
+
+// redact hides a password in a URL for error messages.
+func redact(dsn string) string {
+	at := strings.LastIndex(dsn, "@")
+	sc := strings.Index(dsn, "://")
+	if at < 0 || sc < 0 || at < sc {
+		return dsn
+	}
+	return dsn[:sc+3] + "…" + dsn[at:]
+}
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// conn runs ?-placeholder queries on a pool or transaction, through the
+// pool's prepared-statement cache when it has one.
+type conn struct {
+	q  querier
+	d  *dialect
+	sc *stmtCache // nil: no cache
+	tx *sql.Tx    // non-nil inside a transaction
+}
+
+// stmt returns the cached statement for query, or nil to run it unprepared.
+func (c conn) stmt(ctx context.Context, query string) *sql.Stmt {
+	if c.sc == nil {
+		return nil
+	}
+	if c.tx == nil {
+		return c.sc.get(ctx, query)
+	}
+	// Inside a transaction the pool's only writer connection is taken, so a
+	// statement not yet prepared is run directly and prepared after the
+	// transaction ends.
+	if st := c.sc.lookup(query); st != nil {
+		return c.tx.StmtContext(ctx, st)
+	}
+	c.sc.later(query)
+	return nil
+}
+
+func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := c.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return c.q.ExecContext(ctx, c.d.rebind(query), args...)
+}
+
+// execN runs query and returns the number of rows it affected.
+func (c conn) execN(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := c.exec(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (c conn) row(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := c.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return c.q.QueryRowContext(ctx, c.d.rebind(query), args...)
+}
+
+func (c conn) rows(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := c.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return c.q.QueryContext(ctx, c.d.rebind(query), args...)
+}
+
+// writer is the connection for single write statements.
+func (s *Store) writer() conn { return conn{q: s.w, d: s.d, sc: s.wc} }
+
+// reader is the connection for single read statements.
+func (s *Store) reader() conn { return conn{q: s.r, d: s.d, sc: s.rc} }
+
+// stmtCache keeps the prepared statements of one pool. SQLite only: there
+// preparing costs about as much as running a statement, while pgx already
+// caches prepared statements per PostgreSQL connection. Queries are the
+// package's constants, so the cache is bounded.
+type stmtCache struct {
+	db *sql.DB
+	m  sync.Map // query → *sql.Stmt
+
+	mu      sync.Mutex
+	pending map[string]bool // met in transactions, to prepare afterwards
+}
+
+func newStmtCache(db *sql.DB) *stmtCache {
+	return &stmtCache{db: db, pending: map[string]bool{}}
+}
+
+func (sc *stmtCache) lookup(query string) *sql.Stmt {
+	if v, ok := sc.m.Load(query); ok {
+		return v.(*sql.Stmt)
+	}
+	return nil
+}
+
+// get returns the statement, preparing it on the pool if needed; nil if
+// preparing fails (running the query then reports the error).
+func (sc *stmtCache) get(ctx context.Context, query string) *sql.Stmt {
+	if st := sc.lookup(query); st != nil {
+		return st
+	}
+	st, err := sc.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	if v, loaded := sc.m.LoadOrStore(query, st); loaded {
+		st.Close()
+		return v.(*sql.Stmt)
+	}
+	return st
+}
+
+func (sc *stmtCache) later(query string) {
+	sc.mu.Lock()
+	sc.pending[query] = true
+	sc.mu.Unlock()
+}
+
+// preparePending prepares the queries met in transactions. It must not run
+// inside one.
+func (sc *stmtCache) preparePending(ctx context.Context) {
+	sc.mu.Lock()
+	if len(sc.pending) == 0 {
+		sc.mu.Unlock()
+		return
+	}
+	qs := make([]string, 0, len(sc.pending))
+	for q := range sc.pending {
+		qs = append(qs, q)
+	}
+	clear(sc.pending)
+	sc.mu.Unlock()
+	for _, q := range qs {
+		sc.get(ctx, q)
+	}
+}
+
+func (sc *stmtCache) close() {
+	sc.m.Range(func(_, v any) bool {
+		v.(*sql.Stmt).Close()
+		return true
+	})
+}
+
+// errCommitted is returned by a transaction body that wants its work
+// committed but its caller to see err.
+type errCommitted struct{ err error }
+
+func (e errCommitted) Error() string { return e.err.Error() }
+
+// commitAnd makes inTx commit the transaction and then return err.
+func commitAnd(err error) error { return errCommitted{err} }
+
+// inTx runs fn in a write transaction (BEGIN IMMEDIATE on SQLite, READ
+// COMMITTED on PostgreSQL) and commits if fn returns nil or commitAnd(err).
+// A transaction PostgreSQL aborts as a deadlock victim or serialization
+// failure is run again, up to three times in all; fn must allow that (every
+// body here reads what it decides on inside the transaction).
+func (s *Store) inTx(ctx context.Context, fn func(c conn) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.inTxOnce(ctx, fn)
+		if err == nil || attempt == 3 || !s.d.isRetryable(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+func (s *Store) inTxOnce(ctx context.Context, fn func(c conn) error) error {
+	if s.wc != nil {
+		// Deferred first so that it runs last, once the connection is free.
+		defer s.wc.preparePending(context.WithoutCancel(ctx))
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: begin: %w", err)
+	}
+	defer tx.Rollback() // a no-op after Commit; frees the connection on panic
+	ferr := fn(conn{q: tx, d: s.d, sc: s.wc, tx: tx})
+	var ce errCommitted
+	if ferr != nil && !errors.As(ferr, &ce) {
+		return ferr
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: commit: %w", err)
+	}
+	if ferr != nil {
+		return ce.err
+	}
+	return nil
+}
+
+// wrapErr turns driver errors into the storage sentinels where they apply.
+func (s *Store) wrapErr(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case strings.HasPrefix(err.Error(), "sqlstore: "):
+		return err
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("sqlstore: %s: %w", op, storage.ErrNotFound)
+	case s.d.isUnique(err):
+		return fmt.Errorf("sqlstore: %s: %w", op, storage.ErrAlreadyExists)
+	case s.d.isForeignKey(err):
+		return fmt.Errorf("sqlstore: %s: a referenced row does not exist: %w", op, err)
+	}
+	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+func notFound(op string) error {
+	return fmt.Errorf("sqlstore: %s: %w", op, storage.ErrNotFound)
+}

@@ -1,0 +1,141 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/oidcd/oidcd/storage"
+)
+
+const userCols = `id, username, password_hash, admin, name, given_name, family_name,
+	middle_name, nickname, preferred_username, profile, picture, website, gender, birthdate,
+	zoneinfo, locale, email, email_verified, phone_number, phone_number_verified,
+	address_formatted, address_street_address, address_locality, address_region,
+	address_postal_code, address_country, created_at, updated_at`
+
+func userArgs(u *storage.User) []any {
+	a := &u.Address
+	return []any{u.ID, u.Username, u.PasswordHash, u.Admin, u.Name, u.GivenName, u.FamilyName,
+		u.MiddleName, u.Nickname, u.PreferredUsername, u.Profile, u.Picture, u.Website, u.Gender,
+		u.Birthdate, u.Zoneinfo, u.Locale, u.Email, u.EmailVerified, u.PhoneNumber,
+		u.PhoneNumberVerified, a.Formatted, a.StreetAddress, a.Locality, a.Region,
+		a.PostalCode, a.Country, timeArg(u.CreatedAt), timeArg(u.UpdatedAt)}
+}
+
+func scanUser(r scanner) (*storage.User, error) {
+	var u storage.User
+	a := &u.Address
+	err := r.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Admin, &u.Name, &u.GivenName,
+		&u.FamilyName, &u.MiddleName, &u.Nickname, &u.PreferredUsername, &u.Profile, &u.Picture,
+		&u.Website, &u.Gender, &u.Birthdate, &u.Zoneinfo, &u.Locale, &u.Email, &u.EmailVerified,
+		&u.PhoneNumber, &u.PhoneNumberVerified, &a.Formatted, &a.StreetAddress, &a.Locality,
+		&a.Region, &a.PostalCode, &a.Country, timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt})
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// CreateUser implements storage.Users.
+func (s *Store) CreateUser(ctx context.Context, u *storage.User) error {
+	if err := checkID("user", u.ID); err != nil {
+		return err
+	}
+	if err := checkText("username", u.Username); err != nil {
+		return err
+	}
+	_, err := s.writer().exec(ctx, `INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?,
+		?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, userArgs(u)...)
+	return s.wrapErr("create user", err)
+}
+
+// User implements storage.Users.
+func (s *Store) User(ctx context.Context, id string) (*storage.User, error) {
+	if unmatchable(id) {
+		return nil, notFound("user")
+	}
+	u, err := scanUser(s.reader().row(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
+	if err != nil {
+		return nil, s.wrapErr("user", err)
+	}
+	return u, nil
+}
+
+// UserByUsername implements storage.Users. Both dialects compare text
+// bytewise, so the match is exact (case-sensitive).
+func (s *Store) UserByUsername(ctx context.Context, username string) (*storage.User, error) {
+	if unmatchable(username) {
+		return nil, notFound("user by username")
+	}
+	u, err := scanUser(s.reader().row(ctx, `SELECT `+userCols+` FROM users WHERE username = ?`, username))
+	if err != nil {
+		return nil, s.wrapErr("user by username", err)
+	}
+	return u, nil
+}
+
+// UpdateUser implements storage.Users.
+func (s *Store) UpdateUser(ctx context.Context, u *storage.User) error {
+	if err := checkText("username", u.Username); err != nil {
+		return err
+	}
+	args := append(userArgs(u)[1:], u.ID)
+	n, err := s.writer().execN(ctx, `UPDATE users SET username = ?, password_hash = ?, admin = ?,
+		name = ?, given_name = ?, family_name = ?, middle_name = ?, nickname = ?,
+		preferred_username = ?, profile = ?, picture = ?, website = ?, gender = ?, birthdate = ?,
+		zoneinfo = ?, locale = ?, email = ?, email_verified = ?, phone_number = ?,
+		phone_number_verified = ?, address_formatted = ?, address_street_address = ?,
+		address_locality = ?, address_region = ?, address_postal_code = ?, address_country = ?,
+		created_at = ?, updated_at = ?
+		WHERE id = ?`, args...)
+	if err != nil {
+		return s.wrapErr("update user", err)
+	}
+	if n == 0 {
+		return notFound("update user")
+	}
+	return nil
+}
+
+// DeleteUser implements storage.Users: the user goes with its sessions,
+// consents, codes, grants and their tokens.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	return s.inTx(ctx, func(c conn) error {
+		n, err := c.execN(ctx, `DELETE FROM users WHERE id = ?`, id)
+		if err != nil {
+			return s.wrapErr("delete user", err)
+		}
+		if n == 0 {
+			return notFound("delete user")
+		}
+		for _, q := range []string{
+			`DELETE FROM sessions WHERE user_id = ?`,
+			`DELETE FROM consents WHERE user_id = ?`,
+			`DELETE FROM codes WHERE user_id = ?`,
+			`DELETE FROM grants WHERE user_id = ?`, // grants before tokens, as everywhere
+			`DELETE FROM tokens WHERE user_id = ?`,
+		} {
+			if _, err := c.exec(ctx, q, id); err != nil {
+				return s.wrapErr("delete user", err)
+			}
+		}
+		return nil
+	})
+}
+
+// ListUsers implements storage.Users.
+func (s *Store) ListUsers(ctx context.Context) ([]*storage.User, error) {
+	rows, err := s.reader().rows(ctx, `SELECT `+userCols+` FROM users ORDER BY username`)
+	if err != nil {
+		return nil, s.wrapErr("list users", err)
+	}
+	defer rows.Close()
+	var out []*storage.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, s.wrapErr("list users", err)
+		}
+		out = append(out, u)
+	}
+	return out, s.wrapErr("list users", rows.Err())
+}

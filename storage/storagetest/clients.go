@@ -1,0 +1,167 @@
+package storagetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/oidcd/oidcd/storage"
+)
+
+func testClientRoundTrip(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	c := fullClient("rp-full")
+	complete(t, "client", c)
+	ok(t, s.CreateClient(ctx, c), "CreateClient")
+	got, err := s.Client(ctx, c.ID)
+	ok(t, err, "Client")
+	same(t, "client", c, got)
+
+	// Zero values round-trip as zero values.
+	pub := &storage.Client{ID: "rp-public", Type: storage.Public}
+	ok(t, s.CreateClient(ctx, pub), "CreateClient public")
+	got, err = s.Client(ctx, pub.ID)
+	ok(t, err, "Client public")
+	same(t, "public client", pub, got)
+	if !got.CreatedAt.IsZero() {
+		t.Errorf("zero CreatedAt loaded as %v", got.CreatedAt)
+	}
+}
+
+func testClientCreateDuplicate(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	c := mustClient(t, s, "rp")
+	other := fullClient("rp")
+	other.Name = "impostor"
+	is(t, s.CreateClient(ctx, other), storage.ErrAlreadyExists, "CreateClient with a taken id")
+	got, err := s.Client(ctx, "rp")
+	ok(t, err, "Client")
+	same(t, "client after failed duplicate", c, got)
+}
+
+func testClientNotFound(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	mustClient(t, s, "rp")
+	_, err := s.Client(ctx, "nope")
+	is(t, err, storage.ErrNotFound, "Client unknown")
+	for _, id := range []string{"RP", "rp ", "r%", "rp\x00", "rp\xff"} {
+		_, err = s.Client(ctx, id)
+		is(t, err, storage.ErrNotFound, "Client("+id+")")
+	}
+	is(t, s.UpdateClient(ctx, fullClient("nope")), storage.ErrNotFound, "UpdateClient unknown")
+	is(t, s.DeleteClient(ctx, "nope"), storage.ErrNotFound, "DeleteClient unknown")
+}
+
+func testClientUpdate(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	mustClient(t, s, "rp")
+	keep := mustClient(t, s, "rp-other")
+
+	u := &storage.Client{
+		ID:                     "rp",
+		Name:                   "Renamed",
+		Type:                   storage.Public,
+		SecretHash:             newHash(),
+		SecretSealed:           []byte("resealed"),
+		ResponseTypes:          []string{"id_token"},
+		RedirectURIs:           []string{"https://new.example/cb"},
+		PostLogoutRedirectURIs: []string{"https://new.example/bye", "https://new.example/bye2"},
+		JWTAlg:                 "HS256",
+		RequireConsent:         true,
+		ReuseConsent:           true,
+		Scope:                  []string{"read"},
+		Website:                "https://new.example/",
+		TermsURL:               "https://new.example/terms",
+		ContactEmail:           "new@new.example",
+		LogoURL:                "https://new.example/logo.svg",
+		CreatedAt:              at(-day),
+	}
+	complete(t, "updated client", u)
+	ok(t, s.UpdateClient(ctx, u), "UpdateClient")
+	got, err := s.Client(ctx, "rp")
+	ok(t, err, "Client")
+	same(t, "updated client", u, got)
+
+	// Clearing fields clears them.
+	cleared := &storage.Client{ID: "rp", Type: storage.Public}
+	ok(t, s.UpdateClient(ctx, cleared), "UpdateClient cleared")
+	got, err = s.Client(ctx, "rp")
+	ok(t, err, "Client")
+	same(t, "cleared client", cleared, got)
+
+	got, err = s.Client(ctx, keep.ID)
+	ok(t, err, "Client other")
+	same(t, "untouched client", keep, got)
+}
+
+func testClientList(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	l, err := s.ListClients(ctx)
+	ok(t, err, "ListClients empty")
+	if len(l) != 0 {
+		t.Fatalf("ListClients on an empty store returned %d clients", len(l))
+	}
+	var want []*storage.Client
+	ages := []time.Duration{time.Minute, 3 * time.Minute, 2 * time.Minute}
+	for i, id := range []string{"c", "a", "b"} {
+		c := fullClient(id)
+		c.CreatedAt = at(-ages[i])
+		ok(t, s.CreateClient(ctx, c), "CreateClient")
+		want = append(want, c)
+	}
+	// by creation time: a (−3m), b (−2m), c (−1m)
+	want = []*storage.Client{want[1], want[2], want[0]}
+	l, err = s.ListClients(ctx)
+	ok(t, err, "ListClients")
+	if len(l) != len(want) {
+		t.Fatalf("ListClients returned %d clients, want %d", len(l), len(want))
+	}
+	for i := range want {
+		same(t, "ListClients["+want[i].ID+"]", want[i], l[i])
+	}
+}
+
+func testClientDeleteCascades(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	gone := mustClient(t, s, "rp-gone")
+	kept := mustClient(t, s, "rp-kept")
+	const user = "user-1"
+
+	goneCode := mustCode(t, s, gone.ID, user)
+	keptCode := mustCode(t, s, kept.ID, user)
+	goneGrant, goneAccess, goneRefresh := mustGrant(t, s, gone.ID, user)
+	keptGrant, keptAccess, _ := mustGrant(t, s, kept.ID, user)
+	ok(t, s.SaveConsent(ctx, fullConsent(user, gone.ID)), "SaveConsent")
+	ok(t, s.SaveConsent(ctx, fullConsent(user, kept.ID)), "SaveConsent")
+	sess := fullSession(user)
+	ok(t, s.CreateSession(ctx, sess), "CreateSession")
+
+	ok(t, s.DeleteClient(ctx, gone.ID), "DeleteClient")
+
+	_, err := s.Client(ctx, gone.ID)
+	is(t, err, storage.ErrNotFound, "Client after delete")
+	is(t, s.DeleteClient(ctx, gone.ID), storage.ErrNotFound, "DeleteClient twice")
+	_, err = s.ConsumeCode(ctx, goneCode.Hash, t0, nil)
+	is(t, err, storage.ErrNotFound, "ConsumeCode of deleted client")
+	_, err = s.Grant(ctx, goneGrant.ID)
+	is(t, err, storage.ErrNotFound, "Grant of deleted client")
+	tokenGone(t, s, goneAccess.Hash, t0, "access token of deleted client")
+	tokenGone(t, s, goneRefresh.Hash, t0, "refresh token of deleted client")
+	_, err = s.Consent(ctx, user, gone.ID, t0)
+	is(t, err, storage.ErrNotFound, "Consent of deleted client")
+
+	// The other client keeps everything, and the user keeps the session.
+	l, err := s.ListClients(ctx)
+	ok(t, err, "ListClients")
+	if len(l) != 1 || l[0].ID != kept.ID {
+		t.Errorf("ListClients after delete = %v, want only %s", l, kept.ID)
+	}
+	_, err = s.ConsumeCode(ctx, keptCode.Hash, t0, nil)
+	ok(t, err, "ConsumeCode of kept client")
+	_, err = s.Grant(ctx, keptGrant.ID)
+	ok(t, err, "Grant of kept client")
+	tokenFound(t, s, keptAccess.Hash, t0, "token of kept client")
+	_, err = s.Consent(ctx, user, kept.ID, t0)
+	ok(t, err, "Consent of kept client")
+	_, err = s.Session(ctx, sess.Hash, t0)
+	ok(t, err, "Session after client delete")
+}
