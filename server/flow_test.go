@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -108,6 +109,19 @@ func TestCodeFlowThroughLoginPage(t *testing.T) {
 	ui.Claims(&uc)
 	if ui.Email != "alice@example.com" || uc.PreferredUsername != "alice" {
 		t.Fatalf("userinfo %+v %+v", ui, uc)
+	}
+
+	// Logout ends the tokens issued in that browser session (SECURITY D8).
+	logoutTok := e.csrf(t, c, "/logout")
+	if r := do(t, c, "POST", e.ts.URL+"/logout", url.Values{"csrf_token": {logoutTok}}); r.StatusCode != http.StatusOK {
+		t.Fatalf("logout: %d", r.StatusCode)
+	}
+	if _, err := provider.UserInfo(ctx, oauth2.StaticTokenSource(token)); err == nil {
+		t.Fatal("access token still works after logout")
+	}
+	token.Expiry = time.Unix(1, 0)
+	if _, err := conf.TokenSource(ctx, token).Token(); err == nil {
+		t.Fatal("refresh token still works after logout")
 	}
 }
 

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -181,13 +180,10 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 			s.serverError(w, r, "logout", err)
 			return
 		}
-		// Tokens issued in this session end with it where the storage can
-		// tell them apart.
-		if rv, ok := s.store.(sessionGrantRevoker); ok {
-			if err := rv.RevokeSessionGrants(r.Context(), sess.ID, s.now()); err != nil {
-				s.serverError(w, r, "logout: revoke grants", err)
-				return
-			}
+		// Tokens issued in this session end with it (SECURITY D8).
+		if err := s.store.RevokeSessionGrants(r.Context(), sess.ID, s.now()); err != nil {
+			s.serverError(w, r, "logout: revoke grants", err)
+			return
 		}
 		s.log.InfoContext(r.Context(), "logout", "user", sess.UserID, "sid", sess.ID)
 	}
@@ -196,12 +192,6 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
 	})
 	s.renderLogout(w, r, http.StatusOK, logoutPage{LoggedOut: true})
-}
-
-// sessionGrantRevoker is an optional storage capability: revoking the
-// grants issued in one browser session.
-type sessionGrantRevoker interface {
-	RevokeSessionGrants(ctx context.Context, sessionID string, now time.Time) error
 }
 
 // signedIn fills page.CurrentUser with the signed-in user's name.

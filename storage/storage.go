@@ -95,8 +95,11 @@ type Grants interface {
 	RevokeGrant(ctx context.Context, id string, now time.Time) error
 	// DeleteToken deletes one token; unknown tokens are not an error.
 	DeleteToken(ctx context.Context, hash []byte) error
-	// RevokeUserGrants revokes every grant of a user (logout, password change).
+	// RevokeUserGrants revokes every grant of a user (password change, admin).
 	RevokeUserGrants(ctx context.Context, userID string, now time.Time) error
+	// RevokeSessionGrants revokes every grant made in one browser session
+	// (logout). An empty session id is an error.
+	RevokeSessionGrants(ctx context.Context, sessionID string, now time.Time) error
 }
 
 // Consents stores what scopes a user allowed a client.

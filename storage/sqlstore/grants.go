@@ -259,3 +259,21 @@ func (s *Store) RevokeUserGrants(ctx context.Context, userID string, now time.Ti
 		return nil
 	})
 }
+
+// RevokeSessionGrants implements storage.Grants.
+func (s *Store) RevokeSessionGrants(ctx context.Context, sessionID string, now time.Time) error {
+	if err := checkID("session", sessionID); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(c conn) error {
+		if _, err := c.exec(ctx, `UPDATE grants SET revoked_at = ? WHERE session_id = ? AND revoked_at IS NULL`,
+			now.UnixMicro(), sessionID); err != nil {
+			return s.wrapErr("revoke session grants", err)
+		}
+		if _, err := c.exec(ctx, `DELETE FROM tokens WHERE grant_id IN (SELECT id FROM grants WHERE session_id = ?)`,
+			sessionID); err != nil {
+			return s.wrapErr("revoke session grants", err)
+		}
+		return nil
+	})
+}

@@ -332,3 +332,25 @@ func testRevokeUserGrants(t *testing.T, s storage.Storage) {
 	tokenFound(t, s, a3.Hash, now, "alice's new token")
 	ok(t, s.RevokeUserGrants(ctx, "nobody", now), "RevokeUserGrants of a user without grants")
 }
+
+// Logout ends the tokens of one browser session and no others (SECURITY D8).
+func testRevokeSessionGrants(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	c := mustClient(t, s, "rp")
+	g1, a1, r1 := mustGrant(t, s, c.ID, "alice")
+	g2 := fullGrant(c.ID, "alice")
+	g2.SessionID = "another-session"
+	a2 := newToken(g2, storage.AccessToken, t0)
+	ok(t, s.CreateGrant(ctx, g2, a2), "CreateGrant in another session")
+	now := at(time.Minute)
+	ok(t, s.RevokeSessionGrants(ctx, g1.SessionID, now), "RevokeSessionGrants")
+	_, err := s.Grant(ctx, g1.ID)
+	is(t, err, storage.ErrNotFound, "Grant of the ended session")
+	tokenGone(t, s, a1.Hash, now, "access token of the ended session")
+	tokenGone(t, s, r1.Hash, now, "refresh token of the ended session")
+	tokenFound(t, s, a2.Hash, now, "token of another session")
+	if err := s.RevokeSessionGrants(ctx, "", now); err == nil {
+		t.Fatal("RevokeSessionGrants accepted an empty session id")
+	}
+	tokenFound(t, s, a2.Hash, now, "token after RevokeSessionGrants(\"\")")
+}

@@ -53,6 +53,7 @@ var tests = []subtest{
 	{"RevokeGrant", testRevokeGrant},
 	{"DeleteToken", testDeleteToken},
 	{"RevokeUserGrants", testRevokeUserGrants},
+	{"RevokeSessionGrants", testRevokeSessionGrants},
 
 	{"ConsentRoundTrip", testConsentRoundTrip},
 	{"ConsentReplace", testConsentReplace},
