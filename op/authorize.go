@@ -106,7 +106,7 @@ func (p *Provider) parseAuthRequest(ctx context.Context, params url.Values) (*au
 	if clientID == "" {
 		return nil, newErr(errInvalidRequest, "The client_id parameter is missing.")
 	}
-	client, err := p.store.Client(ctx, clientID)
+	client, err := p.client(ctx, clientID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, newErr(errInvalidClient, "The client is not registered.")
 	} else if err != nil {
@@ -478,6 +478,7 @@ func (p *Provider) authError(w http.ResponseWriter, r *http.Request, err error) 
 func (p *Provider) errorPage(w http.ResponseWriter, r *http.Request, e *Error) {
 	p.logError(r, e)
 	status := e.status()
+	setRetryAfter(w, e)
 	data := struct{ Error, Description string }{e.Code, e.Description}
 	if err := p.pages.Render(w, status, "error.html", data, ""); err != nil {
 		p.log.Error("render error page", "err", err)

@@ -56,6 +56,10 @@ type Config struct {
 	// Templates overlays the embedded page templates: a file named like an
 	// embedded one (authorize.html, error.html, form_post.html) replaces it.
 	Templates fs.FS
+	// ClientCacheTTL is how long a client read from storage is reused: a
+	// client changed through another node or the CLI is seen within it.
+	// Defaults to 5s; negative disables the cache.
+	ClientCacheTTL time.Duration
 	// KeyRefresh is how often signing keys are re-read from storage, so a key
 	// created or rotated through another node is used here too. Defaults to 30s.
 	KeyRefresh time.Duration
@@ -199,6 +203,7 @@ func (c *Config) setDefaults() {
 	def(&c.RefreshTokenIdleExpire, 14*24*time.Hour)
 	def(&c.SkipConsentExpire, 90*24*time.Hour)
 	def(&c.KeyRefresh, 30*time.Second)
+	def(&c.ClientCacheTTL, 5*time.Second)
 	if c.LoginURL == "" {
 		c.LoginURL = "/login"
 	}

@@ -234,3 +234,44 @@ func basic(id, secret string) string {
 	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
 	return req.Header.Get("Authorization")
 }
+
+// Clients are cached for ClientCacheTTL: a change made elsewhere (another
+// node, the CLI) is seen within it, and at once after ForgetClient.
+func TestClientCacheBound(t *testing.T) {
+	env := newTestEnv(t, nil)
+	id, oldSecret := env.client(op.ClientSpec{Scope: []string{"svc"}})
+	form := url.Values{"grant_type": {"client_credentials"}}
+	if st, body, _ := env.tokenRequest(id, oldSecret, form); st != 200 {
+		t.Fatalf("%d %v", st, body)
+	}
+	rotate := func() string {
+		c, err := env.store.Client(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret := op.SetClientSecret(c, env.sealer)
+		if err := env.store.UpdateClient(t.Context(), c); err != nil {
+			t.Fatal(err)
+		}
+		return secret
+	}
+	newSecret := rotate()
+	if st, _, _ := env.tokenRequest(id, oldSecret, form); st != 200 {
+		t.Fatalf("within the TTL the cached client still answers, got %d", st)
+	}
+	env.clock.Add(5*time.Second + time.Millisecond)
+	if st, body, _ := env.tokenRequest(id, oldSecret, form); st != 401 || body["error"] != "invalid_client" {
+		t.Fatalf("old secret after the TTL: %d %v", st, body)
+	}
+	if st, _, _ := env.tokenRequest(id, newSecret, form); st != 200 {
+		t.Fatalf("new secret after the TTL: %d", st)
+	}
+	newer := rotate()
+	env.p.ForgetClient(id)
+	if st, _, _ := env.tokenRequest(id, newSecret, form); st != 401 {
+		t.Fatalf("replaced secret after ForgetClient: %d", st)
+	}
+	if st, _, _ := env.tokenRequest(id, newer, form); st != 200 {
+		t.Fatalf("newest secret after ForgetClient: %d", st)
+	}
+}

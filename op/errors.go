@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/oidcd/oidcd/storage"
 )
 
 // Error is an OAuth 2.0 error response (RFC 6749 §5.2, OIDC Core §3.1.2.6).
@@ -60,12 +62,26 @@ const (
 	errRequestURINotSupported  = "request_uri_not_supported"
 )
 
+// unavailableRetry is the Retry-After sent with 503 temporarily_unavailable.
+const unavailableRetry = 5 * time.Second
+
 // asError turns any error into an *Error: protocol errors pass through,
-// everything else becomes server_error with a generic description.
+// storage that cannot be reached becomes 503 temporarily_unavailable (RFC
+// 6749 §4.1.2.1, §5.2 by extension) with a Retry-After, everything else
+// server_error with a generic description.
 func asError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
+	}
+	if errors.Is(err, storage.ErrUnavailable) {
+		return &Error{
+			Code:        errTemporarilyUnavailable,
+			Description: "The service is temporarily unavailable. Please try again later.",
+			Status:      http.StatusServiceUnavailable,
+			Err:         err,
+			RetryAfter:  unavailableRetry,
+		}
 	}
 	return &Error{Code: errServerError, Description: "The server could not complete the request.", Status: http.StatusInternalServerError, Err: err}
 }
@@ -96,14 +112,20 @@ func (p *Provider) writeJSONError(w http.ResponseWriter, r *http.Request, err er
 		// RFC 6749 §5.2
 		w.Header().Set("WWW-Authenticate", `Basic realm="oidcd", charset="UTF-8"`)
 	}
-	if e.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter.Seconds()+0.999)))
-	}
+	setRetryAfter(w, e)
 	body := map[string]string{"error": e.Code}
 	if e.Description != "" {
 		body["error_description"] = e.Description
 	}
 	writeJSON(w, e.status(), body)
+}
+
+// setRetryAfter sends e.RetryAfter, rounded up to whole seconds (RFC 9110
+// §10.2.3).
+func setRetryAfter(w http.ResponseWriter, e *Error) {
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

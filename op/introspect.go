@@ -29,7 +29,13 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 		p.writeJSONError(w, r, err)
 		return
 	}
-	resp, why := p.introspection(r, caller, form.Get("token"))
+	resp, why, err := p.introspection(r, caller, form.Get("token"))
+	if err != nil {
+		// Unreachable storage is not an inactive token: a resource server
+		// told "active": false would reject valid tokens for the outage.
+		p.writeJSONError(w, r, err)
+		return
+	}
 	if resp == nil {
 		p.log.InfoContext(r.Context(), "introspection: inactive", "caller", caller.ID, "reason", why)
 		resp = inactive
@@ -38,28 +44,33 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 }
 
 // introspection returns the response for an active token the caller may
-// see, or nil and the reason (logged, never sent).
-func (p *Provider) introspection(r *http.Request, caller *storage.Client, value string) (map[string]any, string) {
+// see, or nil and the reason (logged, never sent). The error is set only
+// when storage cannot be reached (storage.ErrUnavailable).
+func (p *Provider) introspection(r *http.Request, caller *storage.Client, value string) (map[string]any, string, error) {
 	ctx := r.Context()
 	if !slices.Contains(caller.Scope, introspectionScope) {
-		return nil, "caller lacks the token_introspection scope"
+		return nil, "caller lacks the token_introspection scope", nil
 	}
 	if value == "" {
-		return nil, "no token"
+		return nil, "no token", nil
 	}
 	tok, grant, err := p.store.Token(ctx, digest(value), p.now())
 	if errors.Is(err, storage.ErrNotFound) {
-		return nil, "unknown, expired or revoked token"
+		return nil, "unknown, expired or revoked token", nil
+	} else if errors.Is(err, storage.ErrUnavailable) {
+		return nil, "", err
 	} else if err != nil {
-		return nil, "storage error: " + err.Error()
+		return nil, "storage error: " + err.Error(), nil
 	}
 	// The audience check: the token's client must be in the caller's scope.
 	if !p.cfg.InsecureIntrospectionAnyAudience && !slices.Contains(caller.Scope, tok.ClientID) {
-		return nil, "token audience not in the caller's scope"
+		return nil, "token audience not in the caller's scope", nil
 	}
-	client, err := p.store.Client(ctx, tok.ClientID)
-	if err != nil {
-		return nil, "token client: " + err.Error()
+	client, err := p.client(ctx, tok.ClientID)
+	if errors.Is(err, storage.ErrUnavailable) {
+		return nil, "", err
+	} else if err != nil {
+		return nil, "token client: " + err.Error(), nil
 	}
 	resp := map[string]any{
 		"active":     true,
@@ -79,7 +90,7 @@ func (p *Provider) introspection(r *http.Request, caller *storage.Client, value 
 	if tok.UserID != "" {
 		sub, err := p.subject(ctx, tok.UserID, client)
 		if err != nil {
-			return nil, "subject: " + err.Error()
+			return nil, "subject: " + err.Error(), nil
 		}
 		resp["sub"] = sub
 		idToken = map[string]any{"iss": p.cfg.Issuer, "sub": sub, "aud": client.ID, "auth_time": grant.AuthTime.Unix()}
@@ -95,8 +106,8 @@ func (p *Provider) introspection(r *http.Request, caller *storage.Client, value 
 	}
 	if h := p.cfg.Hooks.Introspection; h != nil {
 		if err := h(ctx, &IntrospectionArgs{Response: resp, Client: client, IDToken: idToken}); err != nil {
-			return nil, "introspection hook: " + err.Error()
+			return nil, "introspection hook: " + err.Error(), nil
 		}
 	}
-	return resp, ""
+	return resp, "", nil
 }

@@ -28,6 +28,7 @@ type Provider struct {
 	mux       *http.ServeMux
 	issuerURL *url.URL
 
+	clients    clientCache
 	keys       atomic.Pointer[keySet]
 	reloadMu   sync.Mutex
 	reloading  atomic.Bool
@@ -59,6 +60,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		now:       cfg.Now,
 		pages:     pages,
 		issuerURL: iu,
+		clients:   clientCache{ttl: cfg.ClientCacheTTL, max: 10000, now: cfg.Now, byID: map[string]cachedClient{}},
 	}
 	if err := EnsureSigningKey(ctx, cfg.Storage, cfg.Sealer, cfg.Now()); err != nil {
 		return nil, err

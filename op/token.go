@@ -99,7 +99,7 @@ func (p *Provider) authenticateClient(r *http.Request, form url.Values) (*storag
 	if id == "" {
 		return nil, invalidClient("Client authentication is missing.")
 	}
-	c, err := p.store.Client(r.Context(), id)
+	c, err := p.client(r.Context(), id)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, invalidClient("Client authentication failed.")
 	} else if err != nil {

@@ -82,7 +82,7 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	client, err := p.store.Client(ctx, tok.ClientID)
+	client, err := p.client(ctx, tok.ClientID)
 	if err != nil {
 		p.writeJSONError(w, r, err)
 		return
