@@ -4,5 +4,6 @@
 //
 // The host supplies storage (storage.Storage) and its users (Users: who is
 // logged in on a request, and a user's claims). op contains no SQL, no command
-// line and no admin pages; it imports storage, keys and web only.
+// line and no admin pages; it imports storage, keys, web and
+// internal/ttlcache only.
 package op

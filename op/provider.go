@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/oidcd/oidcd/internal/ttlcache"
 	"github.com/oidcd/oidcd/keys"
 	"github.com/oidcd/oidcd/storage"
 	"github.com/oidcd/oidcd/web"
@@ -28,7 +29,7 @@ type Provider struct {
 	mux       *http.ServeMux
 	issuerURL *url.URL
 
-	clients    clientCache
+	clients    *ttlcache.Cache[string, *storage.Client] // nil when disabled
 	keys       atomic.Pointer[keySet]
 	reloadMu   sync.Mutex
 	reloading  atomic.Bool
@@ -60,7 +61,9 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		now:       cfg.Now,
 		pages:     pages,
 		issuerURL: iu,
-		clients:   clientCache{ttl: cfg.ClientCacheTTL, max: 10000, now: cfg.Now, byID: map[string]cachedClient{}},
+	}
+	if cfg.ClientCacheTTL > 0 {
+		p.clients = ttlcache.New[string, *storage.Client](cfg.ClientCacheTTL, 10000)
 	}
 	if err := EnsureSigningKey(ctx, cfg.Storage, cfg.Sealer, cfg.Now()); err != nil {
 		return nil, err

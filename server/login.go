@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/oidcd/oidcd/storage"
 )
 
 // maxFormBytes bounds the body of the login and logout forms.
@@ -29,7 +31,11 @@ const (
 	msgThrottled    = "Invalid username or password. Too many failed attempts: please try again later."
 	msgBadCSRF      = "This form has expired or was not sent from this site. Please try again."
 	msgServerError  = "Something went wrong. Please try again later."
+	msgUnavailable  = "The service is temporarily unavailable. Please try again in a few seconds."
 )
+
+// retryAfterUnavailable is the Retry-After (seconds) of 503 answers.
+const retryAfterUnavailable = "5"
 
 // loginPage is the data of login.html.
 type loginPage struct {
@@ -232,8 +238,15 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 }
 
+// serverError logs err and renders the error page: 503 with a Retry-After
+// when the database cannot be reached, 500 otherwise.
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, what string, err error) {
 	s.log.ErrorContext(r.Context(), what, "err", err)
+	if errors.Is(err, storage.ErrUnavailable) {
+		w.Header().Set("Retry-After", retryAfterUnavailable)
+		s.render(w, r, http.StatusServiceUnavailable, "error.html", errorPage{Error: "Temporarily unavailable", Description: msgUnavailable})
+		return
+	}
 	s.render(w, r, http.StatusInternalServerError, "error.html", errorPage{Error: "Server error", Description: msgServerError})
 }
 

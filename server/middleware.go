@@ -72,7 +72,11 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			if status == 0 {
 				status = http.StatusOK
 			}
-			s.log.LogAttrs(r.Context(), levelFor(status), "request",
+			level := levelFor(status)
+			if !s.log.Enabled(r.Context(), level) {
+				return
+			}
+			s.log.LogAttrs(r.Context(), level, "request",
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.EscapedPath()),
 				slog.Int("status", status),

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/oidcd/oidcd/internal/ttlcache"
 	"github.com/oidcd/oidcd/keys"
 	"github.com/oidcd/oidcd/op"
 	"github.com/oidcd/oidcd/storage"
@@ -51,6 +52,10 @@ type Config struct {
 	InsecureCookies bool
 	// SessionLifetime bounds a login session. Defaults to 14 days.
 	SessionLifetime time.Duration
+	// ClaimsCacheTTL is how long a user's claims are reused: an account
+	// changed through another node or the CLI shows in userinfo and ID
+	// tokens within it. Defaults to 5s.
+	ClaimsCacheTTL time.Duration
 	// LoginMaxFailures is how many failed logins, per username and per client
 	// IP, lock further attempts until the window has passed. Defaults to 10.
 	LoginMaxFailures int
@@ -73,6 +78,7 @@ type Server struct {
 	provider *op.Provider
 	pages    *web.Renderer
 	throttle *LoginThrottle
+	claims   *ttlcache.Cache[string, op.Claims]
 	handler  http.Handler
 	// prefix is the issuer's path without a trailing slash ("" at the root).
 	prefix string
@@ -95,6 +101,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.LoginMaxFailures == 0 {
 		cfg.LoginMaxFailures = 10
+	}
+	if cfg.ClaimsCacheTTL <= 0 {
+		cfg.ClaimsCacheTTL = 5 * time.Second
 	}
 	if cfg.LoginFailureWindow == 0 {
 		cfg.LoginFailureWindow = 5 * time.Minute
@@ -131,6 +140,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			Window:      cfg.LoginFailureWindow,
 			Now:         cfg.Now,
 		},
+		claims: ttlcache.New[string, op.Claims](cfg.ClaimsCacheTTL, 10000),
 	}
 	s.dummy = sync.OnceValue(func() string {
 		h, err := HashPassword(rand.Text())
@@ -216,6 +226,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	if err := s.store.Ping(ctx); err != nil {
 		s.log.ErrorContext(ctx, "health check failed", "err", err)
+		h.Set("Retry-After", retryAfterUnavailable)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		w.Write([]byte(`{"status":"unavailable"}` + "\n"))
 		return

@@ -67,7 +67,7 @@ type testEnv struct {
 
 // newTestServer starts a server on a fresh SQLite file with a fixed clock;
 // mutate may change the defaults.
-func newTestServer(t *testing.T, mutate func(*Config)) *testEnv {
+func newTestServer(t testing.TB, mutate func(*Config)) *testEnv {
 	t.Helper()
 	ctx := t.Context()
 	store, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "oidcd.db"))

@@ -54,13 +54,27 @@ func (u *users) CurrentUser(r *http.Request) (*op.User, error) {
 	return &op.User{ID: sess.UserID, AuthTime: sess.AuthTime, SessionID: sess.ID}, nil
 }
 
-// Claims implements op.Users from the stored account (OIDC Core §5.1).
+// Claims implements op.Users from the stored account (OIDC Core §5.1). A
+// user's claims are reused for ClaimsCacheTTL, so userinfo and
+// introspection do not read the account on every request.
 func (u *users) Claims(ctx context.Context, userID string, c *op.Claims) error {
+	now := u.now()
+	if cached, ok := u.claims.Get(userID, now); ok {
+		*c = cached
+		return nil
+	}
 	a, err := u.store.User(ctx, userID)
 	if err != nil {
 		return fmt.Errorf("server: user claims: %w", err)
 	}
-	*c = op.Claims{
+	*c = claimsOf(a)
+	u.claims.Put(userID, *c, now)
+	return nil
+}
+
+// claimsOf maps an account to its standard claims.
+func claimsOf(a *storage.User) op.Claims {
+	c := op.Claims{
 		Name:                a.Name,
 		GivenName:           a.GivenName,
 		FamilyName:          a.FamilyName,
@@ -91,7 +105,7 @@ func (u *users) Claims(ctx context.Context, userID string, c *op.Claims) error {
 	if c.PreferredUsername == "" {
 		c.PreferredUsername = a.Username
 	}
-	return nil
+	return c
 }
 
 // AuthenticatePassword implements op.PasswordAuthenticator for the
