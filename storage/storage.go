@@ -17,6 +17,11 @@ var (
 	// was presented again after it had been used. The method that returns it has
 	// already revoked the grant the artefact belongs to.
 	ErrReused = errors.New("storage: already used")
+	// ErrUnavailable means the backend could not be reached (connection
+	// refused or lost, database shutting down or starting up). The operation
+	// may or may not have taken effect if the connection was lost during a
+	// commit; it is safe to retry later. Callers answer 503.
+	ErrUnavailable = errors.New("storage: unavailable")
 )
 
 // Storage is everything a backend provides.
@@ -33,7 +38,8 @@ type Storage interface {
 	// throttle counters whose lifetime ended before now. Safe to run on several
 	// nodes at once.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
-	// Ping reports whether the backend is reachable.
+	// Ping reports whether the backend is reachable: an error wrapping
+	// ErrUnavailable when it is not.
 	Ping(ctx context.Context) error
 	Close() error
 }

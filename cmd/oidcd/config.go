@@ -58,6 +58,11 @@ type Settings struct {
 	LoginMaxFailures           int
 	LoginFailureWindow         time.Duration
 	TrustedProxies             []netip.Prefix
+
+	DBMaxOpenConns  int
+	DBMaxIdleConns  int
+	CleanupInterval time.Duration
+	KeyRefresh      time.Duration
 }
 
 // kind is how a setting's text is read.
@@ -121,6 +126,10 @@ var settingsTable = []setting{
 	{name: "session_expire", kind: kSeconds, def: "1209600", help: "login session lifetime (14 days)", target: func(s *Settings) any { return &s.SessionExpire }},
 	{name: "login_max_failures", kind: kInt, def: "10", help: "failed logins per username or IP before a lockout", target: func(s *Settings) any { return &s.LoginMaxFailures }},
 	{name: "login_failure_window", kind: kSeconds, def: "300", help: "sliding window of the login lockout", target: func(s *Settings) any { return &s.LoginFailureWindow }},
+	{name: "db_max_open_conns", kind: kInt, def: "20", help: "most connections a node opens to PostgreSQL (SQLite keeps its own pools)", target: func(s *Settings) any { return &s.DBMaxOpenConns }},
+	{name: "db_max_idle_conns", kind: kInt, def: "10", help: "most idle connections a node keeps open to PostgreSQL", target: func(s *Settings) any { return &s.DBMaxIdleConns }},
+	{name: "cleanup_interval", kind: kSeconds, def: "300", help: "how often a node deletes expired codes, tokens, grants, sessions and consents (safe on several nodes at once)", target: func(s *Settings) any { return &s.CleanupInterval }},
+	{name: "key_refresh", kind: kSeconds, def: "30", help: "how often a node re-reads signing keys: a key created or rotated elsewhere is used within this", target: func(s *Settings) any { return &s.KeyRefresh }},
 	{name: "trusted_proxies", kind: kPrefixes, help: "proxies whose X-Forwarded-For is believed (CIDRs or IPs, comma-separated)", target: func(s *Settings) any { return &s.TrustedProxies }},
 }
 

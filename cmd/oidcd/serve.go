@@ -27,7 +27,6 @@ const (
 	writeTimeout      = 60 * time.Second
 	idleTimeout       = 120 * time.Second
 	shutdownTimeout   = 15 * time.Second
-	pruneInterval     = 5 * time.Minute
 )
 
 // serve runs the provider until SIGINT or SIGTERM.
@@ -67,6 +66,10 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer store.Close()
+	if pg, _ := databaseKind(s.Database); pg {
+		// SQLite keeps its own pools: one writer, readers per CPU.
+		store.SetPool(s.DBMaxOpenConns, s.DBMaxIdleConns)
+	}
 	if err := a.ensureAdmin(ctx, store, s, log); err != nil {
 		return err
 	}
@@ -84,6 +87,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 			RefreshTokenExpire:     s.RefreshTokenExpire,
 			RefreshTokenIdleExpire: s.RefreshTokenIdleExpire,
 			SkipConsentExpire:      s.SkipConsentExpire,
+			KeyRefresh:             s.KeyRefresh,
 			IDTokenIncludeClaims:   s.IDTokenIncludeClaims,
 			DisableQueryToken:      s.DisableQueryToken,
 			PasswordGrant:          s.GrantTypePasswordEnable,
@@ -116,7 +120,8 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go prune(ctx, store, log, a.now)
+	go prune(ctx, store, s.CleanupInterval, log, a.now)
+	go refreshKeys(ctx, srv.Provider(), s.KeyRefresh, log)
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -182,10 +187,12 @@ func warnUnsupported(s *Settings, log *slog.Logger) {
 	}
 }
 
-// prune deletes expired rows every few minutes; several nodes may do so
-// at once.
-func prune(ctx context.Context, store storage.Storage, log *slog.Logger, now func() time.Time) {
-	t := time.NewTicker(pruneInterval)
+// prune deletes expired rows every interval (OIDCD_CLEANUP_INTERVAL);
+// several nodes may do so at once: every deletion is one conditional DELETE.
+// A failed run (database unreachable) is logged and the next tick tries
+// again.
+func prune(ctx context.Context, store storage.Storage, interval time.Duration, log *slog.Logger, now func() time.Time) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
@@ -201,5 +208,29 @@ func prune(ctx context.Context, store storage.Storage, log *slog.Logger, now fun
 			continue
 		}
 		log.Debug("deleted expired rows", "rows", n)
+	}
+}
+
+// refreshKeys re-reads the signing keys every interval (OIDCD_KEY_REFRESH),
+// so that a key created or rotated through another node or the CLI is
+// published and used here within one interval even when this node is idle.
+// (The provider also reloads on demand when its keys are older than the
+// interval; this makes the bound hold without traffic.) A failed reload
+// keeps the current keys.
+func refreshKeys(ctx context.Context, p *op.Provider, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := p.ReloadKeys(rctx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			log.Warn("reload signing keys", "err", err)
+		}
 	}
 }

@@ -73,7 +73,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	// PostgreSQL: pin one connection, lock, migrate, unlock.
 	pc, err := s.w.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("sqlstore: migrate: %w", err)
+		return fmt.Errorf("sqlstore: migrate: %w", markUnavailable(err))
 	}
 	defer pc.Close()
 	if _, err := pc.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrateLockKey); err != nil {

@@ -3,15 +3,20 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"os"
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" driver
 
@@ -144,14 +149,15 @@ func (s *Store) SetPool(maxOpen, maxIdle int) {
 	s.r.SetMaxIdleConns(maxIdle)
 }
 
-// Ping reports whether the database answers.
+// Ping reports whether the database answers. A database that cannot be
+// reached gives an error wrapping storage.ErrUnavailable.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.w.PingContext(ctx); err != nil {
-		return fmt.Errorf("sqlstore: ping: %w", err)
+		return s.wrapErr("ping", err)
 	}
 	if s.r != s.w {
 		if err := s.r.PingContext(ctx); err != nil {
-			return fmt.Errorf("sqlstore: ping: %w", err)
+			return s.wrapErr("ping", err)
 		}
 	}
 	return nil
@@ -339,11 +345,15 @@ func commitAnd(err error) error { return errCommitted{err} }
 // A transaction PostgreSQL aborts as a deadlock victim or serialization
 // failure is run again, up to three times in all; fn must allow that (every
 // body here reads what it decides on inside the transaction).
+//
+// A transaction that fails because the database is unreachable is not run
+// again here (database/sql already retried on a fresh connection where that
+// was safe); its error wraps storage.ErrUnavailable.
 func (s *Store) inTx(ctx context.Context, fn func(c conn) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.inTxOnce(ctx, fn)
 		if err == nil || attempt == 3 || !s.d.isRetryable(err) || ctx.Err() != nil {
-			return err
+			return markUnavailable(err)
 		}
 	}
 }
@@ -377,6 +387,10 @@ func (s *Store) wrapErr(op string, err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, storage.ErrUnavailable):
+		return err
+	case isUnavailable(err):
+		return fmt.Errorf("sqlstore: %s: %w: %w", op, storage.ErrUnavailable, err)
 	case strings.HasPrefix(err.Error(), "sqlstore: "):
 		return err
 	case errors.Is(err, sql.ErrNoRows):
@@ -387,6 +401,54 @@ func (s *Store) wrapErr(op string, err error) error {
 		return fmt.Errorf("sqlstore: %s: a referenced row does not exist: %w", op, err)
 	}
 	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+// markUnavailable wraps err with storage.ErrUnavailable when it is a
+// connection-level failure; other errors are returned unchanged.
+func markUnavailable(err error) error {
+	if err == nil || errors.Is(err, storage.ErrUnavailable) || !isUnavailable(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
+}
+
+// isUnavailable reports whether err means the database could not be reached
+// or went away, as opposed to refusing one statement: a failed connection
+// attempt, a connection lost mid-statement, or PostgreSQL shutting down,
+// starting up or crashed. Such errors are transient; database/sql discards
+// the broken connection and the next statement dials a new one.
+func isUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var (
+		connectErr *pgconn.ConnectError
+		opErr      *net.OpError
+		dnsErr     *net.DNSError
+	)
+	switch {
+	case errors.Is(err, driver.ErrBadConn),
+		errors.Is(err, pgconn.ErrConnClosed),
+		errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, io.EOF),
+		errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.ECONNABORTED),
+		errors.Is(err, syscall.EPIPE),
+		errors.As(err, &connectErr),
+		errors.As(err, &opErr),
+		errors.As(err, &dnsErr):
+		return true
+	}
+	switch code := pgCode(err); {
+	case strings.HasPrefix(code, "08"): // connection_exception class
+		return true
+	case code == "57P01", code == "57P02", code == "57P03": // admin_shutdown, crash_shutdown, cannot_connect_now
+		return true
+	}
+	// Drivers that flatten their errors into text.
+	msg := err.Error()
+	return strings.Contains(msg, "connection refused") || strings.Contains(msg, "connection reset by peer")
 }
 
 func notFound(op string) error {
