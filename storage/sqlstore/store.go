@@ -37,6 +37,9 @@ type Store struct {
 	r *sql.DB
 	// wc and rc cache prepared statements of w and r (SQLite only).
 	wc, rc *stmtCache
+	// jobs feeds the group-commit writer (SQLite only; see batch.go).
+	jobs          chan *txJob
+	stop, stopped chan struct{}
 }
 
 // Default PostgreSQL pool size; see SetPool.
@@ -122,7 +125,9 @@ func openSQLite(path string) (*Store, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &Store{d: newSQLiteDialect(), w: w, r: r, wc: newStmtCache(w), rc: newStmtCache(r)}, nil
+	s := &Store{d: newSQLiteDialect(), w: w, r: r, wc: newStmtCache(w), rc: newStmtCache(r)}
+	s.startBatcher()
+	return s, nil
 }
 
 func openPostgres(dsn string) (*Store, error) {
@@ -165,6 +170,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes every connection.
 func (s *Store) Close() error {
+	s.stopBatcher()
 	if s.wc != nil {
 		s.wc.close()
 		s.rc.close()
@@ -203,6 +209,16 @@ type conn struct {
 	d  *dialect
 	sc *stmtCache // nil: no cache
 	tx *sql.Tx    // non-nil inside a transaction
+	// detached runs statements without the caller's cancellation (inside
+	// a group-commit batch).
+	detached bool
+}
+
+func (c conn) ctx(ctx context.Context) context.Context {
+	if c.detached {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 // stmt returns the cached statement for query, or nil to run it unprepared.
@@ -224,6 +240,7 @@ func (c conn) stmt(ctx context.Context, query string) *sql.Stmt {
 }
 
 func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = c.ctx(ctx)
 	if st := c.stmt(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -240,6 +257,7 @@ func (c conn) execN(ctx context.Context, query string, args ...any) (int64, erro
 }
 
 func (c conn) row(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = c.ctx(ctx)
 	if st := c.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -247,6 +265,7 @@ func (c conn) row(ctx context.Context, query string, args ...any) *sql.Row {
 }
 
 func (c conn) rows(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = c.ctx(ctx)
 	if st := c.stmt(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -350,6 +369,9 @@ func commitAnd(err error) error { return errCommitted{err} }
 // again here (database/sql already retried on a fresh connection where that
 // was safe); its error wraps storage.ErrUnavailable.
 func (s *Store) inTx(ctx context.Context, fn func(c conn) error) error {
+	if s.jobs != nil {
+		return s.inBatch(ctx, fn)
+	}
 	for attempt := 1; ; attempt++ {
 		err := s.inTxOnce(ctx, fn)
 		if err == nil || attempt == 3 || !s.d.isRetryable(err) || ctx.Err() != nil {

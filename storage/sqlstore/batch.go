@@ -1,0 +1,150 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Group commit (SQLite). Every write transaction on SQLite runs on the one
+// writer connection, and most of its cost is the commit itself (writing the
+// WAL frames). The batcher runs the transactions that queue up while one
+// commits as savepoints of a single transaction, so they share one commit.
+// Each keeps its own outcome: a failed body rolls back to its savepoint and
+// only its caller sees the error; a failed commit fails every body of the
+// batch. Nothing is acknowledged before the commit that holds it.
+
+// maxBatch bounds how many transactions share one commit.
+const maxBatch = 64
+
+type txJob struct {
+	ctx  context.Context
+	fn   func(c conn) error
+	done chan error
+}
+
+// errClosed is returned for transactions submitted after Close.
+var errClosed = errors.New("sqlstore: store is closed")
+
+// startBatcher starts the writer goroutine; stopBatcher ends it.
+func (s *Store) startBatcher() {
+	s.jobs = make(chan *txJob)
+	s.stop = make(chan struct{})
+	s.stopped = make(chan struct{})
+	go s.batchLoop()
+}
+
+func (s *Store) stopBatcher() {
+	if s.jobs == nil {
+		return
+	}
+	close(s.stop)
+	<-s.stopped
+}
+
+// inBatch submits fn and waits for the commit that holds it.
+func (s *Store) inBatch(ctx context.Context, fn func(c conn) error) error {
+	job := &txJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case s.jobs <- job:
+	case <-s.stop:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once submitted the job runs to its end, whatever ctx does, so that the
+	// caller never reports a failure for a write that was committed.
+	return <-job.done
+}
+
+func (s *Store) batchLoop() {
+	defer close(s.stopped)
+	for {
+		var batch []*txJob
+		select {
+		case j := <-s.jobs:
+			batch = append(batch, j)
+		case <-s.stop:
+			return
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case j := <-s.jobs:
+				batch = append(batch, j)
+			default:
+				break more
+			}
+		}
+		s.runBatch(batch)
+	}
+}
+
+func (s *Store) runBatch(batch []*txJob) {
+	results := make([]error, len(batch))
+	committed := make([]bool, len(batch)) // the body asked for its writes to be kept
+	err := func() error {
+		defer s.wc.preparePending(context.Background())
+		tx, err := s.w.BeginTx(context.Background(), nil)
+		if err != nil {
+			return fmt.Errorf("sqlstore: begin: %w", err)
+		}
+		defer tx.Rollback()
+		// Statements never see a caller's cancellation: an interrupted
+		// statement inside a transaction rolls the whole transaction back,
+		// which would take the other bodies of the batch with it.
+		c := conn{q: tx, d: s.d, sc: s.wc, tx: tx, detached: true}
+		single := len(batch) == 1
+		for i, j := range batch {
+			if !single {
+				if _, err := tx.Exec("SAVEPOINT batch_job"); err != nil {
+					return fmt.Errorf("sqlstore: savepoint: %w", err)
+				}
+			}
+			ferr := runBody(j.fn, c)
+			var ce errCommitted
+			switch {
+			case ferr == nil:
+				committed[i] = true
+			case errors.As(ferr, &ce):
+				committed[i], results[i] = true, ce.err
+			default:
+				results[i] = ferr
+				if single {
+					return nil // the deferred rollback undoes it
+				}
+				if _, err := tx.Exec("ROLLBACK TO batch_job"); err != nil {
+					return fmt.Errorf("sqlstore: rollback to savepoint: %w", err)
+				}
+			}
+			if !single {
+				if _, err := tx.Exec("RELEASE batch_job"); err != nil {
+					return fmt.Errorf("sqlstore: release savepoint: %w", err)
+				}
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("sqlstore: commit: %w", err)
+		}
+		return nil
+	}()
+	for i, j := range batch {
+		switch {
+		case err != nil && (committed[i] || results[i] == nil):
+			j.done <- s.wrapErr("transaction", err)
+		default:
+			j.done <- results[i]
+		}
+	}
+}
+
+// runBody runs one transaction body, turning a panic into an error so that
+// the writer goroutine survives it.
+func runBody(fn func(c conn) error, c conn) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("sqlstore: panic in transaction: %v", v)
+		}
+	}()
+	return fn(c)
+}
