@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // Group commit (SQLite). Every write transaction on SQLite runs on the one
@@ -16,6 +17,13 @@ import (
 
 // maxBatch bounds how many transactions share one commit.
 const maxBatch = 64
+
+// batcher is the Store's group-commit state.
+type batcher struct {
+	jobs          chan *txJob
+	stop, stopped chan struct{}
+	stopOnce      sync.Once
+}
 
 type txJob struct {
 	ctx  context.Context
@@ -34,11 +42,12 @@ func (s *Store) startBatcher() {
 	go s.batchLoop()
 }
 
+// stopBatcher may be called more than once (Close is idempotent).
 func (s *Store) stopBatcher() {
 	if s.jobs == nil {
 		return
 	}
-	close(s.stop)
+	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.stopped
 }
 

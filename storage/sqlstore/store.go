@@ -37,9 +37,8 @@ type Store struct {
 	r *sql.DB
 	// wc and rc cache prepared statements of w and r (SQLite only).
 	wc, rc *stmtCache
-	// jobs feeds the group-commit writer (SQLite only; see batch.go).
-	jobs          chan *txJob
-	stop, stopped chan struct{}
+	// batcher is the group-commit writer (SQLite only; see batch.go).
+	batcher
 }
 
 // Default PostgreSQL pool size; see SetPool.

@@ -259,3 +259,20 @@ func TestPostgresOutage(t *testing.T) {
 		t.Fatalf("Ping after the outage: %v", err)
 	}
 }
+
+// Close may be called twice (tests and shutdown paths both close stores),
+// and a closed store refuses new transactions instead of hanging.
+func TestCloseTwice(t *testing.T) {
+	s, err := Open(t.Context(), "sqlite:"+t.TempDir()+"/x.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s.Close()
+	if err := s.RevokeGrant(t.Context(), "g", time.Now()); err == nil {
+		t.Fatal("a closed store accepted a transaction")
+	}
+}
