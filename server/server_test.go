@@ -61,6 +61,7 @@ type testEnv struct {
 	srv   *Server
 	ts    *httptest.Server
 	store *sqlstore.Store
+	dsn   string // the SQLite file, for a second server on the same database
 	clock *clock
 	logs  *syncBuffer
 }
@@ -70,7 +71,8 @@ type testEnv struct {
 func newTestServer(t testing.TB, mutate func(*Config)) *testEnv {
 	t.Helper()
 	ctx := t.Context()
-	store, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "oidcd.db"))
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "oidcd.db")
+	store, err := sqlstore.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +106,7 @@ func newTestServer(t testing.TB, mutate func(*Config)) *testEnv {
 	ts.Config.Handler = srv.Handler()
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &testEnv{srv: srv, ts: ts, store: store, clock: clk, logs: logs}
+	return &testEnv{srv: srv, ts: ts, store: store, dsn: dsn, clock: clk, logs: logs}
 }
 
 // addUser stores an account with this username and password.
