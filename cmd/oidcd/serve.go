@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -123,6 +124,9 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	go prune(ctx, store, s.CleanupInterval, log, a.now)
 	go refreshKeys(ctx, srv.Provider(), s.KeyRefresh, log)
 
+	// Start-up work (key generation, the admin password's argon2id hash,
+	// migrations) leaves garbage the idle process need not keep.
+	debug.FreeOSMemory()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String(), "issuer", s.Issuer)
