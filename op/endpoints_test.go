@@ -159,6 +159,18 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 	if doc["authorization_response_iss_parameter_supported"] != true {
 		t.Error("RFC 9207 flag missing")
 	}
+	for flag, want := range map[string]bool{
+		"claims_parameter_supported":      true,
+		"request_parameter_supported":     false,
+		"request_uri_parameter_supported": false,
+	} {
+		if doc[flag] != want {
+			t.Errorf("%s = %v, want %v", flag, doc[flag], want)
+		}
+	}
+	if doc["introspection_endpoint"] != env.srv.URL+"/introspect" || doc["revocation_endpoint"] != env.srv.URL+"/revoke" {
+		t.Errorf("introspection/revocation endpoints: %v %v", doc["introspection_endpoint"], doc["revocation_endpoint"])
+	}
 
 	resp, jwks := doReq(t, "GET", env.srv.URL+"/jwks/", nil, nil)
 	keysList, _ := jwks["keys"].([]any)
