@@ -137,11 +137,7 @@ func (a *app) clientsList(ctx context.Context, args []string) error {
 	if _, err := c.parse(args, 0, 0); err != nil {
 		return err
 	}
-	s, err := c.settings()
-	if err != nil {
-		return err
-	}
-	store, err := c.open(ctx, s)
+	_, store, err := c.settingsAndStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -182,11 +178,7 @@ func (a *app) clientsByID(ctx context.Context, sub string, args []string) error 
 	case *id == "":
 		return usagef("clients %s: the client id is required", sub)
 	}
-	s, err := c.settings()
-	if err != nil {
-		return err
-	}
-	store, err := c.open(ctx, s)
+	s, store, err := c.settingsAndStore(ctx)
 	if err != nil {
 		return err
 	}

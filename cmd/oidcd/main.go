@@ -196,6 +196,20 @@ func (c *command) settings() (*Settings, error) {
 }
 
 // open opens and migrates the database of s.
+// settingsAndStore loads the settings and opens (and migrates) the database
+// they name: the start of every command.
+func (c *command) settingsAndStore(ctx context.Context) (*Settings, *sqlstore.Store, error) {
+	s, err := c.settings()
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := c.open(ctx, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, store, nil
+}
+
 func (c *command) open(ctx context.Context, s *Settings) (*sqlstore.Store, error) {
 	store, err := sqlstore.Open(ctx, s.Database)
 	if err != nil {

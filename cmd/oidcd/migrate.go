@@ -11,11 +11,7 @@ func (a *app) migrate(ctx context.Context, args []string) error {
 	if _, err := c.parse(args, 0, 0); err != nil {
 		return err
 	}
-	s, err := c.settings()
-	if err != nil {
-		return err
-	}
-	store, err := c.open(ctx, s)
+	_, store, err := c.settingsAndStore(ctx)
 	if err != nil {
 		return err
 	}

@@ -156,11 +156,7 @@ func (a *app) usersCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := c.settings()
-	if err != nil {
-		return err
-	}
-	store, err := c.open(ctx, s)
+	_, store, err := c.settingsAndStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -188,11 +184,7 @@ func (a *app) usersList(ctx context.Context, args []string) error {
 	if _, err := c.parse(args, 0, 0); err != nil {
 		return err
 	}
-	s, err := c.settings()
-	if err != nil {
-		return err
-	}
-	store, err := c.open(ctx, s)
+	_, store, err := c.settingsAndStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -233,11 +225,7 @@ func (a *app) usersSetPassword(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := c.settings()
-	if err != nil {
-		return err
-	}
-	store, err := c.open(ctx, s)
+	_, store, err := c.settingsAndStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -262,11 +250,7 @@ func (a *app) usersDelete(ctx context.Context, args []string) error {
 	if *username == "" {
 		return usagef("users delete: --username is required")
 	}
-	s, err := c.settings()
-	if err != nil {
-		return err
-	}
-	store, err := c.open(ctx, s)
+	_, store, err := c.settingsAndStore(ctx)
 	if err != nil {
 		return err
 	}
