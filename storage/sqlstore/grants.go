@@ -247,17 +247,7 @@ func (s *Store) RevokeUserGrants(ctx context.Context, userID string, now time.Ti
 	if err := checkID("user", userID); err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(c conn) error {
-		if _, err := c.exec(ctx, `UPDATE grants SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`,
-			now.UnixMicro(), userID); err != nil {
-			return s.wrapErr("revoke user grants", err)
-		}
-		if _, err := c.exec(ctx, `DELETE FROM tokens WHERE grant_id IN (SELECT id FROM grants WHERE user_id = ?)`,
-			userID); err != nil {
-			return s.wrapErr("revoke user grants", err)
-		}
-		return nil
-	})
+	return s.revokeGrantsWhere(ctx, "user_id", userID, now)
 }
 
 // RevokeSessionGrants implements storage.Grants.
@@ -265,14 +255,21 @@ func (s *Store) RevokeSessionGrants(ctx context.Context, sessionID string, now t
 	if err := checkID("session", sessionID); err != nil {
 		return err
 	}
+	return s.revokeGrantsWhere(ctx, "session_id", sessionID, now)
+}
+
+// revokeGrantsWhere revokes the grants whose column (a constant of this
+// file, never input) equals value, and deletes their tokens.
+func (s *Store) revokeGrantsWhere(ctx context.Context, column, value string, now time.Time) error {
+	what := "revoke grants by " + column
 	return s.inTx(ctx, func(c conn) error {
-		if _, err := c.exec(ctx, `UPDATE grants SET revoked_at = ? WHERE session_id = ? AND revoked_at IS NULL`,
-			now.UnixMicro(), sessionID); err != nil {
-			return s.wrapErr("revoke session grants", err)
+		if _, err := c.exec(ctx, `UPDATE grants SET revoked_at = ? WHERE `+column+` = ? AND revoked_at IS NULL`,
+			now.UnixMicro(), value); err != nil {
+			return s.wrapErr(what, err)
 		}
-		if _, err := c.exec(ctx, `DELETE FROM tokens WHERE grant_id IN (SELECT id FROM grants WHERE session_id = ?)`,
-			sessionID); err != nil {
-			return s.wrapErr("revoke session grants", err)
+		if _, err := c.exec(ctx, `DELETE FROM tokens WHERE grant_id IN (SELECT id FROM grants WHERE `+column+` = ?)`,
+			value); err != nil {
+			return s.wrapErr(what, err)
 		}
 		return nil
 	})
