@@ -23,7 +23,7 @@ func (p *Provider) grantClientCredentials(r *http.Request, form url.Values, c *s
 	}
 	now := p.now()
 	access := newSecret()
-	g := &storage.Grant{ID: newID(), ClientID: c.ID, Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire)}
+	g := &storage.Grant{ID: newGrantID(now), ClientID: c.ID, Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire)}
 	tok := &storage.Token{
 		Hash: digest(access), Kind: storage.AccessToken, GrantID: g.ID, ClientID: c.ID,
 		Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire),

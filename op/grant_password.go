@@ -37,7 +37,7 @@ func (p *Provider) grantPassword(r *http.Request, form url.Values, c *storage.Cl
 	}
 	now := p.now()
 	g := &storage.Grant{
-		ID: newID(), ClientID: c.ID, UserID: user.ID, SessionID: user.SessionID, Scope: scope,
+		ID: newGrantID(now), ClientID: c.ID, UserID: user.ID, SessionID: user.SessionID, Scope: scope,
 		AuthTime: user.AuthTime, CreatedAt: now, ExpiresAt: now.Add(p.cfg.RefreshTokenExpire),
 	}
 	resp, toks, err := p.mintTokens(r, c, g, scope, "", true)

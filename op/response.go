@@ -13,7 +13,7 @@ import (
 func (p *Provider) respond(w http.ResponseWriter, r *http.Request, req *authRequest, user *User) {
 	ctx := r.Context()
 	now := p.now()
-	grantID := newID()
+	grantID := newGrantID(now)
 	out := url.Values{}
 	var code, accessToken string
 	if req.responseType.code {
@@ -34,7 +34,7 @@ func (p *Provider) respond(w http.ResponseWriter, r *http.Request, req *authRequ
 		// Implicit and hybrid access tokens: a grant without refresh tokens.
 		accessToken = newSecret()
 		g := &storage.Grant{
-			ID: newID(), ClientID: req.client.ID, UserID: user.ID, SessionID: user.SessionID,
+			ID: newGrantID(now), ClientID: req.client.ID, UserID: user.ID, SessionID: user.SessionID,
 			Scope: req.scope, Claims: req.claims, Nonce: req.nonce, AuthTime: user.AuthTime.UTC(),
 			CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire),
 		}
