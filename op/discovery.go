@@ -19,7 +19,10 @@ func (p *Provider) discoveryDocument() ([]byte, error) {
 	for _, s := range p.cfg.Scopes {
 		scopes = append(scopes, s.Name)
 	}
-	grants := make([]string, 0, len(p.grantTypes))
+	// "implicit" is not a token-endpoint grant, but the implicit and hybrid
+	// flows are supported, and an explicit list replaces the default of
+	// OIDC Discovery §3 (["authorization_code", "implicit"]).
+	grants := []string{"implicit"}
 	for g := range p.grantTypes {
 		grants = append(grants, g)
 	}

@@ -140,7 +140,7 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 	}
 	for key, vals := range map[string][]string{
 		"scopes_supported":                      {"openid", "profile", "email", "phone", "address"},
-		"grant_types_supported":                 {"authorization_code", "refresh_token"},
+		"grant_types_supported":                 {"authorization_code", "refresh_token", "implicit", "client_credentials"},
 		"response_modes_supported":              {"query", "fragment", "form_post"},
 		"code_challenge_methods_supported":      {"S256", "plain"},
 		"claims_supported":                      {"sub", "email", "address"},

@@ -16,10 +16,21 @@ const (
 	PathRevoke     = "/revoke"
 )
 
-// routes is the table of contents of the provider. Every endpoint answers
-// with and without a trailing slash; other methods get 405.
+// routes is the provider's own mux, used by ServeHTTP.
 func (p *Provider) routes() *http.ServeMux {
 	mux := http.NewServeMux()
+	p.Mount(mux, "")
+	return mux
+}
+
+// Mount registers the provider's endpoints on a host's mux under prefix
+// (the issuer's path, "" at the root), so that requests are routed once.
+// It is an alternative to mounting the Provider itself as a handler.
+//
+// This is the table of contents of the provider. Every endpoint answers
+// with and without a trailing slash; other methods get 405.
+func (p *Provider) Mount(mux *http.ServeMux, prefix string) {
+	prefix = strings.TrimSuffix(prefix, "/")
 	handle := func(path string, methods []string, h http.HandlerFunc, cors bool) {
 		if cors {
 			h = withCORS(h)
@@ -36,14 +47,8 @@ func (p *Provider) routes() *http.ServeMux {
 			w.Header().Set("Allow", allowed)
 			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": errInvalidRequest, "error_description": "method not allowed"})
 		}
-		mux.HandleFunc(path, hh)
-		mux.HandleFunc(path+"/", func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path != path+"/" {
-				http.NotFound(w, r)
-				return
-			}
-			hh(w, r)
-		})
+		mux.HandleFunc(prefix+path, hh)
+		mux.HandleFunc(prefix+path+"/{$}", hh)
 	}
 	get, getPost, post := []string{http.MethodGet}, []string{http.MethodGet, http.MethodPost}, []string{http.MethodPost}
 	handle(PathDiscovery, get, p.serveDiscovery, true)
@@ -53,7 +58,6 @@ func (p *Provider) routes() *http.ServeMux {
 	handle(PathUserinfo, getPost, p.userinfo, true)
 	handle(PathRevoke, post, p.revoke, true)
 	handle(PathIntrospect, post, p.introspect, false)
-	return mux
 }
 
 // withCORS lets browser applications on any origin call an endpoint

@@ -190,10 +190,8 @@ func (s *Server) Throttle() *LoginThrottle { return s.throttle }
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	p := s.prefix
-	if p == "" {
-		mux.Handle("/", s.provider)
-	} else {
-		mux.Handle(p+"/", http.StripPrefix(p, s.provider))
+	s.provider.Mount(mux, p)
+	if p != "" {
 		mux.HandleFunc("/healthz", s.healthz)
 	}
 	mux.HandleFunc(p+"/{$}", s.home)
