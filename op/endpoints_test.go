@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -285,5 +286,23 @@ func TestClientCacheBound(t *testing.T) {
 	}
 	if st, _, _ := env.tokenRequest(id, newer, form); st != 200 {
 		t.Fatalf("newest secret after ForgetClient: %d", st)
+	}
+}
+
+// Config.Templates overlays the built-in pages; the consent page gets the
+// seed's context (client, scopes, hidden_inputs, params).
+func TestTemplateOverlay(t *testing.T) {
+	overlay := fstest.MapFS{"authorize.html": {Data: []byte(
+		`<p>{{.Client.Name}} asks for {{range .Scopes}}[{{.Name}}]{{end}} state={{index .Params "state"}}</p>` +
+			`<form method="post" action="{{.Action}}">{{.HiddenInputs}}<input name="allow" type="submit"></form>`)}}
+	env := newTestEnv(t, func(c *op.Config) { c.Templates = overlay })
+	id, _ := env.client(op.ClientSpec{Name: "Library", RequireConsent: true})
+	b := env.browser()
+	pg := b.get(authURL(env, map[string]string{"client_id": id, "redirect_uri": rpCallback, "response_type": "code", "scope": "openid email", "state": "xyz"}))
+	if !strings.Contains(pg.body, "Library asks for [openid][email] state=xyz") {
+		t.Fatalf("overlay not used:\n%s", pg.body)
+	}
+	if got := callback(t, b.consent(pg, true)); got.Get("code") == "" || got.Get("state") != "xyz" {
+		t.Fatalf("consent through the custom page: %v", got)
 	}
 }

@@ -467,3 +467,35 @@ func TestKeysCommands(t *testing.T) {
 	// Keys sealed with another secret are unusable: the server refuses to start.
 	fails(t, dir, []string{"OIDCD_SECRET=" + strings.Repeat("ab", 32)}, "cannot unseal", "serve", "--addr", "127.0.0.1:0")
 }
+
+// OIDCD_TEMPLATES names a directory whose files replace the built-in pages
+// by name (the seed's OIDC_TEMPLATES); the others stay built in.
+func TestServeTemplatesDirectory(t *testing.T) {
+	dir := t.TempDir()
+	tpl := filepath.Join(dir, "templates")
+	if err := os.Mkdir(tpl, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	page := `{{template "header" .}}<h1>Welcome to ACME</h1><form method="post" action="{{.Action}}">` +
+		`<input type="hidden" name="csrf_token" value="{{.CSRF}}"><input type="hidden" name="next" value="{{.Next}}">` +
+		`<input name="username"><input name="password" type="password"></form>{{template "footer" .}}`
+	if err := os.WriteFile(filepath.Join(tpl, "login.html"), []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := serve(t, dir, []string{"OIDCD_ADMIN_PASSWORD=hunter2hunter2", "OIDCD_TEMPLATES=" + tpl})
+	get := func(path string) string {
+		resp, err := http.Get(s.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if body := get("/login"); !strings.Contains(body, "Welcome to ACME") || !strings.Contains(body, `name="csrf_token"`) {
+		t.Fatalf("login page not replaced:\n%s", body)
+	}
+	if body := get("/authorize?client_id=nope"); !strings.Contains(body, "invalid_client") {
+		t.Fatalf("built-in error page lost:\n%s", body)
+	}
+}
