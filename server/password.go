@@ -38,6 +38,12 @@ const MaxPasswordLen = 1024
 
 var b64 = base64.RawStdEncoding
 
+// dummyHash is checked for unknown users so that they take as long as a
+// wrong password (SECURITY F8). It hashes a random password that was thrown
+// away, with the current parameters (a test keeps them in step); its result
+// is never used. Being a constant, it costs no hashing at start-up.
+const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$leoMvGRqUWtTJdrTyfehzg$tmqi2Q9lVWa+/tAmwln9fxZJAGnf8HfyFhCu+BYmnu4"
+
 // argonSlots bounds how many hashes run at once: each takes argonMemory, so
 // a flood of login attempts queues instead of exhausting memory.
 var argonSlots = make(chan struct{}, max(2, runtime.NumCPU()))

@@ -98,3 +98,19 @@ func TestSetPasswordEndsSessions(t *testing.T) {
 		t.Fatalf("new password: %v", err)
 	}
 }
+
+// The dummy hash for unknown users must cost what a real hash costs: the
+// same algorithm and parameters as HashPassword uses now.
+func TestDummyHashMatchesParameters(t *testing.T) {
+	h, err := HashPassword("anything")
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := func(phc string) string { return strings.Join(strings.Split(phc, "$")[:4], "$") }
+	if params(h) != params(dummyHash) {
+		t.Fatalf("dummyHash %s, HashPassword %s: regenerate dummyHash", params(dummyHash), params(h))
+	}
+	if CheckPassword(dummyHash, "") || CheckPassword(dummyHash, "anything") {
+		t.Fatal("dummyHash matched a guessable password")
+	}
+}

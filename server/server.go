@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,7 +10,6 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/oidcd/oidcd/internal/ttlcache"
@@ -83,9 +81,6 @@ type Server struct {
 	// prefix is the issuer's path without a trailing slash ("" at the root).
 	prefix string
 	secure bool
-	// dummy is a password hash checked for unknown users so that they take
-	// as long as a wrong password (SECURITY F8); made on first use.
-	dummy func() string
 }
 
 // New builds the provider and the server's handler.
@@ -142,14 +137,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		},
 		claims: ttlcache.New[string, op.Claims](cfg.ClaimsCacheTTL, 10000),
 	}
-	s.dummy = sync.OnceValue(func() string {
-		h, err := HashPassword(rand.Text())
-		if err != nil {
-			panic(err) // only empty or overlong passwords fail
-		}
-		return h
-	})
-	go s.dummy() // ready before the first unknown user, off the startup path
 	if s.pages, err = web.New(cfg.Templates); err != nil {
 		return nil, fmt.Errorf("server: templates: %w", err)
 	}
