@@ -71,9 +71,11 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		// SQLite keeps its own pools: one writer, readers per CPU.
 		store.SetPool(s.DBMaxOpenConns, s.DBMaxIdleConns)
 	}
-	if err := a.ensureAdmin(ctx, store, s, log); err != nil {
-		return err
-	}
+	// On an empty database the admin password's argon2id hash and the first
+	// RSA key (made by server.New) are the slow parts of start-up; they are
+	// independent, so they run side by side.
+	adminDone := make(chan error, 1)
+	go func() { adminDone <- a.ensureAdmin(ctx, store, s, log) }()
 
 	srv, err := server.New(ctx, server.Config{
 		Store:  store,
@@ -102,6 +104,9 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		LoginFailureWindow: s.LoginFailureWindow,
 		TrustedProxies:     s.TrustedProxies,
 	})
+	if aerr := <-adminDone; aerr != nil {
+		return aerr
+	}
 	if err != nil {
 		return err
 	}
