@@ -56,6 +56,18 @@ type Config struct {
 	// Templates overlays the embedded page templates: a file named like an
 	// embedded one (authorize.html, error.html, form_post.html) replaces it.
 	Templates fs.FS
+	// ClientAuthMaxFailures slows down secret guessing (SECURITY E6): after
+	// this many failed authentications of one client from one IP within
+	// ClientAuthFailureWindow, further attempts from that IP are refused
+	// unchecked until the window passes. Counted in storage, so shared by
+	// nodes; keyed by IP so that nobody can lock a client out for everyone.
+	// Defaults to 20.
+	ClientAuthMaxFailures int
+	// ClientAuthFailureWindow defaults to 1m.
+	ClientAuthFailureWindow time.Duration
+	// ClientIP returns the IP a request comes from (for the throttle above).
+	// Defaults to the TCP peer; a host behind proxies supplies its own.
+	ClientIP func(*http.Request) string
 	// ClientCacheTTL is how long a client read from storage is reused: a
 	// client changed through another node or the CLI is seen within it.
 	// Defaults to 5s; negative disables the cache.
@@ -204,6 +216,13 @@ func (c *Config) setDefaults() {
 	def(&c.SkipConsentExpire, 90*24*time.Hour)
 	def(&c.KeyRefresh, 30*time.Second)
 	def(&c.ClientCacheTTL, 5*time.Second)
+	def(&c.ClientAuthFailureWindow, time.Minute)
+	if c.ClientAuthMaxFailures == 0 {
+		c.ClientAuthMaxFailures = 20
+	}
+	if c.ClientIP == nil {
+		c.ClientIP = peerIP
+	}
 	if c.LoginURL == "" {
 		c.LoginURL = "/login"
 	}
@@ -240,10 +259,14 @@ func (c *Config) validate() error {
 		"CodeExpire": c.CodeExpire, "IDTokenExpire": c.IDTokenExpire, "TokenExpire": c.TokenExpire,
 		"RefreshTokenExpire": c.RefreshTokenExpire, "RefreshTokenIdleExpire": c.RefreshTokenIdleExpire,
 		"SkipConsentExpire": c.SkipConsentExpire, "KeyRefresh": c.KeyRefresh,
+		"ClientAuthFailureWindow": c.ClientAuthFailureWindow,
 	} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("op: %s must not be negative", name))
 		}
+	}
+	if c.ClientAuthMaxFailures < 0 {
+		errs = append(errs, errors.New("op: ClientAuthMaxFailures must not be negative"))
 	}
 	seen := map[string]bool{}
 	for _, s := range standardScopes {

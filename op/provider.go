@@ -29,12 +29,14 @@ type Provider struct {
 	mux       *http.ServeMux
 	issuerURL *url.URL
 
-	clients    *ttlcache.Cache[string, *storage.Client] // nil when disabled
-	keys       atomic.Pointer[keySet]
-	reloadMu   sync.Mutex
-	reloading  atomic.Bool
-	discovery  []byte
-	grantTypes map[string]grantFunc
+	clients *ttlcache.Cache[string, *storage.Client] // nil when disabled
+	// authFailures remembers (client, IP) pairs this node saw fail.
+	authFailures *ttlcache.Cache[string, struct{}]
+	keys         atomic.Pointer[keySet]
+	reloadMu     sync.Mutex
+	reloading    atomic.Bool
+	discovery    []byte
+	grantTypes   map[string]grantFunc
 }
 
 type keySet struct {
@@ -62,6 +64,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		pages:     pages,
 		issuerURL: iu,
 	}
+	p.authFailures = ttlcache.New[string, struct{}](cfg.ClientAuthFailureWindow, 100000)
 	if cfg.ClientCacheTTL > 0 {
 		p.clients = ttlcache.New[string, *storage.Client](cfg.ClientCacheTTL, 10000)
 	}

@@ -112,8 +112,22 @@ func (p *Provider) authenticateClient(r *http.Request, form url.Values) (*storag
 			return nil, invalidClient("Public clients do not authenticate with a secret.")
 		}
 	default:
+		ctx, ip := r.Context(), p.cfg.ClientIP(r)
+		wait, err := p.clientAuthLocked(ctx, c.ID, ip)
+		if err != nil {
+			return nil, err
+		}
+		if wait > 0 {
+			// SECURITY E6: refused unchecked, so guessing gains nothing.
+			e := invalidClient("Client authentication failed, or too many failed attempts; try again later.")
+			e.RetryAfter = wait
+			return nil, e
+		}
 		d := digest(secret)
 		if secret == "" || subtle.ConstantTimeCompare(d, c.SecretHash) != 1 { // SECURITY E1
+			if err := p.clientAuthFailed(ctx, c.ID, ip); err != nil {
+				return nil, err
+			}
 			return nil, invalidClient("Client authentication failed.")
 		}
 	}

@@ -153,6 +153,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if pc.LoginURL == "" {
 		pc.LoginURL = s.prefix + "/login"
 	}
+	if pc.ClientIP == nil {
+		pc.ClientIP = s.clientIP // honours TrustedProxies
+	}
 	if s.provider, err = op.New(ctx, pc); err != nil {
 		return nil, err
 	}

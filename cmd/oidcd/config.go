@@ -57,6 +57,8 @@ type Settings struct {
 	SessionExpire              time.Duration
 	LoginMaxFailures           int
 	LoginFailureWindow         time.Duration
+	ClientAuthMaxFailures      int
+	ClientAuthFailureWindow    time.Duration
 	TrustedProxies             []netip.Prefix
 
 	DBMaxOpenConns  int
@@ -126,6 +128,8 @@ var settingsTable = []setting{
 	{name: "session_expire", kind: kSeconds, def: "1209600", help: "login session lifetime (14 days)", target: func(s *Settings) any { return &s.SessionExpire }},
 	{name: "login_max_failures", kind: kInt, def: "10", help: "failed logins per username or IP before a lockout", target: func(s *Settings) any { return &s.LoginMaxFailures }},
 	{name: "login_failure_window", kind: kSeconds, def: "300", help: "sliding window of the login lockout", target: func(s *Settings) any { return &s.LoginFailureWindow }},
+	{name: "client_auth_max_failures", kind: kInt, def: "20", help: "failed client authentications per client and IP before further attempts are refused unchecked", target: func(s *Settings) any { return &s.ClientAuthMaxFailures }},
+	{name: "client_auth_failure_window", kind: kSeconds, def: "60", help: "sliding window of the client authentication throttle", target: func(s *Settings) any { return &s.ClientAuthFailureWindow }},
 	{name: "db_max_open_conns", kind: kInt, def: "20", help: "most connections a node opens to PostgreSQL (SQLite keeps its own pools)", target: func(s *Settings) any { return &s.DBMaxOpenConns }},
 	{name: "db_max_idle_conns", kind: kInt, def: "10", help: "most idle connections a node keeps open to PostgreSQL", target: func(s *Settings) any { return &s.DBMaxIdleConns }},
 	{name: "cleanup_interval", kind: kSeconds, def: "300", help: "how often a node deletes expired codes, tokens, grants, sessions and consents (safe on several nodes at once)", target: func(s *Settings) any { return &s.CleanupInterval }},
