@@ -11,6 +11,7 @@ import (
 	"github.com/oidcd/oidcd/keys"
 	"github.com/oidcd/oidcd/op"
 	"github.com/oidcd/oidcd/storage"
+	"github.com/oidcd/oidcd/storage/sqlstore"
 )
 
 // clientJSON is a client in --json output. The secret appears only when
@@ -133,32 +134,12 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 }
 
 func (a *app) clientsList(ctx context.Context, args []string) error {
-	c := a.newCommand("clients list", "", true)
-	if _, err := c.parse(args, 0, 0); err != nil {
-		return err
-	}
-	_, store, err := c.settingsAndStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	all, err := store.ListClients(ctx)
-	if err != nil {
-		return err
-	}
-	if c.json {
-		out := []clientJSON{}
-		for _, cl := range all {
-			out = append(out, toClientJSON(cl, ""))
-		}
-		return c.printJSON(out)
-	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLIENT ID\tNAME\tTYPE\tRESPONSE TYPES\tCREATED")
-	for _, cl := range all {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cl.ID, cl.Name, cl.Type, strings.Join(cl.ResponseTypes, ", "), timeText(cl.CreatedAt))
-	}
-	return tw.Flush()
+	return listing(ctx, a, "clients list", args, (*sqlstore.Store).ListClients,
+		func(cl *storage.Client) clientJSON { return toClientJSON(cl, "") },
+		"CLIENT ID\tNAME\tTYPE\tRESPONSE TYPES\tCREATED",
+		func(cl *storage.Client) string {
+			return strings.Join([]string{cl.ID, cl.Name, string(cl.Type), strings.Join(cl.ResponseTypes, ", "), timeText(cl.CreatedAt)}, "\t")
+		})
 }
 
 // clientsByID runs show, delete and rotate-secret, which take the client

@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"text/tabwriter"
+	"strings"
 	"time"
 
 	"github.com/oidcd/oidcd/keys"
 	"github.com/oidcd/oidcd/storage"
+	"github.com/oidcd/oidcd/storage/sqlstore"
 )
 
 // keyJSON is a signing key in --json output (never the private key).
@@ -143,34 +144,13 @@ func (a *app) keysCreate(ctx context.Context, args []string, rotate bool) error 
 }
 
 func (a *app) keysList(ctx context.Context, args []string) error {
-	c := a.newCommand("keys list", "", true)
-	if _, err := c.parse(args, 0, 0); err != nil {
-		return err
-	}
-	_, store, err := c.settingsAndStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	all, err := store.ListKeys(ctx)
-	if err != nil {
-		return err
-	}
-	if c.json {
-		out := []keyJSON{}
-		for _, k := range all {
-			out = append(out, toKeyJSON(k))
-		}
-		return c.printJSON(out)
-	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KID\tALG\tCREATED\tSTATE")
-	for _, k := range all {
-		state := "active"
-		if !k.RetiredAt.IsZero() {
-			state = "retired " + timeText(k.RetiredAt)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Alg, timeText(k.CreatedAt), state)
-	}
-	return tw.Flush()
+	return listing(ctx, a, "keys list", args, (*sqlstore.Store).ListKeys, toKeyJSON,
+		"KID\tALG\tCREATED\tSTATE",
+		func(k *storage.SigningKey) string {
+			state := "active"
+			if !k.RetiredAt.IsZero() {
+				state = "retired " + timeText(k.RetiredAt)
+			}
+			return strings.Join([]string{k.ID, k.Alg, timeText(k.CreatedAt), state}, "\t")
+		})
 }

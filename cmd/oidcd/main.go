@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/oidcd/oidcd/keys"
@@ -232,6 +233,38 @@ func sealer(s *Settings) (*keys.Sealer, error) {
 }
 
 // printJSON writes v indented.
+// listing runs a "list" command: the rows fetch returns, printed as a JSON
+// array (--json) or as a table with header and one tab-separated row each.
+func listing[T, J any](ctx context.Context, a *app, name string, args []string,
+	fetch func(*sqlstore.Store, context.Context) ([]T, error), toJSON func(T) J, header string, row func(T) string) error {
+	c := a.newCommand(name, "", true)
+	if _, err := c.parse(args, 0, 0); err != nil {
+		return err
+	}
+	_, store, err := c.settingsAndStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	all, err := fetch(store, ctx)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		out := []J{}
+		for _, v := range all {
+			out = append(out, toJSON(v))
+		}
+		return c.printJSON(out)
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, v := range all {
+		fmt.Fprintln(tw, row(v))
+	}
+	return tw.Flush()
+}
+
 func (c *command) printJSON(v any) error {
 	enc := json.NewEncoder(c.a.stdout)
 	enc.SetIndent("", "  ")

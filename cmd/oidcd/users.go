@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/oidcd/oidcd/server"
 	"github.com/oidcd/oidcd/storage"
+	"github.com/oidcd/oidcd/storage/sqlstore"
 )
 
 // userJSON is an account in --json output (never the password hash).
@@ -180,32 +180,11 @@ func (a *app) usersCreate(ctx context.Context, args []string) error {
 }
 
 func (a *app) usersList(ctx context.Context, args []string) error {
-	c := a.newCommand("users list", "", true)
-	if _, err := c.parse(args, 0, 0); err != nil {
-		return err
-	}
-	_, store, err := c.settingsAndStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	all, err := store.ListUsers(ctx)
-	if err != nil {
-		return err
-	}
-	if c.json {
-		out := []userJSON{}
-		for _, u := range all {
-			out = append(out, toUserJSON(u))
-		}
-		return c.printJSON(out)
-	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "USERNAME\tID\tEMAIL\tADMIN\tCREATED")
-	for _, u := range all {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\n", u.Username, u.ID, orDash(u.Email), u.Admin, timeText(u.CreatedAt))
-	}
-	return tw.Flush()
+	return listing(ctx, a, "users list", args, (*sqlstore.Store).ListUsers, toUserJSON,
+		"USERNAME\tID\tEMAIL\tADMIN\tCREATED",
+		func(u *storage.User) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%t\t%s", u.Username, u.ID, orDash(u.Email), u.Admin, timeText(u.CreatedAt))
+		})
 }
 
 // usersSetPassword changes a password and ends the user's sessions and
