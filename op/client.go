@@ -37,7 +37,7 @@ type ClientSpec struct {
 // shown once: only its digest and a sealed copy are kept.
 func NewClient(spec ClientSpec, sealer *keys.Sealer, now time.Time) (*storage.Client, string, error) {
 	c := &storage.Client{
-		ID:                     newID(),
+		ID:                     newClientID(),
 		Name:                   strings.TrimSpace(spec.Name),
 		Type:                   spec.Type,
 		ResponseTypes:          spec.ResponseTypes,

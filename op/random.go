@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -28,6 +29,13 @@ func newID() string {
 // to clients, so revealing the creation time costs nothing.
 func newGrantID(now time.Time) string {
 	return fmt.Sprintf("%012x", now.UnixMilli()&0xffffffffffff) + newID()
+}
+
+// newClientID returns 130 random bits as 26 lower-case base32 characters
+// (a-z, 2-7): safe in URLs, forms and command lines, where an id starting
+// with "-" (possible in base64url) would read as a flag.
+func newClientID() string {
+	return strings.ToLower(rand.Text())
 }
 
 // digest is how codes, tokens and client secrets are stored (SECURITY B6).

@@ -59,8 +59,16 @@ func TestClientRegistrationRules(t *testing.T) {
 	if err != nil || len(secret) < 43 || strings.Contains(string(c.SecretSealed), secret) || strings.Contains(string(c.SecretHash), secret) {
 		t.Fatalf("secret handling: len %d, %v", len(secret), err)
 	}
-	if len(c.ID) < 22 {
-		t.Fatalf("client id %q has fewer than 128 bits", c.ID)
+	// Client ids: at least 128 bits, and letters and digits only, so that
+	// no id reads as a flag on the command line or needs escaping.
+	for range 200 {
+		c, _, err := op.NewClient(op.ClientSpec{Name: "web", RedirectURIs: []string{"https://rp.example/cb"}}, sealer, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.ID) < 26 || strings.Trim(c.ID, "abcdefghijklmnopqrstuvwxyz234567") != "" {
+			t.Fatalf("client id %q", c.ID)
+		}
 	}
 }
 
