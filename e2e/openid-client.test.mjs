@@ -165,8 +165,9 @@ async function checkTokens(config, tokens, { nonce }) {
   return claims;
 }
 
-test('code flow with PKCE, state and nonce (client_secret_basic)', async (t) => {
-  const config = await configFor(clients.plain, { auth: client.ClientSecretBasic(clients.plain.client_secret) });
+// startAuthorization builds an authorization URL with fresh PKCE, state and
+// nonce, and returns it with the checks authorizationCodeGrant needs.
+async function startAuthorization(config, extra = {}) {
   const verifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
   const nonce = client.randomNonce();
@@ -177,36 +178,33 @@ test('code flow with PKCE, state and nonce (client_secret_basic)', async (t) => 
     code_challenge_method: 'S256',
     state,
     nonce,
+    ...extra,
   });
+  return { authUrl, state, nonce, checks: { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce } };
+}
+
+test('code flow with PKCE, state and nonce (client_secret_basic)', async (t) => {
+  const config = await configFor(clients.plain, { auth: client.ClientSecretBasic(clients.plain.client_secret) });
+  const { authUrl, state, nonce, checks } = await startAuthorization(config);
   const { url, hit, page, context } = await userAgent(t, authUrl);
   assert.equal(hit.method, 'GET');
   assert.equal(url.searchParams.get('iss'), server.issuer, 'RFC 9207 iss in the response');
   await screenshot(page, 'openid-client-code-callback');
 
-  const tokens = await client.authorizationCodeGrant(config, url, {
-    pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce,
-  });
+  const tokens = await client.authorizationCodeGrant(config, url, checks);
   const claims = await checkTokens(config, tokens, { nonce });
 
   // The same browser is still signed in: prompt=none answers at once.
-  const state2 = client.randomState();
-  const nonce2 = client.randomNonce();
-  const verifier2 = client.randomPKCECodeVerifier();
+  const second = await startAuthorization(config, { prompt: 'none' });
   const page2 = await context.newPage();
-  await page2.goto(client.buildAuthorizationUrl(config, {
-    redirect_uri: rp.redirectUri, scope: 'openid profile email', prompt: 'none',
-    code_challenge: await client.calculatePKCECodeChallenge(verifier2), code_challenge_method: 'S256',
-    state: state2, nonce: nonce2,
-  }).href);
+  await page2.goto(second.authUrl.href);
   await rp.next();
-  const tokens2 = await client.authorizationCodeGrant(config, new URL(page2.url()), {
-    pkceCodeVerifier: verifier2, expectedState: state2, expectedNonce: nonce2,
-  });
+  const tokens2 = await client.authorizationCodeGrant(config, new URL(page2.url()), second.checks);
   assert.equal(tokens2.claims().sub, claims.sub, 'single sign-on: same user without a login page');
 
   // A code is good once (RFC 6749 §4.1.2).
   await assert.rejects(
-    client.authorizationCodeGrant(config, url, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce }),
+    client.authorizationCodeGrant(config, url, checks),
     (err) => err.error === 'invalid_grant' || /invalid_grant/.test(String(err.cause?.error ?? err.message)),
     'replaying the code is refused with invalid_grant',
   );
@@ -214,17 +212,7 @@ test('code flow with PKCE, state and nonce (client_secret_basic)', async (t) => 
 
 test('hybrid flow "code id_token": the library validates the front-channel ID token and c_hash', async (t) => {
   const config = await configFor(clients.plain, { hybrid: true });
-  const verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const nonce = client.randomNonce();
-  const authUrl = client.buildAuthorizationUrl(config, {
-    redirect_uri: rp.redirectUri,
-    scope: 'openid profile email',
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-  });
+  const { authUrl, state, nonce, checks } = await startAuthorization(config);
   assert.equal(authUrl.searchParams.get('response_type'), 'code id_token');
   const { url, hit } = await userAgent(t, authUrl);
   assert.equal(hit.method, 'GET');
@@ -243,68 +231,40 @@ test('hybrid flow "code id_token": the library validates the front-channel ID to
   tf.set('code', fragment.get('code').slice(0, -2) + (fragment.get('code').endsWith('AA') ? 'BB' : 'AA'));
   tampered.hash = tf.toString();
   await assert.rejects(
-    client.authorizationCodeGrant(config, tampered, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce }),
+    client.authorizationCodeGrant(config, tampered, checks),
     errorAbout('c_hash'),
   );
   // And the nonce.
   await assert.rejects(
-    client.authorizationCodeGrant(config, url, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: 'wrong-nonce' }),
+    client.authorizationCodeGrant(config, url, { ...checks, expectedNonce: 'wrong-nonce' }),
     errorAbout('nonce'),
   );
 
-  const tokens = await client.authorizationCodeGrant(config, url, {
-    pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce,
-  });
+  const tokens = await client.authorizationCodeGrant(config, url, checks);
   const claims = await checkTokens(config, tokens, { nonce });
   assert.equal(claims.sub, front.sub, 'front- and back-channel ID tokens name the same user');
 });
 
 test('response_mode=form_post, code flow (with the consent page)', async (t) => {
   const config = await configFor(clients.consent);
-  const verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const nonce = client.randomNonce();
-  const authUrl = client.buildAuthorizationUrl(config, {
-    redirect_uri: rp.redirectUri,
-    scope: 'openid profile email',
-    response_mode: 'form_post',
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-  });
+  const { authUrl, state, nonce, checks } = await startAuthorization(config, { response_mode: 'form_post' });
   const { hit, seen } = await userAgent(t, authUrl);
   assert.ok(seen.consent, 'the client has --require-consent');
   const body = new URLSearchParams(hit.body);
   assert.equal(hit.url.search, '', 'nothing in the query with form_post');
   assert.equal(body.get('state'), state);
   assert.equal(body.get('iss'), server.issuer, 'RFC 9207 iss in the response');
-  const tokens = await client.authorizationCodeGrant(config, formPostRequest(hit), {
-    pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce,
-  });
+  const tokens = await client.authorizationCodeGrant(config, formPostRequest(hit), checks);
   await checkTokens(config, tokens, { nonce });
 });
 
 test('response_mode=form_post, hybrid "code id_token" (no consent page)', async (t) => {
   const config = await configFor(clients.plain, { hybrid: true });
-  const verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const nonce = client.randomNonce();
-  const authUrl = client.buildAuthorizationUrl(config, {
-    redirect_uri: rp.redirectUri,
-    scope: 'openid profile email',
-    response_mode: 'form_post',
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-  });
+  const { authUrl, state, nonce, checks } = await startAuthorization(config, { response_mode: 'form_post' });
   const { hit, seen } = await userAgent(t, authUrl);
   assert.equal(seen.consent, false, 'confidential clients skip consent by default');
   const body = new URLSearchParams(hit.body);
   assert.ok(body.get('code') && body.get('id_token'), 'form body has code and id_token');
-  const tokens = await client.authorizationCodeGrant(config, formPostRequest(hit), {
-    pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce,
-  });
+  const tokens = await client.authorizationCodeGrant(config, formPostRequest(hit), checks);
   await checkTokens(config, tokens, { nonce });
 });
