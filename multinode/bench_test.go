@@ -2,6 +2,7 @@ package multinode_test
 
 import (
 	"context"
+	"github.com/oidcd/oidcd/internal/pgtest"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -41,7 +42,7 @@ func newBenchEnv(b *testing.B, backend string) *benchEnv {
 	ctx := b.Context()
 	dsn := "sqlite:" + b.TempDir() + "/bench.db"
 	if backend == "postgres" {
-		dsn = newDatabase(b, postgresURL())
+		dsn = pgtest.NewDatabase(b, pgtest.URL())
 	}
 	store, err := sqlstore.Open(ctx, dsn)
 	if err != nil {

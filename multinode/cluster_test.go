@@ -4,12 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/oidcd/oidcd/internal/pgtest"
 	"html"
 	"io"
 	"net"
@@ -49,72 +48,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// The PostgreSQL server the tests create their databases on.
-const defaultPostgres = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-
-func postgresURL() string {
-	if u := os.Getenv("OIDCD_TEST_POSTGRES"); u != "" {
-		return u
-	}
-	return defaultPostgres
-}
-
-// openAdmin connects to a server's administrative database.
-func openAdmin(t testing.TB, adminURL string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("pgx", adminURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		t.Fatalf("PostgreSQL at %s is unreachable (start it, or point OIDCD_TEST_POSTGRES at one): %v", redact(adminURL), err)
-	}
-	return db
-}
-
-func redact(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return "?"
-	}
-	return p.Redacted()
-}
-
-// newDatabase creates an empty database oidcd_mn_<random> on the server of
-// adminURL, dropped when t ends, and returns its URL.
-func newDatabase(t testing.TB, adminURL string) string {
-	t.Helper()
-	admin := openAdmin(t, adminURL)
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "oidcd_mn_" + hex.EncodeToString(b)
-	if _, err := admin.ExecContext(t.Context(), "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	u, _ := url.Parse(adminURL)
-	u.Path = "/" + name
-	return u.String()
-}
-
-// withParam returns a URL with one more query parameter.
-func withParam(raw, key, value string) string {
-	u, _ := url.Parse(raw)
-	q := u.Query()
-	q.Set(key, value)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // freePort returns a loopback port nothing listens on right now.
@@ -199,7 +132,7 @@ func newCluster(t *testing.T, dsn string, n int, extra ...string) *cluster {
 		env := append([]string{}, c.env...)
 		// application_name tells each node's connections apart in
 		// pg_stat_activity.
-		env = append(env, "OIDCD_ADDR="+addr, "OIDCD_DATABASE="+withParam(dsn, "application_name", "oidcd-"+name))
+		env = append(env, "OIDCD_ADDR="+addr, "OIDCD_DATABASE="+pgtest.WithParam(dsn, "application_name", "oidcd-"+name))
 		c.nodes = append(c.nodes, &node{t: t, name: name, addr: addr, url: "http://" + addr, env: env})
 	}
 	return c

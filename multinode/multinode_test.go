@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/oidcd/oidcd/internal/pgtest"
 	"net/http"
 	"net/url"
 	"slices"
@@ -43,7 +44,7 @@ func (c *cluster) oauthConfig(cl client, n *node) *oauth2.Config {
 // answer on node 1, the token request on node 2, userinfo on node 3 and the
 // refresh on node 1. A replayed refresh token is caught on yet another node.
 func TestCodeFlowAcrossNodes(t *testing.T) {
-	c := startCluster(t, newDatabase(t, postgresURL()), 3)
+	c := startCluster(t, pgtest.NewDatabase(t, pgtest.URL()), 3)
 	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
 	rp := c.newClient("--require-consent")
 	ctx := t.Context()
@@ -144,7 +145,7 @@ func TestCodeFlowAcrossNodes(t *testing.T) {
 // spread over three nodes at once: exactly one gets tokens, the others get
 // invalid_grant, and the replays revoke what the winner got.
 func TestConcurrentRedemptionAcrossNodes(t *testing.T) {
-	c := startCluster(t, newDatabase(t, postgresURL()), 3)
+	c := startCluster(t, pgtest.NewDatabase(t, pgtest.URL()), 3)
 	rp := c.newClient()
 	b := newBrowser(t)
 	pkce := oauth2.GenerateVerifier()
@@ -211,7 +212,7 @@ func TestConcurrentRedemptionAcrossNodes(t *testing.T) {
 // admin account are created, and every node publishes the same JWKS.
 func TestSimultaneousFirstStart(t *testing.T) {
 	for round := range 2 {
-		c := newCluster(t, newDatabase(t, postgresURL()), 3)
+		c := newCluster(t, pgtest.NewDatabase(t, pgtest.URL()), 3)
 		var wg sync.WaitGroup
 		gate := make(chan struct{})
 		for _, n := range c.nodes {
@@ -269,7 +270,7 @@ func TestFreshnessAcrossNodes(t *testing.T) {
 	const keyRefresh = time.Second
 	// The test polls with the rotated-out secret until it is refused; keep
 	// those failures from tripping the client authentication throttle.
-	c := startCluster(t, newDatabase(t, postgresURL()), 3, "OIDCD_KEY_REFRESH="+keyRefresh.String(), "OIDCD_CLIENT_AUTH_MAX_FAILURES=100000")
+	c := startCluster(t, pgtest.NewDatabase(t, pgtest.URL()), 3, "OIDCD_KEY_REFRESH="+keyRefresh.String(), "OIDCD_CLIENT_AUTH_MAX_FAILURES=100000")
 	rp := c.newClient()
 	ctx := t.Context()
 	b := newBrowser(t)
@@ -379,7 +380,7 @@ func TestFreshnessAcrossNodes(t *testing.T) {
 // 200ms against one database; expired rows go, live rows stay, and no run
 // fails because another node's run got there first.
 func TestCleanupOnSeveralNodes(t *testing.T) {
-	c := startCluster(t, newDatabase(t, postgresURL()), 3, "OIDCD_CLEANUP_INTERVAL=200ms", "OIDCD_LOG_LEVEL=debug")
+	c := startCluster(t, pgtest.NewDatabase(t, pgtest.URL()), 3, "OIDCD_CLEANUP_INTERVAL=200ms", "OIDCD_LOG_LEVEL=debug")
 	ctx := t.Context()
 	store, err := sqlstore.Open(ctx, c.dsn)
 	if err != nil {
@@ -505,7 +506,7 @@ func (l *loadGen) run(ctx context.Context, stop <-chan struct{}) {
 // survivors. The pool bound OIDCD_DB_MAX_OPEN_CONNS holds on every node.
 func TestNodeKilledUnderLoad(t *testing.T) {
 	const maxConns = 3
-	c := startCluster(t, newDatabase(t, postgresURL()), 3, "OIDCD_DB_MAX_OPEN_CONNS="+itoa(maxConns), "OIDCD_DB_MAX_IDLE_CONNS=2")
+	c := startCluster(t, pgtest.NewDatabase(t, pgtest.URL()), 3, "OIDCD_DB_MAX_OPEN_CONNS="+itoa(maxConns), "OIDCD_DB_MAX_IDLE_CONNS=2")
 	rp := c.newClient("--scope", "api")
 	resourceServer := c.newClient("--scope", "token_introspection", "--scope", rp.ID)
 	ctx := t.Context()

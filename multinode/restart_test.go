@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/oidcd/oidcd/internal/pgtest"
 	"net/http"
 	"os"
 	"os/exec"
@@ -145,7 +146,7 @@ type probe struct {
 // after the outage is still active.
 func TestPostgresRestartUnderLoad(t *testing.T) {
 	pg := startPrivatePostgres(t)
-	c := startCluster(t, newDatabase(t, pg.url), 3)
+	c := startCluster(t, pgtest.NewDatabase(t, pg.url), 3)
 	rp := c.newClient("--scope", "api")
 	resourceServer := c.newClient("--scope", "token_introspection", "--scope", rp.ID)
 	ctx := t.Context()

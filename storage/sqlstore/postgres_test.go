@@ -1,87 +1,16 @@
 package sqlstore
 
 import (
-	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
-	"net/url"
-	"os"
+	"github.com/oidcd/oidcd/internal/pgtest"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/oidcd/oidcd/storage"
 	"github.com/oidcd/oidcd/storage/storagetest"
 )
-
-// The PostgreSQL tests need a server; they fail, never skip, without one.
-const defaultTestPostgres = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-
-func testPostgresURL() string {
-	if u := os.Getenv("OIDCD_TEST_POSTGRES"); u != "" {
-		return u
-	}
-	return defaultTestPostgres
-}
-
-// pgAdmin connects to the server's administrative database.
-func pgAdmin(t testing.TB) *sql.DB {
-	t.Helper()
-	u := testPostgresURL()
-	db, err := sql.Open("pgx", u)
-	if err != nil {
-		t.Fatalf("PostgreSQL test server %s: %v", redact(u), err)
-	}
-	t.Cleanup(func() { db.Close() })
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		t.Fatalf("PostgreSQL test server %s is unreachable (start it, or point OIDCD_TEST_POSTGRES at one): %v", redact(u), err)
-	}
-	return db
-}
-
-// pgDatabase creates a uniquely named database, dropped when t ends, and
-// returns its URL.
-func pgDatabase(t testing.TB) string {
-	t.Helper()
-	admin := pgAdmin(t)
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "oidcd_test_" + hex.EncodeToString(b)
-	if _, err := admin.ExecContext(t.Context(), "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(testPostgresURL())
-	if err != nil {
-		t.Fatalf("parse %s: %v", redact(testPostgresURL()), err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
-
-// withParam returns dsn with one more query parameter.
-func withParam(t testing.TB, dsn, key, value string) string {
-	t.Helper()
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set(key, value)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 func openPostgresTest(t testing.TB, dsn string) *Store {
 	t.Helper()
@@ -97,7 +26,7 @@ func openPostgresTest(t testing.TB, dsn string) *Store {
 // subtest in a fresh schema selected through search_path: as isolated as a
 // database per subtest, and much faster to create.
 func TestPostgres(t *testing.T) {
-	dbURL := pgDatabase(t)
+	dbURL := pgtest.NewDatabase(t, pgtest.URL())
 	db, err := sql.Open("pgx", dbURL)
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +38,7 @@ func TestPostgres(t *testing.T) {
 		if _, err := db.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
 			t.Fatalf("create schema: %v", err)
 		}
-		s := openPostgresTest(t, withParam(t, dbURL, "search_path", schema))
+		s := openPostgresTest(t, pgtest.WithParam(dbURL, "search_path", schema))
 		if err := s.Migrate(t.Context()); err != nil {
 			t.Fatalf("migrate postgres: %v", err)
 		}
@@ -120,7 +49,7 @@ func TestPostgres(t *testing.T) {
 // Several nodes starting at once on a fresh database: every Migrate
 // succeeds, the schema is applied once, and a later Migrate does nothing.
 func TestPostgresConcurrentMigrate(t *testing.T) {
-	dbURL := pgDatabase(t)
+	dbURL := pgtest.NewDatabase(t, pgtest.URL())
 	nodes := []*Store{openPostgresTest(t, dbURL), openPostgresTest(t, dbURL)}
 	const perNode = 3
 	errs := make(chan error, len(nodes)*perNode)
@@ -172,7 +101,7 @@ func TestPostgresConcurrentMigrate(t *testing.T) {
 }
 
 func BenchmarkPostgresIssue(b *testing.B) {
-	s := openPostgresTest(b, pgDatabase(b))
+	s := openPostgresTest(b, pgtest.NewDatabase(b, pgtest.URL()))
 	if err := s.Migrate(b.Context()); err != nil {
 		b.Fatal(err)
 	}

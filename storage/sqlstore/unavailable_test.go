@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"github.com/oidcd/oidcd/internal/pgtest"
 	"io"
 	"net"
 	"net/url"
@@ -163,7 +164,7 @@ func (p *proxy) up() { p.listen(p.addr) }
 // operation fails fast with ErrUnavailable (nothing half-written), and
 // when the database is back the pool recovers by itself, with no new Store.
 func TestPostgresOutage(t *testing.T) {
-	dbURL := pgDatabase(t)
+	dbURL := pgtest.NewDatabase(t, pgtest.URL())
 	u, err := url.Parse(dbURL)
 	if err != nil {
 		t.Fatal(err)
