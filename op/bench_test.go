@@ -61,7 +61,7 @@ func benchCodes(b *testing.B, env *testEnv, id string, n int) []string {
 func BenchmarkCodeExchange(b *testing.B) {
 	for _, alg := range []string{keys.RS256, keys.ES256, keys.EdDSA} {
 		b.Run(alg, func(b *testing.B) {
-			env := newTestEnv(b, nil)
+			env := newSQLiteTestEnv(b, nil)
 			if alg != keys.RS256 {
 				env.addKey(alg)
 			}
@@ -92,7 +92,7 @@ func BenchmarkCodeExchange(b *testing.B) {
 
 // BenchmarkUserinfo measures userinfo with a valid token.
 func BenchmarkUserinfo(b *testing.B) {
-	env := newTestEnv(b, nil)
+	env := newSQLiteTestEnv(b, nil)
 	id, secret := env.client(op.ClientSpec{RedirectURIs: []string{rpCallback}})
 	relying := env.rp(id, secret)
 	tok, err := relying.oauth.Exchange(b.Context(), env.browser().authorize(relying.oauth.AuthCodeURL("s", oidc.Nonce("n"))).Get("code"))

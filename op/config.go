@@ -22,8 +22,11 @@ type Config struct {
 	// e.g. "https://id.example.com" or "https://example.com/openid". Required
 	// (the seed's SITE_URL); never derived from request headers (SECURITY G2).
 	Issuer string
-	// Storage keeps clients, codes, grants, tokens, consents and keys. Required.
-	Storage storage.Storage
+	// Storage keeps clients, codes, grants, tokens, consents, signing keys and
+	// throttle counters: storage.Provider, which a host implements without
+	// any user accounts (storage/memstore and storage/sqlstore are two
+	// backends). Required.
+	Storage storage.Provider
 	// Users tells who is logged in and what their claims are. Required.
 	Users Users
 	// Sealer seals secrets at rest and keys CSRF MACs. Required.

@@ -2,8 +2,10 @@
 // the authorization, token, userinfo, discovery and JWKS endpoints, mounted
 // under any prefix of a host application.
 //
-// The host supplies storage (storage.Storage) and its users (Users: who is
-// logged in on a request, and a user's claims). op contains no SQL, no command
+// The host supplies storage (storage.Provider: clients, codes, grants,
+// consents, keys and throttle counters, never user accounts; storage/memstore
+// and storage/sqlstore implement it) and its users (Users: who is logged in
+// on a request, and a user's claims). op contains no SQL, no command
 // line and no admin pages; it imports storage, keys, web and
 // internal/ttlcache only.
 package op

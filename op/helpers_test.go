@@ -19,19 +19,21 @@ import (
 	"github.com/oidcd/oidcd/keys"
 	"github.com/oidcd/oidcd/op"
 	"github.com/oidcd/oidcd/storage"
+	"github.com/oidcd/oidcd/storage/memstore"
 	"github.com/oidcd/oidcd/storage/sqlstore"
 )
 
 // rpCallback is where test clients are redirected; it is never fetched.
 const rpCallback = "https://rp.example/cb"
 
-// testEnv is a Provider on a real SQLite file behind a real HTTP server, with
-// a minimal host application: /login logs in whoever env.loginAs names.
+// testEnv is a Provider behind a real HTTP server, with a minimal host
+// application: /login logs in whoever env.loginAs names. Its storage is the
+// in-memory backend unless the test is about SQLite (newSQLiteTestEnv).
 type testEnv struct {
 	t      testing.TB
 	srv    *httptest.Server
 	p      *op.Provider
-	store  *sqlstore.Store
+	store  storage.Provider
 	sealer *keys.Sealer
 	users  *testUsers
 	clock  *clock
@@ -117,6 +119,13 @@ func (u *testUsers) login(w http.ResponseWriter, r *http.Request) {
 
 func newTestEnv(t testing.TB, mutate func(*op.Config)) *testEnv {
 	t.Helper()
+	return newTestEnvOn(t, memstore.New(), mutate)
+}
+
+// newSQLiteTestEnv is newTestEnv on a real SQLite file, for what measures or
+// depends on a database (benchmarks).
+func newSQLiteTestEnv(t testing.TB, mutate func(*op.Config)) *testEnv {
+	t.Helper()
 	ctx := t.Context()
 	store, err := sqlstore.Open(ctx, "sqlite:"+t.TempDir()+"/op.db")
 	if err != nil {
@@ -126,6 +135,12 @@ func newTestEnv(t testing.TB, mutate func(*op.Config)) *testEnv {
 	if err := store.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return newTestEnvOn(t, store, mutate)
+}
+
+func newTestEnvOn(t testing.TB, store storage.Provider, mutate func(*op.Config)) *testEnv {
+	t.Helper()
+	ctx := t.Context()
 	sealer, err := keys.NewSealer([]byte("0123456789abcdef0123456789abcdef-test"))
 	if err != nil {
 		t.Fatal(err)
@@ -293,8 +308,11 @@ func (b *browser) authorize(authURL string) url.Values {
 	return callback(b.t, pg)
 }
 
-// ensure storage is the interface the engine is tested with.
-var _ storage.Storage = (*sqlstore.Store)(nil)
+// The engine is tested with both backends.
+var (
+	_ storage.Provider = (*sqlstore.Store)(nil)
+	_ storage.Provider = (*memstore.Store)(nil)
+)
 
 // atomicCounter hands out 1, 2, 3… to parallel benchmark goroutines.
 type atomicCounter struct{ n atomic.Int64 }

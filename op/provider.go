@@ -22,7 +22,7 @@ import (
 // points (with http.StripPrefix when the Issuer has a path).
 type Provider struct {
 	cfg       Config
-	store     storage.Storage
+	store     storage.Provider
 	log       *slog.Logger
 	now       func() time.Time
 	pages     *web.Renderer

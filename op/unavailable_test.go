@@ -19,7 +19,7 @@ import (
 // downStore is a storage whose reads and writes fail with
 // storage.ErrUnavailable while down is set, as a database outage looks.
 type downStore struct {
-	storage.Storage
+	storage.Provider
 	down atomic.Bool
 }
 
@@ -29,21 +29,21 @@ func (s *downStore) Client(ctx context.Context, id string) (*storage.Client, err
 	if s.down.Load() {
 		return nil, errDown
 	}
-	return s.Storage.Client(ctx, id)
+	return s.Provider.Client(ctx, id)
 }
 
 func (s *downStore) Token(ctx context.Context, hash []byte, now time.Time) (*storage.Token, *storage.Grant, error) {
 	if s.down.Load() {
 		return nil, nil, errDown
 	}
-	return s.Storage.Token(ctx, hash, now)
+	return s.Provider.Token(ctx, hash, now)
 }
 
 func (s *downStore) CreateGrant(ctx context.Context, g *storage.Grant, tokens ...*storage.Token) error {
 	if s.down.Load() {
 		return errDown
 	}
-	return s.Storage.CreateGrant(ctx, g, tokens...)
+	return s.Provider.CreateGrant(ctx, g, tokens...)
 }
 
 // TestStorageUnavailable: while storage cannot be reached, JSON endpoints
@@ -52,7 +52,7 @@ func (s *downStore) CreateGrant(ctx context.Context, g *storage.Grant, tokens ..
 func TestStorageUnavailable(t *testing.T) {
 	var ds *downStore
 	env := newTestEnv(t, func(c *op.Config) {
-		ds = &downStore{Storage: c.Storage}
+		ds = &downStore{Provider: c.Storage}
 		c.Storage = ds
 	})
 	id, secret := env.client(op.ClientSpec{Scope: []string{"api", "token_introspection"}})

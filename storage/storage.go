@@ -24,23 +24,43 @@ var (
 	ErrUnavailable = errors.New("storage: unavailable")
 )
 
-// Storage is everything a backend provides.
-type Storage interface {
+// Provider is what the OpenID Provider engine (package op) needs from a
+// backend: clients, authorization codes, grants with their tokens, consents,
+// signing keys and the failure throttle. A host application that embeds op
+// with its own users implements only this (or uses storage/memstore or
+// storage/sqlstore); storagetest.RunProvider checks an implementation.
+type Provider interface {
 	Clients
 	Codes
 	Grants
 	Consents
 	Keys
-	Sessions
-	Users
 	Throttle
-	// DeleteExpired removes codes, tokens, grants, sessions, consents and
-	// throttle counters whose lifetime ended before now. Safe to run on several
-	// nodes at once.
+	// DeleteExpired removes codes, tokens, grants, consents and throttle
+	// counters (and, in a backend that also implements Accounts, sessions)
+	// whose lifetime ended at or before now, and returns how many rows it
+	// removed. Safe to run on several nodes at once.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	// Ping reports whether the backend is reachable: an error wrapping
 	// ErrUnavailable when it is not.
 	Ping(ctx context.Context) error
+}
+
+// Accounts is what the oidcd server (package server) adds on top of
+// Provider: its own user accounts and browser login sessions. A host with its
+// own users never implements it; storagetest.RunAccounts checks an
+// implementation.
+type Accounts interface {
+	Users
+	Sessions
+}
+
+// Storage is a complete backend of the oidcd server: the provider's data,
+// the server's accounts and sessions, and Close. storagetest.Run checks all
+// of it.
+type Storage interface {
+	Provider
+	Accounts
 	Close() error
 }
 

@@ -18,15 +18,13 @@ import (
 	"html/template"
 	"log"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/oidcd/oidcd/keys"
 	"github.com/oidcd/oidcd/op"
-	"github.com/oidcd/oidcd/storage/sqlstore"
+	"github.com/oidcd/oidcd/storage/memstore"
 )
 
 const (
@@ -41,20 +39,10 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	// An embedded SQLite database in a temporary directory.
-	dir, err := os.MkdirTemp("", "oidcd-example")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	store, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(dir, "example.db"))
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		return err
-	}
+	// The provider's data in memory, lost when the process ends. A durable
+	// application opens storage/sqlstore instead (sqlstore.Open, then
+	// Migrate), or implements storage.Provider over its own database.
+	store := memstore.New()
 
 	// The system secret seals keys and client secrets. Keep a real one safe
 	// and stable; this one lives as long as the process.

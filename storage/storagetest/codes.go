@@ -8,7 +8,7 @@ import (
 	"github.com/oidcd/oidcd/storage"
 )
 
-func testCodeRoundTrip(t *testing.T, s storage.Storage) {
+func testCodeRoundTrip(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	code := fullCode(c.ID, "user-1")
@@ -32,7 +32,7 @@ func testCodeRoundTrip(t *testing.T, s storage.Storage) {
 	same(t, "bare code", &want, got)
 }
 
-func testCodeCreateDuplicate(t *testing.T, s storage.Storage) {
+func testCodeCreateDuplicate(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	code := mustCode(t, s, c.ID, "user-1")
@@ -46,7 +46,7 @@ func testCodeCreateDuplicate(t *testing.T, s storage.Storage) {
 	}
 }
 
-func testCodeNotFound(t *testing.T, s storage.Storage) {
+func testCodeNotFound(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	code := mustCode(t, s, c.ID, "user-1")
@@ -61,7 +61,7 @@ func testCodeNotFound(t *testing.T, s storage.Storage) {
 	ok(t, err, "ConsumeCode after near misses")
 }
 
-func testCodeExpired(t *testing.T, s storage.Storage) {
+func testCodeExpired(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	code := mustCode(t, s, c.ID, "user-1")
@@ -82,7 +82,7 @@ func testCodeExpired(t *testing.T, s storage.Storage) {
 }
 
 // SECURITY B3, B4: a replayed code is refused and its grant revoked.
-func testCodeReplayRevokesGrant(t *testing.T, s storage.Storage) {
+func testCodeReplayRevokesGrant(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	code := mustCode(t, s, c.ID, "user-1")
@@ -128,7 +128,7 @@ func testCodeReplayRevokesGrant(t *testing.T, s storage.Storage) {
 
 // A replay that lands between the first redemption and the creation of its
 // grant must still leave no usable grant behind.
-func testCodeReplayBeforeGrantCreated(t *testing.T, s storage.Storage) {
+func testCodeReplayBeforeGrantCreated(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	code := mustCode(t, s, c.ID, "user-1")
@@ -148,7 +148,7 @@ func testCodeReplayBeforeGrantCreated(t *testing.T, s storage.Storage) {
 }
 
 // Code reads without consuming, reports consumption, and hides expired codes.
-func testCodeLookup(t *testing.T, s storage.Storage) {
+func testCodeLookup(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	code := mustCode(t, s, c.ID, "alice")

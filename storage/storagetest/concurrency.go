@@ -34,7 +34,7 @@ func parallel(n int, fn func(i int) error) []error {
 
 // SECURITY B3: of 50 concurrent redemptions exactly one succeeds; the others
 // see a replay.
-func testConcurrentConsumeCode(t *testing.T, s storage.Storage) {
+func testConcurrentConsumeCode(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	code := mustCode(t, s, c.ID, "alice")
@@ -60,7 +60,7 @@ func testConcurrentConsumeCode(t *testing.T, s storage.Storage) {
 
 // SECURITY D4: of 20 concurrent rotations of one refresh token at most one
 // succeeds.
-func testConcurrentRotateRefreshToken(t *testing.T, s storage.Storage) {
+func testConcurrentRotateRefreshToken(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	g, _, refresh := mustGrant(t, s, c.ID, "alice")
@@ -100,7 +100,7 @@ func testConcurrentRotateRefreshToken(t *testing.T, s storage.Storage) {
 }
 
 // 100 concurrent failures of one key are all counted.
-func testConcurrentAddFailure(t *testing.T, s storage.Storage) {
+func testConcurrentAddFailure(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	const n = 100
 	counts := make([]int, n)
@@ -121,7 +121,7 @@ func testConcurrentAddFailure(t *testing.T, s storage.Storage) {
 }
 
 // Of 10 nodes starting at once exactly one stores the first key.
-func testConcurrentCreateFirstKey(t *testing.T, s storage.Storage) {
+func testConcurrentCreateFirstKey(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	const n = 10
 	keys := make([]*storage.SigningKey, n)
@@ -157,7 +157,7 @@ func testConcurrentCreateFirstKey(t *testing.T, s storage.Storage) {
 
 // A revocation racing a rotation always wins: whatever the interleaving, no
 // token of the grant is usable afterwards and RevokeGrant does not fail.
-func testConcurrentRotateAndRevoke(t *testing.T, s storage.Storage) {
+func testConcurrentRotateAndRevoke(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	now := at(time.Minute)
@@ -188,7 +188,7 @@ func testConcurrentRotateAndRevoke(t *testing.T, s storage.Storage) {
 // SECURITY B3 + B4 together: 50 concurrent redemptions that each bring the
 // grant to create. Exactly one wins and its grant exists when the replays are
 // noticed, so the replays revoke it: none of its tokens survives.
-func testConcurrentRedeemWithGrant(t *testing.T, s storage.Storage) {
+func testConcurrentRedeemWithGrant(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	code := mustCode(t, s, c.ID, "alice")

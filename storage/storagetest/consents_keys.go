@@ -9,7 +9,7 @@ import (
 	"github.com/oidcd/oidcd/storage"
 )
 
-func testConsentRoundTrip(t *testing.T, s storage.Storage) {
+func testConsentRoundTrip(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	want := fullConsent("alice", c.ID)
@@ -20,7 +20,7 @@ func testConsentRoundTrip(t *testing.T, s storage.Storage) {
 	same(t, "consent", want, got)
 }
 
-func testConsentReplace(t *testing.T, s storage.Storage) {
+func testConsentReplace(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	ok(t, s.SaveConsent(ctx, fullConsent("alice", c.ID)), "SaveConsent")
@@ -40,7 +40,7 @@ func testConsentReplace(t *testing.T, s storage.Storage) {
 	}
 }
 
-func testConsentExpired(t *testing.T, s storage.Storage) {
+func testConsentExpired(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	co := fullConsent("alice", c.ID)
@@ -53,7 +53,7 @@ func testConsentExpired(t *testing.T, s storage.Storage) {
 	is(t, err, storage.ErrNotFound, "Consent after ExpiresAt")
 }
 
-func testConsentList(t *testing.T, s storage.Storage) {
+func testConsentList(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c1 := mustClient(t, s, "rp1")
 	c2 := mustClient(t, s, "rp2")
@@ -80,7 +80,7 @@ func testConsentList(t *testing.T, s storage.Storage) {
 	}
 }
 
-func testConsentDelete(t *testing.T, s storage.Storage) {
+func testConsentDelete(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c1 := mustClient(t, s, "rp1")
 	c2 := mustClient(t, s, "rp2")
@@ -98,7 +98,7 @@ func testConsentDelete(t *testing.T, s storage.Storage) {
 	ok(t, err, "bob's Consent")
 }
 
-func testKeyRoundTrip(t *testing.T, s storage.Storage) {
+func testKeyRoundTrip(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	k := fullKey("kid-1", t0)
 	k.RetiredAt = at(time.Hour)
@@ -115,7 +115,7 @@ func testKeyRoundTrip(t *testing.T, s storage.Storage) {
 	same(t, "bare key", bare, l[1])
 }
 
-func testKeyCreateDuplicate(t *testing.T, s storage.Storage) {
+func testKeyCreateDuplicate(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	k := fullKey("kid-1", t0)
 	ok(t, s.CreateKey(ctx, k), "CreateKey")
@@ -128,7 +128,7 @@ func testKeyCreateDuplicate(t *testing.T, s storage.Storage) {
 	same(t, "key after failed duplicate", k, l[0])
 }
 
-func testKeyList(t *testing.T, s storage.Storage) {
+func testKeyList(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	l, err := s.ListKeys(ctx)
 	ok(t, err, "ListKeys empty")
@@ -152,7 +152,7 @@ func testKeyList(t *testing.T, s storage.Storage) {
 	}
 }
 
-func testKeyRetire(t *testing.T, s storage.Storage) {
+func testKeyRetire(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	k := fullKey("kid-1", t0)
 	other := fullKey("kid-2", at(-day))
@@ -172,7 +172,7 @@ func testKeyRetire(t *testing.T, s storage.Storage) {
 	same(t, "active key", other, l[1])
 }
 
-func testKeyDelete(t *testing.T, s storage.Storage) {
+func testKeyDelete(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	ok(t, s.CreateKey(ctx, fullKey("kid-1", t0)), "CreateKey")
 	ok(t, s.CreateKey(ctx, fullKey("kid-2", t0)), "CreateKey")
@@ -186,7 +186,7 @@ func testKeyDelete(t *testing.T, s storage.Storage) {
 	}
 }
 
-func testCreateFirstKey(t *testing.T, s storage.Storage) {
+func testCreateFirstKey(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	first := fullKey("kid-1", t0)
 	created, err := s.CreateFirstKey(ctx, first)

@@ -1,6 +1,15 @@
 // Package storagetest is the conformance suite every oidcd storage backend
-// passes: Run(t, newStore) runs a named list of subtests, each on a fresh
-// store, covering every method of storage.Storage, its error contracts
+// passes, in two parts cut by who needs them:
+//
+//   - RunProvider(t, newStore) checks a storage.Provider, what the op library
+//     needs; a host application's own backend runs it with one call
+//     (storage/memstore's test is the smallest example);
+//   - RunAccounts(t, newStore) checks the oidcd server's accounts and
+//     sessions (storage.Accounts) on a complete storage.Storage;
+//   - Run(t, newStore) runs both (storage/sqlstore's tests).
+//
+// Each runs a named list of subtests, each on a fresh store, covering every
+// method, its error contracts
 // (storage.ErrNotFound, ErrAlreadyExists, ErrReused, checked with errors.Is),
 // the round trip of every field of every type, expiry, one-time use of codes
 // and refresh tokens with grant revocation on replay (SECURITY B3, B4, D4),
@@ -20,5 +29,5 @@
 //   - a code's client must exist (fixtures create clients first).
 //
 // It imports only the storage package of oidcd, and testing; backends call it
-// from their own tests (see sqlstore's sqlite_test.go).
+// from their own tests (see memstore's and sqlstore's tests).
 package storagetest

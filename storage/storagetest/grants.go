@@ -8,7 +8,7 @@ import (
 	"github.com/oidcd/oidcd/storage"
 )
 
-func testGrantRoundTrip(t *testing.T, s storage.Storage) {
+func testGrantRoundTrip(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	g := fullGrant(c.ID, "user-1")
@@ -40,7 +40,7 @@ func testGrantRoundTrip(t *testing.T, s storage.Storage) {
 
 // A client_credentials grant has no user, session or auth time; a zero
 // ExpiresAt on a grant means it is not bounded.
-func testGrantClientCredentials(t *testing.T, s storage.Storage) {
+func testGrantClientCredentials(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	g := &storage.Grant{ID: newID("grant"), ClientID: c.ID, Scope: []string{"api:read"}, CreatedAt: t0}
@@ -55,7 +55,7 @@ func testGrantClientCredentials(t *testing.T, s storage.Storage) {
 	same(t, "client_credentials token's grant", g, tg)
 }
 
-func testGrantCreateDuplicate(t *testing.T, s storage.Storage) {
+func testGrantCreateDuplicate(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	g, access, _ := mustGrant(t, s, c.ID, "user-1")
@@ -82,7 +82,7 @@ func testGrantCreateDuplicate(t *testing.T, s storage.Storage) {
 	}
 }
 
-func testGrantNotFound(t *testing.T, s storage.Storage) {
+func testGrantNotFound(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	g, _, _ := mustGrant(t, s, c.ID, "user-1")
@@ -92,7 +92,7 @@ func testGrantNotFound(t *testing.T, s storage.Storage) {
 	is(t, err, storage.ErrNotFound, "Grant with extended id")
 }
 
-func testTokenNotFound(t *testing.T, s storage.Storage) {
+func testTokenNotFound(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	_, access, refresh := mustGrant(t, s, c.ID, "user-1")
@@ -107,7 +107,7 @@ func testTokenNotFound(t *testing.T, s storage.Storage) {
 	is(t, err, storage.ErrNotFound, "Token(nil)")
 }
 
-func testTokenExpired(t *testing.T, s storage.Storage) {
+func testTokenExpired(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	_, access, refresh := mustGrant(t, s, c.ID, "user-1")
@@ -129,7 +129,7 @@ func testTokenExpired(t *testing.T, s storage.Storage) {
 
 // Tokens cannot outlive their grant: once the grant's ExpiresAt has passed
 // they are not found, as DeleteExpired will remove them.
-func testTokenOfExpiredGrant(t *testing.T, s storage.Storage) {
+func testTokenOfExpiredGrant(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	g := fullGrant(c.ID, "user-1")
@@ -143,7 +143,7 @@ func testTokenOfExpiredGrant(t *testing.T, s storage.Storage) {
 }
 
 // SECURITY D4: rotation on use.
-func testRotateRefreshToken(t *testing.T, s storage.Storage) {
+func testRotateRefreshToken(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	g := fullGrant(c.ID, "user-1")
@@ -194,7 +194,7 @@ func testRotateRefreshToken(t *testing.T, s storage.Storage) {
 }
 
 // SECURITY D4: presenting a rotated refresh token revokes the whole grant.
-func testRotateRefreshTokenReuse(t *testing.T, s storage.Storage) {
+func testRotateRefreshTokenReuse(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	g, _, r1 := mustGrant(t, s, c.ID, "user-1")
@@ -226,7 +226,7 @@ func testRotateRefreshTokenReuse(t *testing.T, s storage.Storage) {
 	tokenFound(t, s, otherAccess.Hash, later, "other grant's token")
 }
 
-func testRotateRefreshTokenNotFound(t *testing.T, s storage.Storage) {
+func testRotateRefreshTokenNotFound(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	g, access, refresh := mustGrant(t, s, c.ID, "user-1")
@@ -260,7 +260,7 @@ func testRotateRefreshTokenNotFound(t *testing.T, s storage.Storage) {
 	is(t, err, storage.ErrNotFound, "RotateRefreshToken of a revoked grant")
 }
 
-func testRevokeGrant(t *testing.T, s storage.Storage) {
+func testRevokeGrant(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	g, access, refresh := mustGrant(t, s, c.ID, "user-1")
@@ -283,7 +283,7 @@ func testRevokeGrant(t *testing.T, s storage.Storage) {
 	tokenFound(t, s, otherAccess.Hash, at(time.Minute), "other grant's token")
 }
 
-func testDeleteToken(t *testing.T, s storage.Storage) {
+func testDeleteToken(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	g, access, refresh := mustGrant(t, s, c.ID, "user-1")
@@ -298,7 +298,7 @@ func testDeleteToken(t *testing.T, s storage.Storage) {
 	tokenFound(t, s, refresh.Hash, t0, "token whose truncated hash was deleted")
 }
 
-func testRevokeUserGrants(t *testing.T, s storage.Storage) {
+func testRevokeUserGrants(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c1 := mustClient(t, s, "rp1")
 	c2 := mustClient(t, s, "rp2")
@@ -334,7 +334,7 @@ func testRevokeUserGrants(t *testing.T, s storage.Storage) {
 }
 
 // Logout ends the tokens of one browser session and no others (SECURITY D8).
-func testRevokeSessionGrants(t *testing.T, s storage.Storage) {
+func testRevokeSessionGrants(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	g1, a1, r1 := mustGrant(t, s, c.ID, "alice")

@@ -311,14 +311,14 @@ func fullSession(userID string) *storage.Session {
 
 // States built in the store.
 
-func mustClient(t *testing.T, s storage.Storage, id string) *storage.Client {
+func mustClient(t *testing.T, s storage.Provider, id string) *storage.Client {
 	t.Helper()
 	c := fullClient(id)
 	ok(t, s.CreateClient(t.Context(), c), "CreateClient "+id)
 	return c
 }
 
-func mustUser(t *testing.T, s storage.Storage, username string) *storage.User {
+func mustUser(t *testing.T, s storage.Accounts, username string) *storage.User {
 	t.Helper()
 	u := fullUser(newID("user"), username)
 	ok(t, s.CreateUser(t.Context(), u), "CreateUser "+username)
@@ -327,7 +327,7 @@ func mustUser(t *testing.T, s storage.Storage, username string) *storage.User {
 
 // mustGrant stores a grant of clientID and userID with an access and a
 // refresh token.
-func mustGrant(t *testing.T, s storage.Storage, clientID, userID string) (g *storage.Grant, access, refresh *storage.Token) {
+func mustGrant(t *testing.T, s storage.Provider, clientID, userID string) (g *storage.Grant, access, refresh *storage.Token) {
 	t.Helper()
 	g = fullGrant(clientID, userID)
 	access = newToken(g, storage.AccessToken, t0)
@@ -336,7 +336,7 @@ func mustGrant(t *testing.T, s storage.Storage, clientID, userID string) (g *sto
 	return g, access, refresh
 }
 
-func mustCode(t *testing.T, s storage.Storage, clientID, userID string) *storage.AuthCode {
+func mustCode(t *testing.T, s storage.Provider, clientID, userID string) *storage.AuthCode {
 	t.Helper()
 	c := fullCode(clientID, userID)
 	ok(t, s.CreateCode(t.Context(), c), "CreateCode")
@@ -344,7 +344,7 @@ func mustCode(t *testing.T, s storage.Storage, clientID, userID string) *storage
 }
 
 // tokenFound fails unless the token with hash h is valid at now.
-func tokenFound(t *testing.T, s storage.Storage, h []byte, now time.Time, what string) *storage.Token {
+func tokenFound(t *testing.T, s storage.Provider, h []byte, now time.Time, what string) *storage.Token {
 	t.Helper()
 	tok, g, err := s.Token(t.Context(), h, now)
 	ok(t, err, what)
@@ -354,7 +354,7 @@ func tokenFound(t *testing.T, s storage.Storage, h []byte, now time.Time, what s
 	return tok
 }
 
-func tokenGone(t *testing.T, s storage.Storage, h []byte, now time.Time, what string) {
+func tokenGone(t *testing.T, s storage.Provider, h []byte, now time.Time, what string) {
 	t.Helper()
 	_, _, err := s.Token(t.Context(), h, now)
 	is(t, err, storage.ErrNotFound, what)

@@ -7,14 +7,14 @@ import (
 	"github.com/oidcd/oidcd/storage"
 )
 
-func failures(t *testing.T, s storage.Storage, key string, since time.Time) int {
+func failures(t *testing.T, s storage.Provider, key string, since time.Time) int {
 	t.Helper()
 	n, err := s.Failures(t.Context(), key, since)
 	ok(t, err, "Failures")
 	return n
 }
 
-func testThrottleWindow(t *testing.T, s storage.Storage) {
+func testThrottleWindow(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	const window = 10 * time.Minute
 	add := func(key string, now time.Time, want int) {
@@ -59,7 +59,7 @@ func testThrottleWindow(t *testing.T, s storage.Storage) {
 	}
 }
 
-func testThrottleReset(t *testing.T, s storage.Storage) {
+func testThrottleReset(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	for range 3 {
 		_, err := s.AddFailure(ctx, "k", t0, at(-time.Hour))
@@ -94,7 +94,7 @@ func testThrottleReset(t *testing.T, s storage.Storage) {
 
 // DeleteExpired removes what expired and keeps what lives. Removal is seen by
 // asking with an earlier now, at which the removed rows were still valid.
-func testDeleteExpired(t *testing.T, s storage.Storage) {
+func testDeleteExpired(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	c := mustClient(t, s, "rp")
 	before := at(-150 * time.Minute) // a time at which everything below was valid
@@ -116,12 +116,7 @@ func testDeleteExpired(t *testing.T, s storage.Storage) {
 	deadGrantToken := newToken(deadGrant, storage.RefreshToken, at(-3*time.Hour))
 	ok(t, s.CreateGrant(ctx, deadGrant, deadGrantToken), "CreateGrant expired")
 
-	// Sessions and consents.
-	deadSess := fullSession("alice")
-	deadSess.ExpiresAt = at(-time.Minute)
-	ok(t, s.CreateSession(ctx, deadSess), "CreateSession expired")
-	liveSess := fullSession("alice")
-	ok(t, s.CreateSession(ctx, liveSess), "CreateSession")
+	// Consents.
 	c2 := mustClient(t, s, "rp2")
 	deadConsent := fullConsent("alice", c2.ID)
 	deadConsent.GivenAt, deadConsent.ExpiresAt = at(-3*time.Hour), at(-time.Minute)
@@ -137,14 +132,12 @@ func testDeleteExpired(t *testing.T, s storage.Storage) {
 	// Preconditions, at the earlier time.
 	tokenFound(t, s, deadAccess.Hash, before, "expired token, before")
 	tokenFound(t, s, deadGrantToken.Hash, before, "token of expired grant, before")
-	_, err = s.Session(ctx, deadSess.Hash, before)
-	ok(t, err, "expired session, before")
 
 	n, err := s.DeleteExpired(ctx, t0)
 	ok(t, err, "DeleteExpired")
-	// code, access token, grant (and its token), session, consent, failure
-	if n < 6 {
-		t.Errorf("DeleteExpired = %d, want at least 6", n)
+	// code, access token, grant (and its token), consent, failure
+	if n < 5 {
+		t.Errorf("DeleteExpired = %d, want at least 5", n)
 	}
 
 	_, err = s.ConsumeCode(ctx, deadCode.Hash, before, nil)
@@ -153,8 +146,6 @@ func testDeleteExpired(t *testing.T, s storage.Storage) {
 	tokenGone(t, s, deadGrantToken.Hash, before, "token of expired grant after DeleteExpired")
 	_, err = s.Grant(ctx, deadGrant.ID)
 	is(t, err, storage.ErrNotFound, "expired grant after DeleteExpired")
-	_, err = s.Session(ctx, deadSess.Hash, before)
-	is(t, err, storage.ErrNotFound, "expired session after DeleteExpired")
 	l, err := s.ListConsents(ctx, "alice")
 	ok(t, err, "ListConsents")
 	if len(l) != 1 || l[0].ClientID != c.ID {
@@ -171,8 +162,6 @@ func testDeleteExpired(t *testing.T, s storage.Storage) {
 	_, err = s.Grant(ctx, g.ID)
 	ok(t, err, "live Grant")
 	tokenFound(t, s, liveRefresh.Hash, t0, "live token")
-	_, err = s.Session(ctx, liveSess.Hash, t0)
-	ok(t, err, "live Session")
 	_, err = s.Consent(ctx, "alice", c.ID, t0)
 	ok(t, err, "live Consent")
 	_, err = s.ConsumeCode(ctx, liveCode.Hash, t0, nil)
