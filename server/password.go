@@ -49,9 +49,15 @@ const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$leoMvGRqUWtTJdrTyfehzg$tmqi2Q9
 var argonSlots = make(chan struct{}, max(2, runtime.NumCPU()))
 
 func idKey(pw, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
+	return withArgonSlot(func() []byte { return argon2.IDKey(pw, salt, time, memory, threads, keyLen) })
+}
+
+// withArgonSlot runs a memory-hard hash (argon2, scrypt) in one of the
+// argonSlots.
+func withArgonSlot(f func() []byte) []byte {
 	argonSlots <- struct{}{}
 	defer func() { <-argonSlots }()
-	return argon2.IDKey(pw, salt, time, memory, threads, keyLen)
+	return f()
 }
 
 // HashPassword returns the argon2id hash of pw in PHC string form:
@@ -71,14 +77,28 @@ func HashPassword(pw string) (string, error) {
 }
 
 // CheckPassword reports whether pw matches the PHC hash made by
-// HashPassword, comparing in constant time. A malformed hash never matches.
+// HashPassword, or a password hash imported from Django in one of the
+// formats DjangoHasherSupported accepts, comparing in constant time. A
+// malformed hash never matches.
 func CheckPassword(phc, pw string) bool {
+	if len(pw) > MaxPasswordLen {
+		return false
+	}
+	if !strings.HasPrefix(phc, "$") {
+		return checkDjango(phc, pw)
+	}
 	p, ok := parsePHC(phc)
-	if !ok || len(pw) > MaxPasswordLen {
+	if !ok {
 		return false
 	}
 	key := idKey([]byte(pw), p.salt, p.time, p.memory, p.threads, uint32(len(p.key)))
 	return subtle.ConstantTimeCompare(key, p.key) == 1
+}
+
+// NeedsRehash reports whether a stored hash that just matched should be
+// replaced by HashPassword's: hashes imported from Django are.
+func NeedsRehash(phc string) bool {
+	return !strings.HasPrefix(phc, "$argon2id$")
 }
 
 type argonParams struct {

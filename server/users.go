@@ -210,7 +210,29 @@ func (s *Server) Authenticate(ctx context.Context, username, password, ip string
 	if err := s.throttle.Succeed(ctx, username); err != nil {
 		return nil, 0, err
 	}
+	if NeedsRehash(u.PasswordHash) {
+		s.upgradeHash(ctx, u, password)
+	}
 	return u, 0, nil
+}
+
+// upgradeHash replaces a password hash imported from Django by oidcd's
+// argon2id once its user has logged in with it. Grants and sessions stay:
+// the password did not change. A failure is logged and the login goes on;
+// the next login tries again.
+func (s *Server) upgradeHash(ctx context.Context, u *storage.User, password string) {
+	old := DjangoHasher(u.PasswordHash)
+	hash, err := HashPassword(password)
+	if err == nil {
+		up := *u
+		up.PasswordHash = hash
+		if err = s.store.UpdateUser(ctx, &up); err == nil {
+			*u = up
+			s.log.InfoContext(ctx, "password hash upgraded", "user", u.ID, "from", old)
+			return
+		}
+	}
+	s.log.WarnContext(ctx, "password hash upgrade failed", "user", u.ID, "from", old, "err", err)
 }
 
 // NewUser returns an account to store, with a generated id and the
