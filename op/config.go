@@ -76,8 +76,13 @@ type Config struct {
 	// Defaults to 5s; negative disables the cache.
 	ClientCacheTTL time.Duration
 	// KeyRefresh is how often signing keys are re-read from storage, so a key
-	// created or rotated through another node is used here too. Defaults to 30s.
+	// created or rotated through another node is used here too: by Run, and
+	// on demand when a request finds the keys older. Defaults to 30s.
 	KeyRefresh time.Duration
+	// CleanupInterval is how often Run deletes expired rows
+	// (Storage.DeleteExpired). Defaults to 5m; negative disables the
+	// deletion (for a host that schedules DeleteExpired itself).
+	CleanupInterval time.Duration
 	// PasswordGrant enables the resource owner password credentials grant
 	// (RFC 6749 §4.3; the seed's OIDC_GRANT_TYPE_PASSWORD_ENABLE). It also
 	// needs Users to implement PasswordAuthenticator. Off by default.
@@ -218,6 +223,7 @@ func (c *Config) setDefaults() {
 	def(&c.RefreshTokenIdleExpire, 14*24*time.Hour)
 	def(&c.SkipConsentExpire, 90*24*time.Hour)
 	def(&c.KeyRefresh, 30*time.Second)
+	def(&c.CleanupInterval, 5*time.Minute)
 	def(&c.ClientCacheTTL, 5*time.Second)
 	def(&c.ClientAuthFailureWindow, time.Minute)
 	if c.ClientAuthMaxFailures == 0 {

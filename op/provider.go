@@ -37,7 +37,18 @@ type Provider struct {
 	reloading    atomic.Bool
 	discovery    []byte
 	grantTypes   map[string]grantFunc
+
+	// Background work (Run, on-demand key reloads) is tracked so that Close
+	// can stop it and wait for it: no goroutine outlives the Provider.
+	bgCtx    context.Context // cancelled by Close
+	bgCancel context.CancelFunc
+	bgMu     sync.Mutex // orders bg.Add after Close's closed = true
+	bg       sync.WaitGroup
+	closed   bool
 }
+
+// ErrClosed is returned by Run on a Provider that was closed.
+var ErrClosed = errors.New("op: provider closed")
 
 type keySet struct {
 	*keys.Set
@@ -64,6 +75,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		pages:     pages,
 		issuerURL: iu,
 	}
+	p.bgCtx, p.bgCancel = context.WithCancel(context.Background())
 	p.authFailures = ttlcache.New[string, struct{}](cfg.ClientAuthFailureWindow, 100000)
 	if cfg.ClientCacheTTL > 0 {
 		p.clients = ttlcache.New[string, *storage.Client](cfg.ClientCacheTTL, 10000)
@@ -141,16 +153,121 @@ func (p *Provider) ReloadKeys(ctx context.Context) error {
 func (p *Provider) keySet() *keys.Set {
 	ks := p.keys.Load()
 	if p.now().Sub(ks.loaded) > p.cfg.KeyRefresh && p.reloading.CompareAndSwap(false, true) {
-		go func() {
+		started := p.goBackground(func() {
 			defer p.reloading.Store(false)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(p.bgCtx, 10*time.Second)
 			defer cancel()
-			if err := p.ReloadKeys(ctx); err != nil {
+			if err := p.ReloadKeys(ctx); err != nil && p.bgCtx.Err() == nil {
 				p.log.Error("reload signing keys", "err", err)
 			}
-		}()
+		})
+		if !started {
+			p.reloading.Store(false)
+		}
 	}
 	return ks.Set
+}
+
+// startBackground counts one more background task unless the Provider is
+// closed; the caller calls p.bg.Done when the task ends.
+func (p *Provider) startBackground() bool {
+	p.bgMu.Lock()
+	defer p.bgMu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.bg.Add(1)
+	return true
+}
+
+// goBackground runs fn in a goroutine that Close waits for; it reports false
+// (and does nothing) once the Provider is closed.
+func (p *Provider) goBackground(fn func()) bool {
+	if !p.startBackground() {
+		return false
+	}
+	go func() {
+		defer p.bg.Done()
+		fn()
+	}()
+	return true
+}
+
+// Run does the provider's background work until ctx is done or Close is
+// called, then returns nil (ErrClosed if the Provider was already closed):
+//
+//   - every Config.CleanupInterval it deletes expired codes, tokens, grants,
+//     consents and throttle counters (Storage.DeleteExpired; with the oidcd
+//     server's storage, expired sessions too), so storage does not grow
+//     forever;
+//   - every Config.KeyRefresh it re-reads the signing keys, so a key created
+//     or rotated through another node or the command line is published and
+//     used here within one interval even when no request comes.
+//
+// A host runs it for as long as it serves the provider, typically
+// go p.Run(ctx) next to its http.Server, then Close on shutdown. Several
+// nodes on one database may all run it. Failures (storage unreachable) are
+// logged and retried at the next tick.
+func (p *Provider) Run(ctx context.Context) error {
+	if !p.startBackground() {
+		return ErrClosed
+	}
+	defer p.bg.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(p.bgCtx, cancel)()
+
+	var cleanup <-chan time.Time
+	if p.cfg.CleanupInterval > 0 {
+		t := time.NewTicker(p.cfg.CleanupInterval)
+		defer t.Stop()
+		cleanup = t.C
+	}
+	reload := time.NewTicker(p.cfg.KeyRefresh)
+	defer reload.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-cleanup:
+			p.deleteExpired(ctx)
+		case <-reload.C:
+			rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+			err := p.ReloadKeys(rctx)
+			rcancel()
+			if err != nil && ctx.Err() == nil {
+				p.log.Warn("reload signing keys", "err", err)
+			}
+		}
+	}
+}
+
+// deleteExpired is one cleanup run of Run.
+func (p *Provider) deleteExpired(ctx context.Context) {
+	dctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	n, err := p.store.DeleteExpired(dctx, p.now())
+	if err != nil {
+		if ctx.Err() == nil {
+			p.log.Warn("delete expired rows", "err", err)
+		}
+		return
+	}
+	p.log.Debug("deleted expired rows", "rows", n)
+}
+
+// Close stops Run and any key reload in progress and waits until every
+// goroutine the Provider started has ended. It does not close the Storage
+// (the host owns it; close it after Close returns). The handler keeps
+// answering with the keys it holds, but nothing runs in the background any
+// more. Close is safe to call more than once; it always returns nil.
+func (p *Provider) Close() error {
+	p.bgMu.Lock()
+	p.closed = true
+	p.bgMu.Unlock()
+	p.bgCancel()
+	p.bg.Wait()
+	return nil
 }
 
 // ServeHTTP dispatches to the endpoints.

@@ -166,6 +166,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 // Provider returns the protocol engine.
 func (s *Server) Provider() *op.Provider { return s.provider }
 
+// Run does the server's background work until ctx is done or Close is
+// called: the provider's (op.Provider.Run: deleting expired rows, sessions
+// included, and re-reading signing keys). Run it for as long as the handler
+// serves.
+func (s *Server) Run(ctx context.Context) error { return s.provider.Run(ctx) }
+
+// Close stops Run and waits for every goroutine the server started. It does
+// not close the Store: close it after Close returns.
+func (s *Server) Close() error { return s.provider.Close() }
+
 // Handler returns the server's HTTP handler: the provider's endpoints under
 // the issuer's path, the server pages, all behind panic recovery and the
 // access log.

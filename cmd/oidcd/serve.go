@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync"
 	"syscall"
 	"time"
 
@@ -91,6 +92,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 			RefreshTokenIdleExpire:  s.RefreshTokenIdleExpire,
 			SkipConsentExpire:       s.SkipConsentExpire,
 			KeyRefresh:              s.KeyRefresh,
+			CleanupInterval:         s.CleanupInterval,
 			IDTokenIncludeClaims:    s.IDTokenIncludeClaims,
 			DisableQueryToken:       s.DisableQueryToken,
 			PasswordGrant:           s.GrantTypePasswordEnable,
@@ -112,6 +114,13 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Every goroutine of the server ends before serve returns, and so before
+	// the store (closed by the defer above) is closed.
+	var bg sync.WaitGroup
+	defer func() {
+		srv.Close()
+		bg.Wait()
+	}()
 	warnUnsupported(s, log)
 
 	ln, err := net.Listen("tcp", s.Addr)
@@ -128,8 +137,9 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go prune(ctx, store, s.CleanupInterval, log, a.now)
-	go refreshKeys(ctx, srv.Provider(), s.KeyRefresh, log)
+	// Background work: expired-row cleanup every OIDCD_CLEANUP_INTERVAL, key
+	// re-reads every OIDCD_KEY_REFRESH.
+	bg.Go(func() { srv.Run(ctx) })
 
 	// Start-up work (key generation, the admin password's argon2id hash,
 	// migrations) leaves garbage the idle process need not keep.
@@ -195,53 +205,5 @@ func warnUnsupported(s *Settings, log *slog.Logger) {
 	}
 	if s.UnauthenticatedSessionManagementKey != "" {
 		log.Warn("setting not supported by this version yet", "setting", "OIDCD_UNAUTHENTICATED_SESSION_MANAGEMENT_KEY")
-	}
-}
-
-// prune deletes expired rows every interval (OIDCD_CLEANUP_INTERVAL);
-// several nodes may do so at once: every deletion is one conditional DELETE.
-// A failed run (database unreachable) is logged and the next tick tries
-// again.
-func prune(ctx context.Context, store storage.Storage, interval time.Duration, log *slog.Logger, now func() time.Time) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		pctx, cancel := context.WithTimeout(ctx, time.Minute)
-		n, err := store.DeleteExpired(pctx, now())
-		cancel()
-		if err != nil {
-			log.Warn("delete expired rows", "err", err)
-			continue
-		}
-		log.Debug("deleted expired rows", "rows", n)
-	}
-}
-
-// refreshKeys re-reads the signing keys every interval (OIDCD_KEY_REFRESH),
-// so that a key created or rotated through another node or the CLI is
-// published and used here within one interval even when this node is idle.
-// (The provider also reloads on demand when its keys are older than the
-// interval; this makes the bound hold without traffic.) A failed reload
-// keeps the current keys.
-func refreshKeys(ctx context.Context, p *op.Provider, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := p.ReloadKeys(rctx)
-		cancel()
-		if err != nil && ctx.Err() == nil {
-			log.Warn("reload signing keys", "err", err)
-		}
 	}
 }

@@ -5,7 +5,9 @@
 //	go run ./examples/basic
 //
 // then point a relying party at http://localhost:8080/openid (the client id
-// and secret are printed at start) and sign in as demo / demo.
+// and secret are printed at start) and sign in as demo / demo. Ctrl-C stops
+// it cleanly: the HTTP server, then the provider's background work
+// (Provider.Run, ended by Provider.Close).
 //
 // The login here is a DEMO: one hard-coded user, sessions in memory. A real
 // application uses its own accounts and session handling instead.
@@ -16,10 +18,15 @@ import (
 	"crypto/rand"
 	"fmt"
 	"html/template"
+	"io"
 	"log"
+	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/oidcd/oidcd/keys"
@@ -27,18 +34,24 @@ import (
 	"github.com/oidcd/oidcd/storage/memstore"
 )
 
-const (
-	addr   = "localhost:8080"
-	issuer = "http://" + addr + "/openid"
-)
-
 func main() {
-	if err := run(context.Background()); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ln, err := net.Listen("tcp", "localhost:8080")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := run(ctx, ln, os.Stdout); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context) error {
+// run serves the application on ln until ctx is done, then shuts down: the
+// HTTP server first, then the provider's background work.
+func run(ctx context.Context, ln net.Listener, out io.Writer) error {
+	issuer := "http://" + ln.Addr().String() + "/openid"
+	redirectURI := "http://localhost:9000/callback"
+
 	// The provider's data in memory, lost when the process ends. A durable
 	// application opens storage/sqlstore instead (sqlstore.Open, then
 	// Migrate), or implements storage.Provider over its own database.
@@ -54,7 +67,7 @@ func run(ctx context.Context) error {
 	// Register one relying party.
 	client, secret, err := op.NewClient(op.ClientSpec{
 		Name:         "Example RP",
-		RedirectURIs: []string{"http://localhost:9000/callback"},
+		RedirectURIs: []string{redirectURI},
 	}, sealer, time.Now())
 	if err != nil {
 		return err
@@ -74,18 +87,31 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The provider's background work (deleting expired codes and tokens,
+	// re-reading keys) runs as long as the application; Close waits for it.
+	defer provider.Close()
+	go provider.Run(ctx)
 
 	mux := http.NewServeMux()
-	mux.Handle("/openid/", http.StripPrefix("/openid", provider))
+	provider.Mount(mux, "/openid")
 	mux.HandleFunc("/login", users.login)
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "Example application. The OpenID Provider is at", issuer)
 	})
 
-	fmt.Printf("issuer:        %s\nclient_id:     %s\nclient_secret: %s\nredirect_uri:  http://localhost:9000/callback\nlogin:         demo / demo\n",
-		issuer, client.ID, secret)
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	return srv.ListenAndServe()
+	fmt.Fprintf(out, "issuer:        %s\nclient_id:     %s\nclient_secret: %s\nredirect_uri:  %s\nlogin:         demo / demo\n",
+		issuer, client.ID, secret, redirectURI)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
 }
 
 // demoUsers is the application's user handling: DEMO ONLY. One user,
