@@ -9,9 +9,22 @@ import (
 	"github.com/oidcd/oidcd/keys"
 )
 
-// discoveryDocument builds the OpenID Provider Metadata (OIDC Discovery §3)
-// once; it lists only what this provider really supports.
+// discoveryDocument builds the provider's metadata once; it lists only what
+// this provider really supports. The same document is both the OpenID
+// Provider Metadata (OIDC Discovery §3) and the OAuth 2.0 Authorization
+// Server Metadata (RFC 8414 §2): RFC 8414 registers the OIDC names it
+// shares, allows additional members (§2), and a client must find the same
+// values whichever well-known URI it reads, so there is one source of truth.
 func (p *Provider) discoveryDocument() ([]byte, error) {
+	b, err := json.Marshal(p.metadata())
+	if err != nil {
+		return nil, fmt.Errorf("op: discovery: %w", err)
+	}
+	return b, nil
+}
+
+// metadata is the provider's metadata as a map (see discoveryDocument).
+func (p *Provider) metadata() map[string]any {
 	scopes := []string{}
 	for _, s := range standardScopes {
 		scopes = append(scopes, s.Name)
@@ -53,14 +66,12 @@ func (p *Provider) discoveryDocument() ([]byte, error) {
 		"authorization_response_iss_parameter_supported": true,
 		"prompt_values_supported":                        []string{"none", "login", "consent", "select_account"},
 	}
-	b, err := json.Marshal(doc)
-	if err != nil {
-		return nil, fmt.Errorf("op: discovery: %w", err)
-	}
-	return b, nil
+	return doc
 }
 
-// serveDiscovery writes the precomputed discovery document.
+// serveDiscovery writes the precomputed discovery document. It answers at
+// /.well-known/openid-configuration (OIDC Discovery §4) and at
+// /.well-known/oauth-authorization-server (RFC 8414 §3) alike.
 func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 	writeCachedJSON(w, p.discovery, discoveryCache)
 }

@@ -7,13 +7,16 @@ import (
 
 // Endpoint paths, relative to the issuer.
 const (
-	PathDiscovery  = "/.well-known/openid-configuration"
-	PathAuthorize  = "/authorize"
-	PathToken      = "/token"
-	PathUserinfo   = "/userinfo"
-	PathJWKS       = "/jwks"
-	PathIntrospect = "/introspect"
-	PathRevoke     = "/revoke"
+	PathDiscovery = "/.well-known/openid-configuration"
+	// PathOAuthMetadata is RFC 8414's well-known URI, relative to the
+	// issuer (see Mount for the form RFC 8414 §3.1 puts before a path).
+	PathOAuthMetadata = "/.well-known/oauth-authorization-server"
+	PathAuthorize     = "/authorize"
+	PathToken         = "/token"
+	PathUserinfo      = "/userinfo"
+	PathJWKS          = "/jwks"
+	PathIntrospect    = "/introspect"
+	PathRevoke        = "/revoke"
 )
 
 // routes is the provider's own mux, used by ServeHTTP.
@@ -52,12 +55,32 @@ func (p *Provider) Mount(mux *http.ServeMux, prefix string) {
 	}
 	get, getPost, post := []string{http.MethodGet}, []string{http.MethodGet, http.MethodPost}, []string{http.MethodPost}
 	handle(PathDiscovery, get, p.serveDiscovery, true)
+	handle(PathOAuthMetadata, get, p.serveDiscovery, true)
+	if prefix != "" {
+		// RFC 8414 §3.1: for an issuer with a path, the well-known string
+		// goes between the host and the path. Clients that follow it (the
+		// MCP SDK does) find the metadata when the host mux is at the
+		// origin's root.
+		mux.HandleFunc(PathOAuthMetadata+prefix, withCORS(onlyGet(p.serveDiscovery)))
+	}
 	handle(PathJWKS, get, p.serveJWKS, true)
 	handle(PathAuthorize, getPost, p.authorize, false)
 	handle(PathToken, post, p.token, true)
 	handle(PathUserinfo, getPost, p.userinfo, true)
 	handle(PathRevoke, post, p.revoke, true)
 	handle(PathIntrospect, post, p.introspect, false)
+}
+
+// onlyGet answers 405 to anything but GET, HEAD and OPTIONS.
+func onlyGet(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, OPTIONS")
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": errInvalidRequest, "error_description": "method not allowed"})
+			return
+		}
+		h(w, r)
+	}
 }
 
 // withCORS lets browser applications on any origin call an endpoint
