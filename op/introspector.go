@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +35,18 @@ type Introspector struct {
 	cache map[[32]byte]cachedIntrospection
 }
 
+// Errors of Introspector.Check.
+var (
+	// ErrTokenInactive means the provider answered that the token is not
+	// active: unknown, expired, revoked, a refresh token, or issued to a
+	// client outside the resource server's scope (RFC 7662 §2.2).
+	ErrTokenInactive = errors.New("op: token is not active")
+	// ErrIntrospectionFailed means the provider could not be asked or gave
+	// no usable answer (network error, non-200 status, malformed body); the
+	// token's state is unknown. Errors wrapping it say more.
+	ErrIntrospectionFailed = errors.New("op: introspection failed")
+)
+
 type cachedIntrospection struct {
 	info    *TokenInfo // nil: inactive
 	expires time.Time
@@ -55,14 +69,14 @@ func (in *Introspector) Protect(scopes ...string) func(http.Handler) http.Handle
 				return
 			}
 			info, err := in.Check(r.Context(), value)
-			if err != nil {
-				e := &Error{Code: errTemporarilyUnavailable, Description: "The token could not be checked.", Status: http.StatusServiceUnavailable}
+			if errors.Is(err, ErrTokenInactive) {
+				e := &Error{Code: errInvalidToken, Description: "The access token is invalid, expired or revoked.", Status: http.StatusUnauthorized}
+				w.Header().Set("WWW-Authenticate", bearerChallenge(e, ""))
 				writeJSON(w, e.status(), map[string]string{"error": e.Code, "error_description": e.Description})
 				return
 			}
-			if info == nil {
-				e := &Error{Code: errInvalidToken, Description: "The access token is invalid, expired or revoked.", Status: http.StatusUnauthorized}
-				w.Header().Set("WWW-Authenticate", bearerChallenge(e, ""))
+			if err != nil {
+				e := &Error{Code: errTemporarilyUnavailable, Description: "The token could not be checked.", Status: http.StatusServiceUnavailable}
 				writeJSON(w, e.status(), map[string]string{"error": e.Code, "error_description": e.Description})
 				return
 			}
@@ -77,8 +91,11 @@ func (in *Introspector) Protect(scopes ...string) func(http.Handler) http.Handle
 	}
 }
 
-// Check introspects a token: nil info means inactive; an error means the
-// provider could not be asked.
+// Check introspects a token. It returns the token's TokenInfo when the
+// token is active, an error wrapping ErrTokenInactive when it is not, and
+// one wrapping ErrIntrospectionFailed when the provider could not tell.
+// Answers (inactive ones included) are cached for CacheTTL, never beyond
+// the token's expiry.
 func (in *Introspector) Check(ctx context.Context, token string) (*TokenInfo, error) {
 	key := sha256.Sum256([]byte(token))
 	now := time.Now()
@@ -91,11 +108,11 @@ func (in *Introspector) Check(ctx context.Context, token string) (*TokenInfo, er
 		c, ok := in.cache[key]
 		in.mu.Unlock()
 		if ok && now.Before(c.expires) {
-			return c.info, nil
+			return c.result()
 		}
 	}
 	info, err := in.ask(ctx, token)
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrTokenInactive) {
 		return nil, err
 	}
 	if ttl > 0 {
@@ -103,9 +120,20 @@ func (in *Introspector) Check(ctx context.Context, token string) (*TokenInfo, er
 		if info != nil && info.ExpiresAt.Before(exp) {
 			exp = info.ExpiresAt
 		}
-		in.store(key, cachedIntrospection{info: info, expires: exp}, now)
+		c := cachedIntrospection{info: info, expires: exp}
+		in.store(key, c, now)
+		return c.result() // a copy: the caller cannot change the cache
 	}
-	return info, nil
+	return info, err
+}
+
+func (c cachedIntrospection) result() (*TokenInfo, error) {
+	if c.info == nil {
+		return nil, ErrTokenInactive
+	}
+	cp := *c.info
+	cp.Scope = slices.Clone(c.info.Scope)
+	return &cp, nil
 }
 
 func (in *Introspector) store(key [32]byte, c cachedIntrospection, now time.Time) {
@@ -149,11 +177,11 @@ func (in *Introspector) ask(ctx context.Context, token string) (*TokenInfo, erro
 	req.SetBasicAuth(url.QueryEscape(in.ClientID), url.QueryEscape(in.ClientSecret))
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("op: introspect: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrIntrospectionFailed, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("op: introspect: status %d", resp.StatusCode)
+		return nil, fmt.Errorf("%w: status %d", ErrIntrospectionFailed, resp.StatusCode)
 	}
 	var r struct {
 		Active    bool   `json:"active"`
@@ -164,14 +192,18 @@ func (in *Introspector) ask(ctx context.Context, token string) (*TokenInfo, erro
 		TokenType string `json:"token_type"`
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(nil, resp.Body, 1<<20)).Decode(&r); err != nil {
-		return nil, fmt.Errorf("op: introspect: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrIntrospectionFailed, err)
 	}
 	if !r.Active || r.TokenType == "refresh_token" {
-		return nil, nil
+		return nil, ErrTokenInactive
 	}
-	info := &TokenInfo{ClientID: r.ClientID, Subject: r.Sub, Scope: strings.Fields(r.Scope), ExpiresAt: time.Unix(r.Exp, 0)}
-	if r.Sub != r.ClientID {
-		info.UserID = r.Sub
-	}
-	return info, nil
+	// The provider reports a client-credentials token with the client as
+	// its subject (op's introspection endpoint does).
+	return &TokenInfo{
+		ClientID:          r.ClientID,
+		Subject:           r.Sub,
+		ClientCredentials: r.Sub == r.ClientID,
+		Scope:             strings.Fields(r.Scope),
+		ExpiresAt:         time.Unix(r.Exp, 0).UTC(),
+	}, nil
 }

@@ -2,18 +2,39 @@ package op
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/oidcd/oidcd/storage"
 )
 
-// TokenInfo describes the access token of a request that passed a
-// protection middleware.
+// TokenInfo describes the access token of a request that passed
+// Provider.Protect (in the provider's process) or Introspector.Protect (in a
+// resource server elsewhere). Both fill it the same way, so a handler works
+// behind either; only UserID, which an Introspector cannot know, differs.
 type TokenInfo struct {
-	ClientID  string
-	UserID    string // empty for client-credentials tokens
-	Subject   string
-	Scope     []string
+	// ClientID is the client the token was issued to.
+	ClientID string
+	// Subject is the token's "sub": for a user's token, what Hooks.Subject
+	// makes of the user and client (the user id by default), the same value
+	// the client finds in ID tokens, userinfo and introspection; for a
+	// client-credentials token, the ClientID (as introspection reports it,
+	// RFC 7662 §2.2). Resource servers know users by it.
+	Subject string
+	// ClientCredentials reports a token the client obtained for itself
+	// (client_credentials grant): no user is involved.
+	ClientCredentials bool
+	// UserID is the provider's own id of the token's user. Only
+	// Provider.Protect, inside the provider, knows it; it is empty for
+	// client-credentials tokens and always empty from an Introspector, which
+	// learns only the Subject (with a pairwise Subject hook the two differ).
+	UserID string
+	// Scope is the token's scope, in the order it was granted.
+	Scope []string
+	// ExpiresAt is when the token expires, to the second, in UTC.
 	ExpiresAt time.Time
 }
 
@@ -38,14 +59,42 @@ func (p *Provider) Protect(scopes ...string) func(http.Handler) http.Handler {
 				p.writeBearerError(w, r, e, "")
 				return
 			}
-			info := &TokenInfo{ClientID: tok.ClientID, UserID: tok.UserID, Subject: tok.UserID, Scope: tok.Scope, ExpiresAt: tok.ExpiresAt}
 			if missing := missingScopes(tok.Scope, scopes); missing != "" {
 				p.writeBearerError(w, r, insufficientScope(missing), missing)
+				return
+			}
+			info, err := p.tokenInfo(r.Context(), tok)
+			if err != nil {
+				p.writeJSONError(w, r, err)
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenInfoKey{}, info)))
 		})
 	}
+}
+
+// tokenInfo describes a live access token as introspection would: the
+// Subject through Hooks.Subject, the client id for client tokens.
+func (p *Provider) tokenInfo(ctx context.Context, tok *storage.Token) (*TokenInfo, error) {
+	info := &TokenInfo{
+		ClientID:          tok.ClientID,
+		Subject:           tok.ClientID,
+		ClientCredentials: tok.UserID == "",
+		UserID:            tok.UserID,
+		Scope:             slices.Clone(tok.Scope),
+		ExpiresAt:         time.Unix(tok.ExpiresAt.Unix(), 0).UTC(),
+	}
+	if tok.UserID == "" {
+		return info, nil
+	}
+	client, err := p.client(ctx, tok.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	if info.Subject, err = p.subject(ctx, tok.UserID, client); err != nil {
+		return nil, fmt.Errorf("op: subject: %w", err)
+	}
+	return info, nil
 }
 
 func missingScopes(have, need []string) string {
