@@ -3,6 +3,7 @@ package op
 import (
 	"errors"
 	"fmt"
+	"net/mail"
 	"net/url"
 	"slices"
 	"strings"
@@ -117,14 +118,20 @@ func NormalizeClient(c *storage.Client, allowHTTP bool) error {
 	if len(c.RedirectURIs) == 0 && len(rts) > 0 {
 		errs = append(errs, errors.New("at least one redirect URI is required"))
 	}
+	public := c.Type == storage.Public
 	for _, u := range c.RedirectURIs {
-		if err := checkRedirectURI(u, allowHTTP); err != nil {
+		if err := checkRedirectURI(u, allowHTTP, public); err != nil {
 			errs = append(errs, fmt.Errorf("redirect URI %q: %w", u, err))
 		}
 	}
 	for _, u := range c.PostLogoutRedirectURIs {
-		if err := checkRedirectURI(u, allowHTTP); err != nil {
+		if err := checkRedirectURI(u, allowHTTP, public); err != nil {
 			errs = append(errs, fmt.Errorf("post-logout redirect URI %q: %w", u, err))
+		}
+	}
+	if e := c.ContactEmail; e != "" {
+		if a, err := mail.ParseAddress(e); err != nil || a.Name != "" || a.Address != e {
+			errs = append(errs, fmt.Errorf("contact email %q is not an email address", e))
 		}
 	}
 	for _, s := range c.Scope {
@@ -137,8 +144,10 @@ func NormalizeClient(c *storage.Client, allowHTTP bool) error {
 
 // checkRedirectURI enforces SECURITY A4: absolute, no fragment, no
 // wildcards, no script schemes, https except on loopback (or with allowHTTP).
-// Custom schemes of native apps (com.example.app:/cb) are allowed.
-func checkRedirectURI(raw string, allowHTTP bool) error {
+// Private-use schemes are for native apps, which are public clients, and
+// must be reverse domain names (com.example.app:/cb; RFC 8252 §7.1, §8.4):
+// "ftp://x/cb" or "myapp:/cb" are refused.
+func checkRedirectURI(raw string, allowHTTP, public bool) error {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return errors.New("not a valid URL")
@@ -167,6 +176,13 @@ func checkRedirectURI(raw string, allowHTTP bool) error {
 		}
 		if !isLoopbackIP(h) && h != "localhost" && !allowHTTP {
 			return errors.New("http is only allowed for loopback hosts; use https")
+		}
+	default:
+		switch {
+		case !public:
+			return fmt.Errorf("scheme %q: use https (or http on a loopback host); private-use schemes are only for public (native app) clients", u.Scheme)
+		case !strings.Contains(u.Scheme, "."):
+			return fmt.Errorf("scheme %q: a native app's private-use scheme must be a reverse domain name such as com.example.app (RFC 8252 §7.1)", u.Scheme)
 		}
 	}
 	return nil

@@ -21,11 +21,22 @@ func TestClientRegistrationRules(t *testing.T) {
 		"http://127.0.0.1:8080/cb",
 		"http://[::1]/cb",
 		"http://localhost:3000/cb",
-		"com.example.app:/oauth2redirect",
 	}
 	for _, u := range good {
 		if _, _, err := op.NewClient(op.ClientSpec{Name: "x", RedirectURIs: []string{u}}, sealer, now); err != nil {
 			t.Errorf("%s refused: %v", u, err)
+		}
+	}
+	// RFC 8252 §7.1: a native app (a public client) may use a private-use
+	// scheme named after a domain it owns; nothing else may.
+	native := op.ClientSpec{Name: "app", Type: storage.Public, RedirectURIs: []string{"com.example.app:/oauth2redirect"}}
+	if _, _, err := op.NewClient(native, sealer, now); err != nil {
+		t.Errorf("native app scheme refused: %v", err)
+	}
+	for _, u := range []string{"myapp:/cb", "ftp://x/cb"} {
+		native.RedirectURIs = []string{u}
+		if _, _, err := op.NewClient(native, sealer, now); err == nil {
+			t.Errorf("public client: %q accepted", u)
 		}
 	}
 	bad := []string{
@@ -37,6 +48,8 @@ func TestClientRegistrationRules(t *testing.T) {
 		"https://user@rp.example/cb",
 		"/relative/cb",
 		"",
+		"ftp://x/cb",
+		"com.example.app:/oauth2redirect", // confidential clients are not native apps
 	}
 	for _, u := range bad {
 		if _, _, err := op.NewClient(op.ClientSpec{Name: "x", RedirectURIs: []string{u}}, sealer, now); err == nil {
