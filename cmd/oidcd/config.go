@@ -56,6 +56,7 @@ type Settings struct {
 	InsecureCookies            bool
 	SessionExpire              time.Duration
 	LoginMaxFailures           int
+	PasswordMinLength          int
 	LoginFailureWindow         time.Duration
 	ClientAuthMaxFailures      int
 	ClientAuthFailureWindow    time.Duration
@@ -127,6 +128,7 @@ var settingsTable = []setting{
 	{name: "insecure_cookies", kind: kBool, def: "false", help: "omit the Secure cookie attribute even with an https issuer (development only)", target: func(s *Settings) any { return &s.InsecureCookies }},
 	{name: "session_expire", kind: kSeconds, def: "1209600", help: "login session lifetime (14 days)", target: func(s *Settings) any { return &s.SessionExpire }},
 	{name: "login_max_failures", kind: kInt, def: "10", help: "failed logins per username or IP before a lockout", target: func(s *Settings) any { return &s.LoginMaxFailures }},
+	{name: "password_min_length", kind: kInt, def: "8", help: "shortest password users create, set-password and OIDCD_ADMIN_PASSWORD accept (in characters)", target: func(s *Settings) any { return &s.PasswordMinLength }},
 	{name: "login_failure_window", kind: kSeconds, def: "300", help: "sliding window of the login lockout", target: func(s *Settings) any { return &s.LoginFailureWindow }},
 	{name: "client_auth_max_failures", kind: kInt, def: "20", help: "failed client authentications per client and IP before further attempts are refused unchecked", target: func(s *Settings) any { return &s.ClientAuthMaxFailures }},
 	{name: "client_auth_failure_window", kind: kSeconds, def: "60", help: "sliding window of the client authentication throttle", target: func(s *Settings) any { return &s.ClientAuthFailureWindow }},
@@ -163,10 +165,12 @@ func (st setting) set(s *Settings, v string) error {
 		}
 		*p = v
 	case *bool:
-		switch strings.ToLower(v) {
-		case "true", "1", "yes", "on":
+		// Exactly the two documented words: "yes", "1" or "on" would let a
+		// typo such as "ture" pass for one of them in other programs.
+		switch v {
+		case "true":
 			*p = true
-		case "false", "0", "no", "off":
+		case "false":
 			*p = false
 		default:
 			return fmt.Errorf("invalid boolean %q: use true or false", v)
@@ -483,4 +487,94 @@ func newLogger(s *Settings, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// reservedEnvPrefixes name OIDCD_ variables that belong to test harnesses
+// (OIDCD_TEST_POSTGRES for the PostgreSQL tests, OIDCD_E2E_BIN for the
+// end-to-end runner), not to the server: they are never settings and never
+// errors. Every other OIDCD_ variable must be a setting or OIDCD_CONFIG.
+var reservedEnvPrefixes = []string{"OIDCD_TEST_", "OIDCD_E2E_"}
+
+// checkEnviron reports, all at once and each with the nearest valid name,
+// the OIDCD_ variables of environ ("NAME=value" pairs) that are no setting:
+// a misspelled variable must not be silently ignored.
+func checkEnviron(environ []string) error {
+	known := []string{"OIDCD_CONFIG"}
+	for _, st := range settingsTable {
+		known = append(known, st.env())
+	}
+	var unknown []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "OIDCD_") || slices.Contains(known, name) ||
+			slices.ContainsFunc(reservedEnvPrefixes, func(p string) bool { return strings.HasPrefix(name, p) }) {
+			continue
+		}
+		unknown = append(unknown, name)
+	}
+	slices.Sort(unknown)
+	unknown = slices.Compact(unknown)
+	var errs []error
+	for _, name := range unknown {
+		msg := "unknown environment variable " + name
+		if near := nearest(name, known); near != "" {
+			msg += " (did you mean " + near + "?)"
+		}
+		errs = append(errs, errors.New(msg))
+	}
+	return errors.Join(errs...)
+}
+
+// nearest returns the candidate closest to name by edit distance, or ""
+// when none is close enough to be a plausible misspelling.
+func nearest(name string, candidates []string) string {
+	best, bestD := "", -1
+	for _, c := range candidates {
+		if d := editDistance(name, c); bestD < 0 || d < bestD {
+			best, bestD = c, d
+		}
+	}
+	// The common OIDCD_ prefix is free: judge the rest.
+	if bestD < 0 || bestD > max(2, (len(name)-len("OIDCD_"))/3) {
+		return ""
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b (bytes: the
+// names are ASCII).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// databaseMissing returns an error when s names a SQLite file that does not
+// exist: commands other than serve and migrate refuse to create one unless
+// given --create, so that a typo in --database is not a new, empty
+// database. (oidcd never creates PostgreSQL databases: connecting to a
+// missing one fails anyway.)
+func databaseMissing(s *Settings) error {
+	pg, path := databaseKind(s.Database)
+	if pg || path == "" {
+		return nil
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("database %s does not exist (check --database or OIDCD_DATABASE; 'oidcd migrate' or --create creates it)", path)
+	}
+	return nil
 }

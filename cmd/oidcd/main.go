@@ -9,7 +9,8 @@
 //	oidcd keys create|list|rotate
 //	oidcd users create|list|set-password|delete
 //	oidcd clients create|list|show|delete|rotate-secret
-//	oidcd help
+//	oidcd version
+//	oidcd help [COMMAND]
 package main
 
 import (
@@ -20,16 +21,18 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/oidcd/oidcd/internal/buildinfo"
 	"github.com/oidcd/oidcd/keys"
 	"github.com/oidcd/oidcd/storage/sqlstore"
 )
 
 func main() {
-	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv, now: time.Now}
+	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv, environ: os.Environ, now: time.Now}
 	os.Exit(a.run(context.Background(), os.Args[1:]))
 }
 
@@ -38,6 +41,7 @@ type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	lookupEnv      func(string) (string, bool)
+	environ        func() []string // nil: no environment to check
 	now            func() time.Time
 }
 
@@ -69,10 +73,13 @@ Usage:
   oidcd clients show ID [--json]
   oidcd clients delete ID
   oidcd clients rotate-secret ID [--json]
-  oidcd help
+  oidcd version [--json]              (also: oidcd --version)
+  oidcd help [COMMAND [SUBCOMMAND]]
 
 Every command takes --database DSN and --config FILE (or OIDCD_DATABASE, OIDCD_CONFIG).
-Run 'oidcd COMMAND [SUBCOMMAND] --help' for a command's flags.
+Commands other than serve and migrate refuse to create a SQLite database that
+does not exist unless given --create.
+Run 'oidcd help COMMAND [SUBCOMMAND]' or 'oidcd COMMAND [SUBCOMMAND] --help' for a command's flags.
 
 `
 
@@ -99,6 +106,8 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
+	case "version", "--version", "-version":
+		return a.version(rest)
 	case "serve":
 		return a.serve(ctx, rest)
 	case "migrate":
@@ -110,6 +119,10 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 	case "clients":
 		return a.clients(ctx, rest)
 	case "help", "-h", "-help", "--help":
+		if cmd == "help" && len(rest) > 0 && rest[0] != "help" {
+			// "oidcd help users create" is "oidcd users create --help".
+			return a.dispatch(ctx, append(slices.Clone(rest), "--help"))
+		}
 		fmt.Fprint(a.stdout, usage)
 		printSettings(a.stdout)
 		return nil
@@ -142,22 +155,56 @@ type command struct {
 	sf    settingFlags
 	json  bool
 	extra string // positional-argument synopsis for usage
+	// mustExist refuses a SQLite database that does not exist yet, unless
+	// create (--create) is set: every command but serve and migrate.
+	mustExist, create bool
 }
 
 // newCommand creates a flag set for "oidcd name" with --database and
 // --config; withJSON adds --json.
 func (a *app) newCommand(name, extra string, withJSON bool) *command {
 	c := &command{a: a, name: name, fs: flag.NewFlagSet("oidcd "+name, flag.ContinueOnError), extra: extra}
-	c.fs.SetOutput(a.stderr)
+	c.fs.SetOutput(a.stdout)
 	c.sf.register(c.fs, "database")
+	if name != "migrate" {
+		c.mustExist = true
+		c.fs.BoolVar(&c.create, "create", false, "create the SQLite database when it does not exist (without it, a missing database is an error: a typo in --database must not start an empty one)")
+	}
 	if withJSON {
 		c.fs.BoolVar(&c.json, "json", false, "print machine-readable JSON")
 	}
 	c.fs.Usage = func() {
-		fmt.Fprintf(c.fs.Output(), "Usage: oidcd %s [flags]%s\n", name, extra)
-		c.fs.PrintDefaults()
+		fmt.Fprintf(c.fs.Output(), "Usage: oidcd %s [flags]%s\n\nFlags:\n", name, extra)
+		printFlags(c.fs.Output(), c.fs)
 	}
 	return c
+}
+
+// printFlags lists the flags of fs with the usual double-dash spelling
+// (flag.PrintDefaults writes "-name").
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if arg != "" {
+			line += " " + arg
+		}
+		fmt.Fprintf(w, "%s\n        %s", line, strings.ReplaceAll(usage, "\n", "\n        "))
+		if d := f.DefValue; d != "" && d != "false" && d != "0" {
+			fmt.Fprintf(w, " (default %q)", d)
+		}
+		fmt.Fprintln(w)
+	})
+}
+
+// dashes rewrites the flag package's "-name" in an error message to the
+// "--name" spelling the help text uses.
+func dashes(err error) string {
+	msg := err.Error()
+	for _, p := range []string{"not defined: -", "needs an argument: -", "for flag -"} {
+		msg = strings.Replace(msg, p, p+"-", 1)
+	}
+	return msg
 }
 
 // parse parses flags and positional arguments in any order and checks
@@ -169,11 +216,12 @@ func (c *command) parse(args []string, minPos, maxPos int) ([]string, error) {
 	for {
 		if err := c.fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				c.fs.SetOutput(c.a.stderr)
+				// Asked-for help is output, not an error: stdout.
+				c.fs.SetOutput(c.a.stdout)
 				c.fs.Usage()
 				return nil, err
 			}
-			return nil, usagef("%s: %v", c.name, err)
+			return nil, usagef("%s: %s", c.name, dashes(err))
 		}
 		args = c.fs.Args()
 		if len(args) == 0 {
@@ -191,12 +239,20 @@ func (c *command) parse(args []string, minPos, maxPos int) ([]string, error) {
 	return pos, nil
 }
 
-// settings loads the settings with this command's flags.
+// settings loads the settings with this command's flags, checks that no
+// unknown OIDCD_ variable is set and, unless the command may create it,
+// that the database exists. It reports every problem at once.
 func (c *command) settings() (*Settings, error) {
-	return loadSettings(&c.sf, c.a.lookupEnv)
+	s, err := loadSettings(&c.sf, c.a.lookupEnv)
+	if c.a.environ != nil {
+		err = errors.Join(err, checkEnviron(c.a.environ()))
+	}
+	if err == nil && c.mustExist && !c.create {
+		err = databaseMissing(s)
+	}
+	return s, err
 }
 
-// open opens and migrates the database of s.
 // settingsAndStore loads the settings and opens (and migrates) the database
 // they name: the start of every command.
 func (c *command) settingsAndStore(ctx context.Context) (*Settings, *sqlstore.Store, error) {
@@ -211,6 +267,7 @@ func (c *command) settingsAndStore(ctx context.Context) (*Settings, *sqlstore.St
 	return s, store, nil
 }
 
+// open opens and migrates the database of s.
 func (c *command) open(ctx context.Context, s *Settings) (*sqlstore.Store, error) {
 	store, err := sqlstore.Open(ctx, s.Database)
 	if err != nil {
@@ -232,7 +289,6 @@ func sealer(s *Settings) (*keys.Sealer, error) {
 	return keys.NewSealer(secret)
 }
 
-// printJSON writes v indented.
 // listing runs a "list" command: the rows fetch returns, printed as a JSON
 // array (--json) or as a table with header and one tab-separated row each.
 func listing[T, J any](ctx context.Context, a *app, name string, args []string,
@@ -265,6 +321,7 @@ func listing[T, J any](ctx context.Context, a *app, name string, args []string,
 	return tw.Flush()
 }
 
+// printJSON writes v indented.
 func (c *command) printJSON(v any) error {
 	enc := json.NewEncoder(c.a.stdout)
 	enc.SetIndent("", "  ")
@@ -287,4 +344,34 @@ func timeText(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// version prints the build's identity: module version, commit and Go
+// version (oidcd version, oidcd --version).
+func (a *app) version(args []string) error {
+	fs := flag.NewFlagSet("oidcd version", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	asJSON := fs.Bool("json", false, "print machine-readable JSON")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: oidcd version [flags]\n\nPrints the module version, the commit and the Go version of this build.\n\nFlags:\n")
+		printFlags(fs.Output(), fs)
+	}
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(a.stdout)
+		fs.Usage()
+		return err
+	} else if err != nil {
+		return usagef("version: %s", dashes(err))
+	}
+	if fs.NArg() > 0 {
+		return usagef("version: unexpected argument %q", fs.Arg(0))
+	}
+	bi := buildinfo.Read()
+	if *asJSON {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(bi)
+	}
+	fmt.Fprintln(a.stdout, "oidcd", bi)
+	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -64,7 +65,10 @@ type result struct {
 // oidcd runs the binary in dir with env and returns its output and status.
 func oidcd(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), bin, args...)
+	// A command that should fail but serves instead must not hang the suite.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
 	cmd.Env = cleanEnv(env...)
 	var out, errb bytes.Buffer
@@ -296,7 +300,7 @@ func TestServeBadSettings(t *testing.T) {
 	dir := t.TempDir()
 	fails(t, dir, []string{"OIDCD_CODE_EXPIRE=abc"}, "OIDCD_CODE_EXPIRE: invalid duration", "serve")
 	fails(t, dir, []string{"OIDCD_IDTOKEN_INCLUDE_CLAIMS=maybe"}, "OIDCD_IDTOKEN_INCLUDE_CLAIMS: invalid boolean", "serve")
-	fails(t, dir, nil, "flag -token-expire: invalid duration", "serve", "--token-expire", "-5")
+	fails(t, dir, nil, "flag --token-expire: invalid duration", "serve", "--token-expire", "-5")
 	cfg := filepath.Join(dir, "bad.json")
 	os.WriteFile(cfg, []byte(`{"adrr": ":9000"}`), 0o600)
 	fails(t, dir, nil, `unknown setting "adrr"`, "serve", "--config", cfg)
@@ -316,13 +320,14 @@ func TestHelp(t *testing.T) {
 		}
 	}
 	r := oidcd(t, t.TempDir(), nil, "serve", "--help")
-	if r.code != 0 || !strings.Contains(r.stderr, "--code-expire") || !strings.Contains(r.stderr, "OIDCD_TOKEN_EXPIRE") {
-		t.Fatalf("serve --help: exit %d\n%s", r.code, r.stderr)
+	if r.code != 0 || !strings.Contains(r.stdout, "--code-expire") || !strings.Contains(r.stdout, "OIDCD_TOKEN_EXPIRE") || r.stderr != "" {
+		t.Fatalf("serve --help: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
 
 func TestClientsCommands(t *testing.T) {
 	dir := t.TempDir()
+	ok(t, dir, "migrate")
 	out := ok(t, dir, "clients", "create", "--name", "My App", "--response-type", "code", "--response-type", "id_token token",
 		"--redirect-uri", "https://app.example/cb", "--redirect-uri", "http://127.0.0.1:9000/cb",
 		"--post-logout-redirect-uri", "https://app.example/bye", "--scope", "read write", "--scope", "admin",
@@ -386,7 +391,7 @@ func TestClientsCommands(t *testing.T) {
 
 func TestUsersCommands(t *testing.T) {
 	dir := t.TempDir()
-	out := ok(t, dir, "users", "create", "--username", "alice", "--password", "pw1", "--email", "alice@example.com",
+	out := ok(t, dir, "users", "create", "--create", "--username", "alice", "--password", "password-1", "--email", "alice@example.com",
 		"--email-verified", "--name", "Alice Liddell", "--given-name", "Alice", "--family-name", "Liddell",
 		"--phone-number", "+44 1", "--address-country", "UK", "--json")
 	var u userJSON
@@ -396,7 +401,7 @@ func TestUsersCommands(t *testing.T) {
 	if strings.Contains(out, "argon2") {
 		t.Fatal("password hash printed")
 	}
-	ok(t, dir, "users", "create", "--username", "bob", "--password", "pw2", "--admin")
+	ok(t, dir, "users", "create", "--username", "bob", "--password", "password-2", "--admin")
 	out = ok(t, dir, "users", "list")
 	if !strings.Contains(out, "alice") || !strings.Contains(out, "alice@example.com") || !strings.Contains(out, "bob") {
 		t.Fatalf("list:\n%s", out)
@@ -406,16 +411,16 @@ func TestUsersCommands(t *testing.T) {
 	if len(list) != 2 || list[0].Username != "alice" || !list[1].Admin {
 		t.Fatalf("list --json = %+v", list)
 	}
-	fails(t, dir, nil, "is taken", "users", "create", "--username", "alice", "--password", "x")
+	fails(t, dir, nil, "is taken", "users", "create", "--username", "alice", "--password", "password-3")
 	fails(t, dir, nil, "--password (or --password-stdin) is required", "users", "create", "--username", "carol")
-	fails(t, dir, nil, "spaces", "users", "create", "--username", "c d", "--password", "x")
+	fails(t, dir, nil, "spaces", "users", "create", "--username", "c d", "--password", "password-4")
 
 	cmd := exec.Command(bin, "users", "set-password", "--username", "alice", "--password-stdin")
 	cmd.Dir, cmd.Env, cmd.Stdin = dir, cleanEnv(), strings.NewReader("new secret\n")
 	if b, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(b), "revoked") {
 		t.Fatalf("set-password: %v\n%s", err, b)
 	}
-	fails(t, dir, nil, `no user named "zed"`, "users", "set-password", "--username", "zed", "--password", "x")
+	fails(t, dir, nil, `no user named "zed"`, "users", "set-password", "--username", "zed", "--password", "password-5")
 	ok(t, dir, "users", "delete", "--username", "bob")
 	if out := ok(t, dir, "users", "list"); strings.Contains(out, "bob") {
 		t.Fatalf("bob not deleted:\n%s", out)
@@ -425,7 +430,7 @@ func TestUsersCommands(t *testing.T) {
 
 func TestKeysCommands(t *testing.T) {
 	dir := t.TempDir()
-	out := ok(t, dir, "keys", "create", "--alg", "ES256")
+	out := ok(t, dir, "keys", "create", "--create", "--alg", "ES256")
 	if !strings.Contains(out, "created ES256 key") {
 		t.Fatalf("create:\n%s", out)
 	}

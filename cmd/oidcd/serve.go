@@ -10,9 +10,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -34,12 +37,12 @@ const (
 // serve runs the provider until SIGINT or SIGTERM.
 func (a *app) serve(ctx context.Context, args []string) error {
 	c := &command{a: a, name: "serve", fs: flag.NewFlagSet("oidcd serve", flag.ContinueOnError)}
-	c.fs.SetOutput(a.stderr)
+	c.fs.SetOutput(a.stdout)
 	c.sf.register(c.fs) // every setting is a flag too
 	c.fs.Usage = func() {
 		w := c.fs.Output()
 		fmt.Fprint(w, "Usage: oidcd serve [flags]\n\nStarts the OpenID Provider. Flags:\n")
-		c.fs.PrintDefaults()
+		printFlags(w, c.fs)
 		fmt.Fprintln(w)
 		printSettings(w)
 	}
@@ -59,6 +62,22 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		}
 		templates = os.DirFS(s.Templates)
 	}
+	if s.AdminPassword != "" {
+		if err := server.CheckPasswordPolicy(s.AdminPassword, s.PasswordMinLength); err != nil {
+			return fmt.Errorf("OIDCD_ADMIN_PASSWORD: %w", err)
+		}
+	}
+
+	// Bind before any first-start work: when the address is taken, nothing
+	// is created (no database, no secret file, no admin password printed
+	// that would never be shown again).
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	warnIssuerPort(s.Issuer, ln.Addr(), log)
+
 	seal, err := sealer(s)
 	if err != nil {
 		return err
@@ -123,10 +142,6 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	}()
 	warnUnsupported(s, log)
 
-	ln, err := net.Listen("tcp", s.Addr)
-	if err != nil {
-		return err
-	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -196,6 +211,30 @@ func (a *app) ensureAdmin(ctx context.Context, store storage.Users, s *Settings,
 	}
 	log.Info("created admin user", "username", u.Username)
 	return nil
+}
+
+// warnIssuerPort warns when the issuer is on a loopback host with another
+// port than the one listened on: discovery would then send every client to
+// a port where nothing answers (e.g. "serve --addr :8012" with the default
+// issuer http://localhost:8000). Behind a proxy the issuer is not loopback.
+func warnIssuerPort(issuer string, addr net.Addr, log *slog.Logger) {
+	u, err := url.Parse(issuer)
+	ta, ok := addr.(*net.TCPAddr)
+	if err != nil || !ok {
+		return
+	}
+	host := u.Hostname()
+	if ip, err := netip.ParseAddr(host); !(host == "localhost" || err == nil && ip.IsLoopback()) {
+		return
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	if port != strconv.Itoa(ta.Port) {
+		log.Warn("the issuer's port differs from the listen port: clients following discovery will miss this server; set --issuer (OIDCD_ISSUER) to the URL clients use",
+			"issuer", issuer, "listen", addr.String())
+	}
 }
 
 // warnUnsupported names settings the engine does not act on yet.

@@ -132,7 +132,7 @@ func (a *app) usersCreate(ctx context.Context, args []string) error {
 	str(&u.Picture, "picture", "picture claim (URL)")
 	str(&u.Website, "website", "website claim (URL)")
 	str(&u.Gender, "gender", "gender claim")
-	str(&u.Birthdate, "birthdate", "birthdate claim (YYYY-MM-DD)")
+	str(&u.Birthdate, "birthdate", "birthdate claim (YYYY-MM-DD, or YYYY)")
 	str(&u.Zoneinfo, "zoneinfo", "zoneinfo claim (e.g. Europe/Paris)")
 	str(&u.Locale, "locale", "locale claim (e.g. fr-FR)")
 	str(&u.PhoneNumber, "phone-number", "phone_number claim")
@@ -152,11 +152,21 @@ func (a *app) usersCreate(ctx context.Context, args []string) error {
 	if err := server.ValidateUsername(*username); err != nil {
 		return usagef("users create: %v", strings.TrimPrefix(err.Error(), "server: "))
 	}
+	if err := server.ValidateUserClaims(&u); err != nil {
+		return usagef("users create: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
 	password, err := pw.value(c)
 	if err != nil {
 		return err
 	}
-	_, store, err := c.settingsAndStore(ctx)
+	s, err := c.settings()
+	if err != nil {
+		return err
+	}
+	if err := server.CheckPasswordPolicy(password, s.PasswordMinLength); err != nil {
+		return usagef("users create: %v (OIDCD_PASSWORD_MIN_LENGTH)", err)
+	}
+	store, err := c.open(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -204,7 +214,14 @@ func (a *app) usersSetPassword(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, store, err := c.settingsAndStore(ctx)
+	s, err := c.settings()
+	if err != nil {
+		return err
+	}
+	if err := server.CheckPasswordPolicy(password, s.PasswordMinLength); err != nil {
+		return usagef("users set-password: %v (OIDCD_PASSWORD_MIN_LENGTH)", err)
+	}
+	store, err := c.open(ctx, s)
 	if err != nil {
 		return err
 	}
