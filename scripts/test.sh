@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test of oidcd: go vet, the Go suites (engine, storage conformance
+# Runs every test of oidcd: go mod tidy and gofmt checks, go vet, the Go suites (engine, storage conformance
 # on SQLite and PostgreSQL, server, CLI), and the browser / openid-client
 # end-to-end tests in e2e/. Needs PostgreSQL on 127.0.0.1:5432 (trust auth),
 # Debian's chromium at /usr/bin/chromium and `npm ci` done in e2e/
@@ -8,6 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 
+echo "== go mod tidy (go.mod and go.sum must already be tidy)"
+go mod tidy -diff
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './e2e/node_modules/*'))
+if [ -n "$unformatted" ]; then echo "not gofmt-formatted:"; echo "$unformatted"; exit 1; fi
 echo "== go vet"
 go vet ./...
 echo "== go test"
