@@ -2,6 +2,7 @@ package op
 
 import (
 	"context"
+	"encoding/base64"
 	"net"
 	"net/http"
 	"time"
@@ -14,11 +15,15 @@ import (
 // seen fail within the window: spreading guesses over N nodes buys at most
 // N extra guesses.
 
-func clientAuthKey(clientID, ip string) string { return "client_auth:" + clientID + "|" + ip }
+// clientAuthKey is the counter key of a (client, IP) pair: a keyed digest,
+// so the database holds no client IPs (SECURITY L7).
+func (p *Provider) clientAuthKey(clientID, ip string) string {
+	return "client_auth:" + base64.RawURLEncoding.EncodeToString(p.cfg.Sealer.MAC("throttle", "client_auth", clientID, ip))
+}
 
 // clientAuthLocked reports how long the pair must wait, or 0.
 func (p *Provider) clientAuthLocked(ctx context.Context, clientID, ip string) (time.Duration, error) {
-	key := clientAuthKey(clientID, ip)
+	key := p.clientAuthKey(clientID, ip)
 	now := p.now()
 	if _, seen := p.authFailures.Get(key, now); !seen {
 		return 0, nil
@@ -35,7 +40,7 @@ func (p *Provider) clientAuthLocked(ctx context.Context, clientID, ip string) (t
 
 // clientAuthFailed records a failed authentication of a client from ip.
 func (p *Provider) clientAuthFailed(ctx context.Context, clientID, ip string) error {
-	key := clientAuthKey(clientID, ip)
+	key := p.clientAuthKey(clientID, ip)
 	now := p.now()
 	p.authFailures.Put(key, struct{}{}, now)
 	n, err := p.store.AddFailure(ctx, key, now, now.Add(-p.cfg.ClientAuthFailureWindow))

@@ -27,11 +27,13 @@ func (p *Provider) grantPassword(r *http.Request, form url.Values, c *storage.Cl
 	user, err := auth.AuthenticatePassword(r, username, password)
 	var throttled *ThrottledError
 	switch {
-	case errors.As(err, &throttled):
-		// SECURITY I3: the same answer as a wrong password, plus when to retry.
-		return nil, &Error{Code: errInvalidGrant, Description: "Invalid username or password, or too many failed attempts; try again later.", RetryAfter: throttled.RetryAfter}
-	case errors.Is(err, ErrInvalidCredentials):
-		return nil, newErr(errInvalidGrant, "Invalid username or password, or too many failed attempts; try again later.")
+	case errors.As(err, &throttled), errors.Is(err, ErrInvalidCredentials):
+		// SECURITY I3: a lockout answers exactly like a wrong password (no
+		// Retry-After), so it tells nothing about the account.
+		if throttled != nil {
+			p.log.WarnContext(r.Context(), "password grant throttled", "client_id", c.ID)
+		}
+		return nil, newErr(errInvalidGrant, "Invalid username or password.")
 	case err != nil:
 		return nil, err
 	}

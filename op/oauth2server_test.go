@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -84,9 +85,16 @@ func TestPasswordGrant(t *testing.T) {
 	if c := retrieveErrorCode(t, err); c != "invalid_grant" {
 		t.Fatalf("wrong password: %s", c)
 	}
+	// A lockout answers exactly like a wrong password (SECURITY I3).
+	wst, wbody, whdr := env.tokenRequest(id, secret, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"x"}})
 	st, body, hdr := env.tokenRequest(id, secret, url.Values{"grant_type": {"password"}, "username": {"locked"}, "password": {"x"}})
-	if st != 400 || body["error"] != "invalid_grant" || hdr.Get("Retry-After") != "90" {
-		t.Fatalf("throttled: %d %v %q", st, body, hdr.Get("Retry-After"))
+	if st != 400 || body["error"] != "invalid_grant" || st != wst || !reflect.DeepEqual(body, wbody) {
+		t.Fatalf("throttled: %d %v; wrong password: %d %v", st, body, wst, wbody)
+	}
+	hdr.Del("Date")
+	whdr.Del("Date")
+	if !reflect.DeepEqual(hdr, whdr) {
+		t.Fatalf("throttled headers %v differ from a wrong password's %v", hdr, whdr)
 	}
 	_, doc := doReq(t, "GET", env.srv.URL+"/.well-known/openid-configuration", nil, nil)
 	if gts, _ := doc["grant_types_supported"].([]any); !slices.Contains(gts, any("password")) {

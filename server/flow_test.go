@@ -155,11 +155,11 @@ func TestPasswordGrantSharesThrottle(t *testing.T) {
 	}
 	_, err := conf.PasswordCredentialsToken(ctx, "alice", "pw")
 	var re *oauth2.RetrieveError
-	if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" || re.Response.Header.Get("Retry-After") == "" {
+	if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" || re.Response.Header.Get("Retry-After") != "" {
 		t.Fatalf("locked account: %v", err)
 	}
 	// The login form is locked too.
-	if r := e.login(t, e.browser(t), "alice", "pw", ""); r.StatusCode != http.StatusTooManyRequests {
+	if r := e.login(t, e.browser(t), "alice", "pw", ""); r.StatusCode != http.StatusUnauthorized || cookie(r.Response, SessionCookie) != nil {
 		t.Fatalf("login form after password-grant failures: %d", r.StatusCode)
 	}
 	if !strings.Contains(e.logs.String(), "password grant throttled") {

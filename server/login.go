@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -28,7 +27,6 @@ const (
 // for a locked account whether it exists or not (SECURITY F8, I3).
 const (
 	msgInvalidLogin = "Invalid username or password."
-	msgThrottled    = "Invalid username or password. Too many failed attempts: please try again later."
 	msgBadCSRF      = "This form has expired or was not sent from this site. Please try again."
 	msgServerError  = "Something went wrong. Please try again later."
 	msgUnavailable  = "The service is temporarily unavailable. Please try again in a few seconds."
@@ -103,16 +101,17 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := s.clientIP(r)
-	u, retry, err := s.Authenticate(r.Context(), page.Username, r.PostForm.Get("password"), ip)
+	u, err := s.Authenticate(r.Context(), page.Username, r.PostForm.Get("password"), ip)
 	switch {
-	case errors.Is(err, ErrLoginThrottled):
-		s.log.WarnContext(r.Context(), "login throttled", "username", NormalizeUsername(page.Username), "ip", ip)
-		w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
-		page.Error = msgThrottled
-		s.renderLogin(w, r, http.StatusTooManyRequests, page)
-		return
-	case errors.Is(err, ErrInvalidLogin):
-		s.log.InfoContext(r.Context(), "login failed", "ip", ip)
+	case errors.Is(err, ErrLoginThrottled), errors.Is(err, ErrInvalidLogin):
+		// A lockout answers exactly like a wrong password: same status,
+		// page and headers (SECURITY I3); only the log tells them apart,
+		// without the typed username (SECURITY L7).
+		if errors.Is(err, ErrLoginThrottled) {
+			s.log.WarnContext(r.Context(), "login throttled", "ip", ip)
+		} else {
+			s.log.InfoContext(r.Context(), "login failed", "ip", ip)
+		}
 		page.Error = msgInvalidLogin
 		s.renderLogin(w, r, http.StatusUnauthorized, page)
 		return

@@ -91,10 +91,10 @@ func TestSetPasswordEndsSessions(t *testing.T) {
 	if e.currentUser(t, c) != "" {
 		t.Fatal("session survived a password change")
 	}
-	if _, _, err := e.srv.Authenticate(t.Context(), "alice", "old", ""); !errors.Is(err, ErrInvalidLogin) {
+	if _, err := e.srv.Authenticate(t.Context(), "alice", "old", ""); !errors.Is(err, ErrInvalidLogin) {
 		t.Fatalf("old password: %v", err)
 	}
-	if got, _, err := e.srv.Authenticate(t.Context(), "alice", "new", ""); err != nil || got.ID != u.ID {
+	if got, err := e.srv.Authenticate(t.Context(), "alice", "new", ""); err != nil || got.ID != u.ID {
 		t.Fatalf("new password: %v", err)
 	}
 }

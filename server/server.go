@@ -131,6 +131,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		secure: iss.Scheme == "https" && !cfg.InsecureCookies,
 		throttle: &LoginThrottle{
 			Store:       cfg.Store,
+			Sealer:      cfg.Sealer,
 			MaxFailures: cfg.LoginMaxFailures,
 			Window:      cfg.LoginFailureWindow,
 			Now:         cfg.Now,

@@ -113,11 +113,13 @@ func claimsOf(a *storage.User) op.Claims {
 // per client IP (SECURITY I2, I3).
 func (u *users) AuthenticatePassword(r *http.Request, username, password string) (*op.User, error) {
 	s := (*Server)(u)
-	a, retry, err := s.Authenticate(r.Context(), username, password, s.clientIP(r))
+	a, err := s.Authenticate(r.Context(), username, password, s.clientIP(r))
 	switch {
 	case errors.Is(err, ErrLoginThrottled):
-		s.log.WarnContext(r.Context(), "password grant throttled", "username", NormalizeUsername(username), "ip", s.clientIP(r))
-		return nil, &op.ThrottledError{RetryAfter: retry}
+		// Answered exactly like a wrong password (SECURITY I3): no
+		// Retry-After, which would tell that the account is being guessed.
+		s.log.WarnContext(r.Context(), "password grant throttled", "ip", s.clientIP(r))
+		return nil, op.ErrInvalidCredentials
 	case errors.Is(err, ErrInvalidLogin):
 		return nil, op.ErrInvalidCredentials
 	case err != nil:
@@ -178,18 +180,23 @@ func (s *Server) startSession(ctx context.Context, userID string) (string, *stor
 }
 
 // Authenticate checks a username and password for a login from ip (may be
-// empty), behind the login throttle. It returns the user, or
-// ErrLoginThrottled with how long to wait, or ErrInvalidLogin. Unknown
-// usernames cost the same time as wrong passwords (SECURITY F8). The login
-// form uses it; so can the password grant.
-func (s *Server) Authenticate(ctx context.Context, username, password, ip string) (*storage.User, time.Duration, error) {
+// empty), behind the login throttle. It returns the user, ErrInvalidLogin,
+// or ErrLoginThrottled when the password was not checked because the
+// username or the IP is locked; callers must answer a lockout exactly like
+// ErrInvalidLogin (SECURITY I3) and may only log the difference. Unknown
+// usernames and lockouts cost the same time as wrong passwords (SECURITY
+// F8). The login form uses it; so does the password grant.
+func (s *Server) Authenticate(ctx context.Context, username, password, ip string) (*storage.User, error) {
 	username = strings.TrimSpace(username)
-	retry, err := s.throttle.Check(ctx, username, ip)
+	// Reserve before verifying (SECURITY L7): concurrent guesses on every
+	// node together check at most MaxFailures passwords per window.
+	attempt, locked, err := s.throttle.Reserve(ctx, username, ip)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	if retry > 0 {
-		return nil, retry, ErrLoginThrottled
+	if locked {
+		CheckPassword(dummyHash, password) // the time of a wrong password
+		return nil, ErrLoginThrottled
 	}
 	u, err := s.store.UserByUsername(ctx, username)
 	switch {
@@ -197,23 +204,21 @@ func (s *Server) Authenticate(ctx context.Context, username, password, ip string
 		CheckPassword(dummyHash, password)
 		u = nil
 	case err != nil:
-		return nil, 0, fmt.Errorf("server: user by username: %w", err)
+		// Not the user's fault: the reservation must not count against them.
+		return nil, errors.Join(fmt.Errorf("server: user by username: %w", err), attempt.release(ctx))
 	case !CheckPassword(u.PasswordHash, password):
 		u = nil
 	}
 	if u == nil {
-		if err := s.throttle.Fail(ctx, username, ip); err != nil {
-			return nil, 0, err
-		}
-		return nil, 0, ErrInvalidLogin
+		return nil, ErrInvalidLogin // the reservation stays as the failure
 	}
-	if err := s.throttle.Succeed(ctx, username); err != nil {
-		return nil, 0, err
+	if err := attempt.Succeed(ctx); err != nil {
+		return nil, err
 	}
 	if NeedsRehash(u.PasswordHash) {
 		s.upgradeHash(ctx, u, password)
 	}
-	return u, 0, nil
+	return u, nil
 }
 
 // upgradeHash replaces a password hash imported from Django by oidcd's

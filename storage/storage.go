@@ -188,9 +188,14 @@ type Users interface {
 // sliding window shared by every node.
 type Throttle interface {
 	// AddFailure records one failure for key at now and returns how many
-	// failures key has at or after since, the new one included. Concurrent
-	// calls never lose an increment.
+	// failures key has at or after since, the new one included. Callers use
+	// it to reserve an attempt before checking a secret (SECURITY L7), so it
+	// is atomic across every node: concurrent calls never lose an increment
+	// and never return the same count.
 	AddFailure(ctx context.Context, key string, now, since time.Time) (int, error)
+	// ReleaseFailure removes one failure of key recorded at exactly at, if
+	// any: the reservation of an attempt that succeeded.
+	ReleaseFailure(ctx context.Context, key string, at time.Time) error
 	// Failures returns how many failures key has at or after since.
 	Failures(ctx context.Context, key string, since time.Time) (int, error)
 	// ResetFailures forgets every failure of key.

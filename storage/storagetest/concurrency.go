@@ -118,6 +118,39 @@ func testConcurrentAddFailure(t *testing.T, s storage.Provider) {
 	if got := failures(t, s, "alice", at(-time.Hour)); got != n {
 		t.Fatalf("Failures after %d concurrent AddFailure = %d (lost increments)", n, got)
 	}
+	// AddFailure is a reservation taken before a secret is checked
+	// (SECURITY L7): concurrent calls must see distinct counts, or more than
+	// the limit could pass as "below the limit".
+	seen := make([]bool, n+1)
+	for _, c := range counts {
+		if c >= 1 && c <= n {
+			if seen[c] {
+				t.Fatalf("two concurrent AddFailure calls both returned %d: the count is not atomic", c)
+			}
+			seen[c] = true
+		}
+	}
+}
+
+// ReleaseFailure removes exactly one failure: the reservation of an attempt
+// that succeeded.
+func testReleaseFailure(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	for i := range 3 {
+		_, err := s.AddFailure(ctx, "k", at(time.Duration(i)*time.Second), at(-time.Hour))
+		ok(t, err, "AddFailure")
+	}
+	_, err := s.AddFailure(ctx, "k", at(time.Second), at(-time.Hour)) // a second row at the same time
+	ok(t, err, "AddFailure")
+	ok(t, s.ReleaseFailure(ctx, "k", at(time.Second)), "ReleaseFailure")
+	if n := failures(t, s, "k", at(-time.Hour)); n != 3 {
+		t.Fatalf("Failures after releasing one of 4 = %d, want 3", n)
+	}
+	ok(t, s.ReleaseFailure(ctx, "k", at(time.Hour)), "ReleaseFailure of no row")
+	ok(t, s.ReleaseFailure(ctx, "other", at(0)), "ReleaseFailure of another key")
+	if n := failures(t, s, "k", at(-time.Hour)); n != 3 {
+		t.Fatalf("Failures after releasing nothing = %d, want 3", n)
+	}
 }
 
 // Of 10 nodes starting at once exactly one stores the first key.

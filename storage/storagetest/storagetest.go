@@ -106,6 +106,7 @@ var providerTests = []subtest{
 	{"ConcurrentRedeemWithGrant", testConcurrentRedeemWithGrant},
 	{"ConcurrentRotateRefreshToken", testConcurrentRotateRefreshToken},
 	{"ConcurrentAddFailure", testConcurrentAddFailure},
+	{"ReleaseFailure", testReleaseFailure},
 	{"ConcurrentCreateFirstKey", testConcurrentCreateFirstKey},
 	{"ConcurrentRotateAndRevoke", testConcurrentRotateAndRevoke},
 }
