@@ -77,15 +77,31 @@ func checkPKCE(ac *storage.AuthCode, verifier string) error {
 	if !validVerifier(verifier) {
 		return newErr(errInvalidGrant, "The code_verifier is malformed.")
 	}
-	want := verifier
-	if ac.CodeChallengeMethod == "S256" {
-		sum := sha256.Sum256([]byte(verifier))
-		want = base64.RawURLEncoding.EncodeToString(sum[:])
-	}
+	// Both methods are stored as S256 digests (storedChallenge), so both
+	// compare the verifier's digest.
+	want := s256(verifier)
 	if subtle.ConstantTimeCompare([]byte(want), []byte(ac.CodeChallenge)) != 1 {
 		return newErr(errInvalidGrant, "The code_verifier does not match the code_challenge.")
 	}
 	return nil
+}
+
+// s256 is RFC 7636 §4.2's S256 transformation.
+func s256(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// storedChallenge is the form in which a code_challenge is kept: for S256
+// the challenge itself (already a digest); for plain, where the challenge is
+// the verifier (RFC 7636 §4.2), its S256 digest, so a database dump holds no
+// verifier (SECURITY B6, docs/security.md). A plain verifier matches its
+// challenge exactly when their digests match.
+func storedChallenge(challenge, method string) string {
+	if method == "plain" && challenge != "" {
+		return s256(challenge)
+	}
+	return challenge
 }
 
 // mintTokens makes the access token, the refresh token and (for openid

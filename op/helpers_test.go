@@ -34,6 +34,7 @@ type testEnv struct {
 	srv    *httptest.Server
 	p      *op.Provider
 	store  storage.Provider
+	dbPath string // the SQLite file of newSQLiteTestEnv, to see what is at rest
 	sealer *keys.Sealer
 	users  *testUsers
 	clock  *clock
@@ -127,7 +128,8 @@ func newTestEnv(t testing.TB, mutate func(*op.Config)) *testEnv {
 func newSQLiteTestEnv(t testing.TB, mutate func(*op.Config)) *testEnv {
 	t.Helper()
 	ctx := t.Context()
-	store, err := sqlstore.Open(ctx, "sqlite:"+t.TempDir()+"/op.db")
+	dbPath := t.TempDir() + "/op.db"
+	store, err := sqlstore.Open(ctx, "sqlite:"+dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +137,9 @@ func newSQLiteTestEnv(t testing.TB, mutate func(*op.Config)) *testEnv {
 	if err := store.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return newTestEnvOn(t, store, mutate)
+	env := newTestEnvOn(t, store, mutate)
+	env.dbPath = dbPath
+	return env
 }
 
 func newTestEnvOn(t testing.TB, store storage.Provider, mutate func(*op.Config)) *testEnv {
