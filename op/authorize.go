@@ -81,15 +81,23 @@ func (r *redirectError) Unwrap() error { return r.e }
 
 // authParams reads the request's parameters: the query for GET, the form body
 // for POST (OIDC Core §3.1.2.1).
-func authParams(r *http.Request) (url.Values, error) {
-	if r.Method == http.MethodPost {
-		r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
-		if err := r.ParseForm(); err != nil {
-			return nil, err
-		}
-		return r.PostForm, nil
+// Both are bounded (SECURITY L6): over a limit is a 400 page.
+func authParams(r *http.Request) (url.Values, *Error) {
+	if queryTooLong(r) {
+		return nil, newErr(errInvalidRequest, "The query string is longer than %d bytes.", MaxQueryBytes)
 	}
-	return r.URL.Query(), nil
+	params := r.URL.Query()
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(nil, r.Body, MaxFormBytes)
+		if err := r.ParseForm(); err != nil {
+			return nil, newErr(errInvalidRequest, "The request body could not be read, or is longer than %d bytes.", MaxFormBytes)
+		}
+		params = r.PostForm
+	}
+	if e := checkLimits(params); e != nil {
+		return nil, e
+	}
+	return params, nil
 }
 
 // parseAuthRequest validates in the order OIDC Core §3.1.2.2 and RFC 6749
@@ -294,9 +302,9 @@ func validVerifier(v string) bool {
 // authorize is the authorization endpoint (OIDC Core §3.1.2). POSTs carrying
 // consent_csrf are answers from the consent page.
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
-	params, err := authParams(r)
-	if err != nil {
-		p.errorPage(w, r, newErr(errInvalidRequest, "The request body could not be read."))
+	params, perr := authParams(r)
+	if perr != nil {
+		p.errorPage(w, r, perr)
 		return
 	}
 	consent := r.Method == http.MethodPost && params.Has(consentField)

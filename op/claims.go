@@ -113,10 +113,14 @@ func (c *Claims) asMap() map[string]any {
 // scopeSet is a parsed, de-duplicated scope list in request order.
 type scopeSet []string
 
+// It is linear in the input (SECURITY L6): a set remembers what was seen.
 func parseScope(s string) scopeSet {
-	var out scopeSet
-	for _, f := range strings.Fields(s) {
-		if !slices.Contains(out, f) {
+	fields := strings.Fields(s)
+	out := make(scopeSet, 0, len(fields))
+	seen := make(map[string]struct{}, len(fields))
+	for _, f := range fields {
+		if _, dup := seen[f]; !dup {
+			seen[f] = struct{}{}
 			out = append(out, f)
 		}
 	}

@@ -33,6 +33,10 @@ func parseClaimsRequest(raw string) (string, error) {
 	if len(cr.UserInfo) == 0 && len(cr.IDToken) == 0 {
 		return "", nil
 	}
+	if len(cr.UserInfo)+len(cr.IDToken) > MaxClaimsRequested {
+		// SECURITY L6; size and depth are checked before decoding.
+		return "", fmt.Errorf("the claims parameter names more than %d claims", MaxClaimsRequested)
+	}
 	b, err := json.Marshal(cr)
 	return string(b), err
 }

@@ -41,6 +41,10 @@ func (p *Provider) Mount(mux *http.ServeMux, prefix string) {
 		}
 		allowed := strings.Join(methods, ", ")
 		hh := func(w http.ResponseWriter, r *http.Request) {
+			if queryTooLong(r) && path != PathAuthorize { // SECURITY L6; /authorize answers with a page
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": errInvalidRequest, "error_description": "The query string is too long."})
+				return
+			}
 			for _, m := range methods {
 				if r.Method == m || (m == http.MethodGet && r.Method == http.MethodHead) {
 					h(w, r)

@@ -64,14 +64,21 @@ func postForm(r *http.Request) (url.Values, error) {
 	if mt, _, _ := strings.Cut(ct, ";"); !strings.EqualFold(strings.TrimSpace(mt), "application/x-www-form-urlencoded") {
 		return nil, newErr(errInvalidRequest, "The body must be application/x-www-form-urlencoded.")
 	}
-	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
+	// SECURITY L6: bounded body, parameters and query.
+	if queryTooLong(r) {
+		return nil, newErr(errInvalidRequest, "The query string is longer than %d bytes.", MaxQueryBytes)
+	}
+	r.Body = http.MaxBytesReader(nil, r.Body, MaxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		return nil, newErr(errInvalidRequest, "The request body could not be parsed.")
+		return nil, newErr(errInvalidRequest, "The request body could not be parsed, or is longer than %d bytes.", MaxFormBytes)
 	}
 	for k, v := range r.PostForm {
 		if len(v) > 1 {
 			return nil, newErr(errInvalidRequest, "The %s parameter was sent more than once.", k)
 		}
+	}
+	if e := checkLimits(r.PostForm); e != nil {
+		return nil, e
 	}
 	return r.PostForm, nil
 }

@@ -21,7 +21,7 @@ func (p *Provider) bearerToken(r *http.Request) (string, *Error) {
 		found = append(found, strings.TrimSpace(tok))
 	}
 	if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
-		r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
+		r.Body = http.MaxBytesReader(nil, r.Body, MaxFormBytes) // SECURITY L6
 		if err := r.ParseForm(); err == nil {
 			if v := r.PostForm["access_token"]; len(v) > 0 {
 				found = append(found, v...)
