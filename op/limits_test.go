@@ -18,7 +18,7 @@ import (
 // TestPlainChallengeNotStored: a plain PKCE challenge is the verifier; the
 // code row keeps only its digest, and the flow still works (SECURITY B6, C1).
 func TestPlainChallengeNotStored(t *testing.T) {
-	env := newTestEnv(t, nil)
+	env := newSQLiteTestEnv(t, nil)
 	id, secret := env.client(op.ClientSpec{})
 	relying := env.rp(id, secret)
 	verifier := oauth2.GenerateVerifier()

@@ -739,6 +739,19 @@ func (s *Store) AddFailure(ctx context.Context, key string, now, since time.Time
 	return len(l), nil
 }
 
+// ReleaseFailure implements storage.Throttle: it removes one failure of
+// key recorded at exactly at.
+func (s *Store) ReleaseFailure(ctx context.Context, key string, at time.Time) error {
+	at = norm(at)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.failures[key]
+	if i := slices.IndexFunc(l, func(f failure) bool { return f.at.Equal(at) }); i >= 0 {
+		s.failures[key] = slices.Delete(l, i, i+1)
+	}
+	return nil
+}
+
 // Failures implements storage.Throttle.
 func (s *Store) Failures(ctx context.Context, key string, since time.Time) (int, error) {
 	since = norm(since)

@@ -134,7 +134,7 @@ func testConcurrentAddFailure(t *testing.T, s storage.Provider) {
 
 // ReleaseFailure removes exactly one failure: the reservation of an attempt
 // that succeeded.
-func testReleaseFailure(t *testing.T, s storage.Storage) {
+func testReleaseFailure(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	for i := range 3 {
 		_, err := s.AddFailure(ctx, "k", at(time.Duration(i)*time.Second), at(-time.Hour))
