@@ -1,6 +1,7 @@
 package op_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -78,5 +79,105 @@ func FuzzToken(f *testing.F) {
 		if rec.Code != http.StatusOK && m["error"] == nil {
 			t.Fatalf("error without code for %q: %s", body, rec.Body)
 		}
+	})
+}
+
+// FuzzClientAuth sends arbitrary Authorization headers and client
+// credentials in the body to /token: client authentication always answers
+// JSON, 400 or 401 with invalid_client/invalid_request, never a crash or 5xx.
+func FuzzClientAuth(f *testing.F) {
+	env := newTestEnv(f, nil)
+	id, secret := env.client(op.ClientSpec{})
+	pub, _ := env.client(op.ClientSpec{Type: storage.Public})
+	basic := func(u, p string) string {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(u+":"+p))
+	}
+	for _, seed := range [][2]string{
+		{basic(id, secret), ""},
+		{basic(url.QueryEscape(id), "%zz"), ""},
+		{"Basic !!!", ""},
+		{"Basic " + base64.StdEncoding.EncodeToString([]byte("no-colon")), ""},
+		{"", "client_id=" + id + "&client_secret=" + secret},
+		{"", "client_id=" + pub + "&client_secret=x"},
+		{basic(id, secret), "client_id=other"},
+		{"Bearer x", "client_id=" + pub},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, authz, body string) {
+		req := httptest.NewRequest(http.MethodPost, "/token", strings.NewReader(body+"&grant_type=client_credentials"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if authz != "" {
+			req.Header.Set("Authorization", authz)
+		}
+		rec := httptest.NewRecorder()
+		env.p.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("status %d for %q %q: %s", rec.Code, authz, body, rec.Body)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &m); err != nil {
+			t.Fatalf("not JSON for %q %q: %s", authz, body, rec.Body)
+		}
+		if rec.Code != http.StatusOK && m["error"] == nil {
+			t.Fatalf("error without code: %s", rec.Body)
+		}
+	})
+}
+
+// authorizeOnly sends one authorization request with extra parameters and
+// checks that the answer is a page, a login redirect or a redirect to the
+// registered URI.
+func authorizeOnly(t *testing.T, env *testEnv, id string, extra url.Values) {
+	q := url.Values{"client_id": {id}, "redirect_uri": {rpCallback}, "response_type": {"code"}, "scope": {"openid"}, "state": {"s"}}
+	for k, v := range extra {
+		q[k] = v
+	}
+	req := httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil)
+	rec := httptest.NewRecorder()
+	env.p.ServeHTTP(rec, req)
+	switch rec.Code {
+	case http.StatusOK, http.StatusBadRequest:
+	case http.StatusFound:
+		loc := rec.Header().Get("Location")
+		if !strings.HasPrefix(loc, rpCallback) && !strings.HasPrefix(loc, "/login?") {
+			t.Fatalf("redirect to %q", loc)
+		}
+	default:
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+}
+
+// FuzzClaims sends arbitrary claims parameters (OIDC Core §5.5).
+func FuzzClaims(f *testing.F) {
+	env := newTestEnv(f, nil)
+	id, _ := env.client(op.ClientSpec{})
+	for _, seed := range []string{
+		`{"userinfo":{"email":null,"name":{"essential":true}},"id_token":{"auth_time":{"essential":true}}}`,
+		`{"userinfo":{"email":{"value":"a@b","values":[1,{"x":[[]]}]}}}`,
+		`{"id_token":{"acr":{"values":["urn:x"]}}}`, `[]`, `null`, `{"userinfo":[]}`, `{"userinfo":{"x":1}}`,
+		strings.Repeat("[", 50), `{"userinfo":{"email":{"value":"\"}]]]"}}}`,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, claims string) {
+		authorizeOnly(t, env, id, url.Values{"claims": {claims}})
+	})
+}
+
+// FuzzIDTokenHint sends arbitrary id_token_hint values: a forged or broken
+// hint is refused or ignored, never a crash.
+func FuzzIDTokenHint(f *testing.F) {
+	env := newTestEnv(f, nil)
+	id, _ := env.client(op.ClientSpec{})
+	for _, seed := range []string{
+		"eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9.",
+		"eyJhbGciOiJSUzI1NiIsImtpZCI6IngifQ.eyJpc3MiOiJ4In0.c2ln",
+		"a.b.c", "....", "", "eyJ9.eyJ9.eyJ9", "eyJhbGciOiJIUzI1NiJ9.e30.AAAA",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, hint string) {
+		authorizeOnly(t, env, id, url.Values{"id_token_hint": {hint}})
 	})
 }
