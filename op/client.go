@@ -28,6 +28,9 @@ type ClientSpec struct {
 	TermsURL               string
 	ContactEmail           string
 	LogoURL                string
+	// ClientMetadata are the registration properties beyond the seed's
+	// (token_endpoint_auth_method, grant_types, jwks, jwks_uri, ...).
+	storage.ClientMetadata
 	// InsecureAllowHTTP accepts http redirect URIs on hosts other than
 	// loopback addresses and localhost (development only; SECURITY A4).
 	InsecureAllowHTTP bool
@@ -53,9 +56,14 @@ func NewClient(spec ClientSpec, sealer *keys.Sealer, now time.Time) (*storage.Cl
 		ContactEmail:           spec.ContactEmail,
 		LogoURL:                spec.LogoURL,
 		CreatedAt:              now.UTC(),
+		ClientMetadata:         spec.ClientMetadata,
 	}
 	if c.Type == "" {
+		// RFC 7591 §2: "none" is a public client.
 		c.Type = storage.Confidential
+		if c.TokenEndpointAuthMethod == AuthNone {
+			c.Type = storage.Public
+		}
 	}
 	if c.JWTAlg == "" {
 		c.JWTAlg = keys.RS256
@@ -67,7 +75,9 @@ func NewClient(spec ClientSpec, sealer *keys.Sealer, now time.Time) (*storage.Cl
 		return nil, "", err
 	}
 	var secret string
-	if c.Type == storage.Confidential {
+	if c.Type == storage.Confidential && c.TokenEndpointAuthMethod != AuthPrivateKeyJWT || c.JWTAlg == keys.HS256 {
+		// A private_key_jwt client needs no secret, unless its ID tokens
+		// are HS256 (OIDC Core §10.1).
 		secret = SetClientSecret(c, sealer)
 	}
 	return c, secret, nil
@@ -139,6 +149,7 @@ func NormalizeClient(c *storage.Client, allowHTTP bool) error {
 			errs = append(errs, fmt.Errorf("invalid scope %q", s))
 		}
 	}
+	errs = append(errs, checkClientMetadata(c, allowHTTP)...)
 	return errors.Join(errs...)
 }
 

@@ -95,6 +95,9 @@ type Config struct {
 	// seed accepts them at userinfo; SECURITY D11 keeps that default but lets
 	// it be switched off). Tokens in the header or form body still work.
 	DisableQueryToken bool
+	// Registration configures dynamic client registration at /register
+	// (RFC 7591, RFC 7592). Off by default.
+	Registration Registration
 
 	Hooks  Hooks
 	Logger *slog.Logger     // Defaults to a logger that discards.
@@ -147,6 +150,12 @@ type Hooks struct {
 	// OnConsent is told when a user accepts or declines the consent page (the
 	// seed's user_accept_consent / user_decline_consent signals).
 	OnConsent func(ctx context.Context, e ConsentEvent)
+	// Registration is the policy for dynamic registration and its updates
+	// (RFC 7591 §3, RFC 7592 §2.2): it may change a.Metadata, or refuse with
+	// an error (an *Error is sent as it is, e.g. invalid_client_metadata or
+	// invalid_redirect_uri; any other error as invalid_client_metadata with
+	// a generic description). The result is validated like any client.
+	Registration func(ctx context.Context, a *RegistrationArgs) error
 }
 
 // PasswordAuthenticator is what Users implements to allow the password
@@ -242,6 +251,9 @@ func (c *Config) setDefaults() {
 		c.Now = time.Now
 	}
 	c.Issuer = strings.TrimSuffix(c.Issuer, "/")
+	if c.Registration.Open {
+		c.Registration.Enabled = true
+	}
 }
 
 // validate reports every problem at once.

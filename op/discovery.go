@@ -57,7 +57,7 @@ func (p *Provider) metadata() map[string]any {
 		"grant_types_supported":                          grants,
 		"subject_types_supported":                        []string{"public"},
 		"id_token_signing_alg_values_supported":          algs,
-		"token_endpoint_auth_methods_supported":          []string{"client_secret_basic", "client_secret_post", "none"},
+		"token_endpoint_auth_methods_supported":          authMethods,
 		"code_challenge_methods_supported":               []string{"S256", "plain"},
 		"claims_supported":                               supportedClaims(),
 		"claims_parameter_supported":                     true,
@@ -65,6 +65,9 @@ func (p *Provider) metadata() map[string]any {
 		"request_uri_parameter_supported":                false,
 		"authorization_response_iss_parameter_supported": true,
 		"prompt_values_supported":                        []string{"none", "login", "consent", "select_account"},
+	}
+	if p.cfg.Registration.Enabled {
+		doc["registration_endpoint"] = p.endpoint(PathRegister)
 	}
 	return doc
 }

@@ -17,6 +17,10 @@ const (
 	PathJWKS          = "/jwks"
 	PathIntrospect    = "/introspect"
 	PathRevoke        = "/revoke"
+	// PathRegister is the client registration endpoint (RFC 7591 §3);
+	// PathRegister + "/{client_id}" is each client's configuration
+	// endpoint (RFC 7592 §2).
+	PathRegister = "/register"
 )
 
 // routes is the provider's own mux, used by ServeHTTP.
@@ -73,6 +77,10 @@ func (p *Provider) Mount(mux *http.ServeMux, prefix string) {
 	handle(PathUserinfo, getPost, p.userinfo, true)
 	handle(PathRevoke, post, p.revoke, true)
 	handle(PathIntrospect, post, p.introspect, false)
+	if p.cfg.Registration.Enabled {
+		handle(PathRegister, post, p.register, true)
+		handle(PathRegister+"/{id}", []string{http.MethodGet, http.MethodPut, http.MethodDelete}, p.registrationClient, true)
+	}
 }
 
 // onlyGet answers 405 to anything but GET, HEAD and OPTIONS.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/oidcd/oidcd/storage"
@@ -47,6 +48,11 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		p.writeJSONError(w, r, newErr(errUnsupportedGrantType, "The grant_type %q is not supported.", gt))
+		return
+	}
+	if len(client.GrantTypes) > 0 && !slices.Contains(client.GrantTypes, gt) {
+		// RFC 7591 §2: the client registered the grants it uses.
+		p.writeJSONError(w, r, newErr(errUnauthorizedClient, "The client is not registered for the grant_type %q.", gt))
 		return
 	}
 	resp, err := grant(r, form, client)
@@ -111,6 +117,15 @@ func (p *Provider) authenticateClient(r *http.Request, form url.Values) (*storag
 		return nil, invalidClient("Client authentication failed.")
 	} else if err != nil {
 		return nil, err
+	}
+	// OIDC Core §9: a client uses the method it registered. Clients made
+	// before token_endpoint_auth_method existed may send their secret
+	// either way.
+	switch m := c.TokenEndpointAuthMethod; {
+	case m == AuthClientSecretBasic && !basic && c.Type == storage.Confidential:
+		return nil, invalidClient("This client authenticates with client_secret_basic.")
+	case m == AuthClientSecretPost && basic:
+		return nil, invalidClient("This client authenticates with client_secret_post.")
 	}
 	switch c.Type {
 	case storage.Public:

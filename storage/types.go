@@ -38,6 +38,61 @@ type Client struct {
 	ContactEmail string
 	LogoURL      string
 	CreatedAt    time.Time
+
+	// Registration metadata beyond the seed's (RFC 7591 §2, OpenID Connect
+	// Dynamic Client Registration 1.0 §2, RFC 9126 §6, RFC 9068 §2).
+	ClientMetadata
+	// RegistrationTokenHash is the digest of the registration access token
+	// (RFC 7592 §1.2) of a client made at /register; empty otherwise.
+	RegistrationTokenHash []byte
+}
+
+// ClientMetadata are a client's registration properties that the seed does
+// not have. The zero value of each is the behaviour of a client made
+// before they existed.
+type ClientMetadata struct {
+	// TokenEndpointAuthMethod is how the client authenticates (RFC 7591
+	// §2): client_secret_basic, client_secret_post, client_secret_jwt,
+	// private_key_jwt or none. Empty: client_secret_basic or _post for
+	// confidential clients, none for public ones.
+	TokenEndpointAuthMethod string
+	// TokenEndpointAuthSigningAlg, if set, is the only alg accepted for the
+	// client's assertions (OIDC Registration §2).
+	TokenEndpointAuthSigningAlg string
+	// GrantTypes limits the grants the client may use; empty allows every
+	// grant the provider enables (clients made before the property existed).
+	GrantTypes []string
+	// JWKS is the client's public JWK Set as JSON; JWKSURI where to fetch
+	// it. At most one is set (RFC 7591 §2).
+	JWKS    string
+	JWKSURI string
+	// SubjectType is "public" (or empty) or "pairwise" (OIDC Core §8);
+	// SectorIdentifierURI lists the client's redirect URIs (§8.1).
+	SubjectType         string
+	SectorIdentifierURI string
+	// RequirePushedAuthorizationRequests refuses authorization requests
+	// that do not come through /par (RFC 9126 §6).
+	RequirePushedAuthorizationRequests bool
+	// RequestURIs are the request_uri values the client may use besides
+	// its own pushed requests (OIDC Core §6.2, RFC 9101 §5.2).
+	RequestURIs []string
+	// RequestObjectSigningAlg, if set, is the only alg accepted for the
+	// client's request objects; "none" must be registered to be accepted.
+	RequestObjectSigningAlg string
+	// AccessTokenSignedResponseAlg makes the client's access tokens JWTs
+	// signed with this alg (RFC 9068).
+	AccessTokenSignedResponseAlg string
+	// IDTokenEncryptedResponseAlg/Enc encrypt the client's ID tokens; the
+	// Userinfo* fields sign and encrypt its userinfo responses (OIDC
+	// Registration §2).
+	IDTokenEncryptedResponseAlg  string
+	IDTokenEncryptedResponseEnc  string
+	UserinfoSignedResponseAlg    string
+	UserinfoEncryptedResponseAlg string
+	UserinfoEncryptedResponseEnc string
+	// SoftwareID and SoftwareVersion identify the client software (RFC 7591 §2).
+	SoftwareID      string
+	SoftwareVersion string
 }
 
 // AuthCode is an authorization code, stored by its digest.

@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"os"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/oidcd/oidcd/keys"
 	"github.com/oidcd/oidcd/op"
@@ -14,42 +15,18 @@ import (
 	"github.com/oidcd/oidcd/storage/sqlstore"
 )
 
-// clientJSON is a client in --json output. The secret appears only when
-// it has just been generated (create, rotate-secret).
+// clientJSON is a client in --json output: its registration metadata
+// (RFC 7591 names, as at /register) and its type. The secret appears only
+// when it has just been generated (create, rotate-secret).
 type clientJSON struct {
-	ClientID               string    `json:"client_id"`
-	ClientSecret           string    `json:"client_secret,omitempty"`
-	Name                   string    `json:"name"`
-	Type                   string    `json:"type"`
-	ResponseTypes          []string  `json:"response_types"`
-	RedirectURIs           []string  `json:"redirect_uris"`
-	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
-	JWTAlg                 string    `json:"jwt_alg"`
-	RequireConsent         bool      `json:"require_consent"`
-	ReuseConsent           bool      `json:"reuse_consent"`
-	Scope                  []string  `json:"scope"`
-	Website                string    `json:"website,omitempty"`
-	TermsURL               string    `json:"terms_url,omitempty"`
-	ContactEmail           string    `json:"contact_email,omitempty"`
-	LogoURL                string    `json:"logo_url,omitempty"`
-	CreatedAt              time.Time `json:"created_at"`
+	op.ClientMetadata
+	Type string `json:"type"`
 }
 
 func toClientJSON(c *storage.Client, secret string) clientJSON {
-	orEmpty := func(s []string) []string {
-		if s == nil {
-			return []string{}
-		}
-		return s
-	}
-	return clientJSON{
-		ClientID: c.ID, ClientSecret: secret, Name: c.Name, Type: string(c.Type),
-		ResponseTypes: orEmpty(c.ResponseTypes), RedirectURIs: orEmpty(c.RedirectURIs),
-		PostLogoutRedirectURIs: orEmpty(c.PostLogoutRedirectURIs), JWTAlg: c.JWTAlg,
-		RequireConsent: c.RequireConsent, ReuseConsent: c.ReuseConsent, Scope: orEmpty(c.Scope),
-		Website: c.Website, TermsURL: c.TermsURL, ContactEmail: c.ContactEmail, LogoURL: c.LogoURL,
-		CreatedAt: c.CreatedAt.UTC(),
-	}
+	m := op.MetadataOf(c)
+	m.ClientSecret = secret
+	return clientJSON{ClientMetadata: m, Type: string(c.Type)}
 }
 
 // clients manages relying parties.
@@ -88,6 +65,14 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 	c.fs.StringVar(&spec.TermsURL, "terms-url", "", "terms of service URL")
 	c.fs.StringVar(&spec.ContactEmail, "contact-email", "", "contact email")
 	c.fs.StringVar(&spec.LogoURL, "logo-url", "", "logo URL")
+	var grantTypes stringList
+	var jwksFile string
+	c.fs.StringVar(&spec.TokenEndpointAuthMethod, "token-endpoint-auth-method", "", "client_secret_basic, client_secret_post or none (default: either secret method; none for public clients)")
+	c.fs.Var(&grantTypes, "grant-type", "grant type the client may use, repeatable: authorization_code, implicit, refresh_token, client_credentials, password (default: every enabled grant)")
+	c.fs.StringVar(&spec.JWKSURI, "jwks-uri", "", "URL of the client's public JWK Set")
+	c.fs.StringVar(&jwksFile, "jwks", "", "FILE holding the client's public JWK Set (JSON)")
+	c.fs.StringVar(&spec.SoftwareID, "software-id", "", "identifier of the client software")
+	c.fs.StringVar(&spec.SoftwareVersion, "software-version", "", "version of the client software")
 	c.fs.BoolVar(&spec.InsecureAllowHTTP, "insecure-allow-http", false, "allow http redirect URIs on non-loopback hosts (development only; also OIDCD_INSECURE_ALLOW_HTTP_REDIRECTS)")
 	if _, err := c.parse(args, 0, 0); err != nil {
 		return err
@@ -101,6 +86,17 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 	spec.PostLogoutRedirectURIs = postLogout
 	for _, sc := range scopes {
 		spec.Scope = append(spec.Scope, strings.Fields(sc)...)
+	}
+	spec.GrantTypes = grantTypes
+	if jwksFile != "" {
+		b, err := os.ReadFile(jwksFile)
+		if err != nil {
+			return fmt.Errorf("clients create: --jwks: %w", err)
+		}
+		spec.JWKS = strings.TrimSpace(string(b))
+	}
+	if spec.TokenEndpointAuthMethod == op.AuthNone && typ == "confidential" && !typeSet(c) {
+		spec.Type = storage.Public
 	}
 	s, err := c.settings()
 	if err != nil {
@@ -214,6 +210,26 @@ func (a *app) clientsByID(ctx context.Context, sub string, args []string) error 
 	row("terms_url", client.TermsURL)
 	row("contact_email", client.ContactEmail)
 	row("logo_url", client.LogoURL)
+	row("token_endpoint_auth_method", op.MetadataOf(client).TokenEndpointAuthMethod)
+	if len(client.GrantTypes) > 0 {
+		row("grant_types", strings.Join(client.GrantTypes, " "))
+	}
+	if client.JWKSURI != "" {
+		row("jwks_uri", client.JWKSURI)
+	}
+	if client.JWKS != "" {
+		row("jwks", client.JWKS)
+	}
+	if len(client.RegistrationTokenHash) > 0 {
+		row("registered", "through /register (dynamic registration)")
+	}
 	row("created_at", timeText(client.CreatedAt))
 	return tw.Flush()
+}
+
+// typeSet reports whether --type was given.
+func typeSet(c *command) bool {
+	set := false
+	c.fs.Visit(func(f *flag.Flag) { set = set || f.Name == "type" })
+	return set
 }

@@ -9,6 +9,7 @@
 //	oidcd keys create|list|rotate
 //	oidcd users create|list|set-password|delete
 //	oidcd clients create|list|show|delete|rotate-secret
+//	oidcd registration-tokens create
 //	oidcd version
 //	oidcd help [COMMAND]
 package main
@@ -68,11 +69,14 @@ Usage:
   oidcd clients create --name N [--type confidential|public] [--response-type T ...] --redirect-uri U ...
                        [--post-logout-redirect-uri U ...] [--scope "a b" ...] [--jwt-alg RS256|ES256|EdDSA|HS256]
                        [--require-consent] [--reuse-consent] [--website URL] [--terms-url URL]
-                       [--contact-email E] [--logo-url URL] [--insecure-allow-http] [--json]
+                       [--contact-email E] [--logo-url URL] [--token-endpoint-auth-method M]
+                       [--grant-type G ...] [--jwks-uri URL | --jwks FILE] [--software-id S]
+                       [--software-version V] [--insecure-allow-http] [--json]
   oidcd clients list [--json]
   oidcd clients show ID [--json]
   oidcd clients delete ID
   oidcd clients rotate-secret ID [--json]
+  oidcd registration-tokens create [--uses N] [--expires D] [--json]
   oidcd version [--json]              (also: oidcd --version)
   oidcd help [COMMAND [SUBCOMMAND]]
 
@@ -118,6 +122,8 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		return a.users(ctx, rest)
 	case "clients":
 		return a.clients(ctx, rest)
+	case "registration-tokens":
+		return a.registrationTokens(ctx, rest)
 	case "help", "-h", "-help", "--help":
 		if cmd == "help" && len(rest) > 0 && rest[0] != "help" {
 			// "oidcd help users create" is "oidcd users create --help".

@@ -342,8 +342,9 @@ func TestClientsCommands(t *testing.T) {
 		t.Fatalf("create --json: %v\n%s", err, out)
 	}
 	if created.ClientID == "" || len(created.ClientSecret) < 40 || created.Type != "confidential" ||
-		len(created.ResponseTypes) != 2 || created.JWTAlg != "ES256" || !created.RequireConsent ||
-		strings.Join(created.Scope, " ") != "read write admin" {
+		len(created.ResponseTypes) != 2 || created.IDTokenSignedResponseAlg != "ES256" || !created.RequireConsent ||
+		created.Scope != "read write admin" || created.ClientName != "My App" || created.ClientURI != "https://app.example" ||
+		created.TokenEndpointAuthMethod != "client_secret_basic" {
 		t.Fatalf("created = %+v", created)
 	}
 	id := created.ClientID
@@ -360,7 +361,7 @@ func TestClientsCommands(t *testing.T) {
 	for _, args := range [][]string{{"show", id, "--json"}, {"show", "--json", id}, {"show", "--id", id, "--json"}} {
 		var shown clientJSON
 		out := ok(t, dir, append([]string{"clients"}, args...)...)
-		if err := json.Unmarshal([]byte(out), &shown); err != nil || shown.ClientID != id || shown.Name != "My App" || shown.ClientSecret != "" {
+		if err := json.Unmarshal([]byte(out), &shown); err != nil || shown.ClientID != id || shown.ClientName != "My App" || shown.ClientSecret != "" {
 			t.Fatalf("clients %v: %v\n%s", args, err, out)
 		}
 	}

@@ -119,6 +119,13 @@ func (a *app) serve(ctx context.Context, args []string) error {
 			ClientAuthFailureWindow: s.ClientAuthFailureWindow,
 			// The seed's OIDC_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE=False.
 			InsecureIntrospectionAnyAudience: !s.IntrospectionValidateAudienceScope,
+			// /register always answers; it needs an initial access token
+			// ('oidcd registration-tokens create') unless it is open.
+			Registration: op.Registration{
+				Enabled:           true,
+				Open:              s.RegistrationOpen,
+				InsecureAllowHTTP: s.InsecureAllowHTTPRedirects,
+			},
 		},
 		Templates:          templates,
 		InsecureCookies:    s.InsecureCookies,

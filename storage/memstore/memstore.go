@@ -21,15 +21,16 @@ var _ storage.Provider = (*Store)(nil)
 // method runs under one mutex, so each call is atomic, and values are copied
 // in and out: a caller never shares memory with the store.
 type Store struct {
-	mu       sync.RWMutex
-	clients  map[string]*storage.Client
-	codes    map[string]*storage.AuthCode // by string(hash)
-	grants   map[string]*storage.Grant
-	tokens   map[string]*storage.Token      // by string(hash)
-	byGrant  map[string]map[string]struct{} // grant id → token hashes
-	consents map[consentKey]*storage.Consent
-	keys     map[string]*storage.SigningKey
-	failures map[string][]failure // throttle key → failures, oldest first
+	mu        sync.RWMutex
+	clients   map[string]*storage.Client
+	codes     map[string]*storage.AuthCode // by string(hash)
+	grants    map[string]*storage.Grant
+	tokens    map[string]*storage.Token      // by string(hash)
+	byGrant   map[string]map[string]struct{} // grant id → token hashes
+	consents  map[consentKey]*storage.Consent
+	keys      map[string]*storage.SigningKey
+	failures  map[string][]failure                  // throttle key → failures, oldest first
+	regTokens map[string]*storage.RegistrationToken // by string(hash)
 }
 
 type consentKey struct{ user, client string }
@@ -40,14 +41,15 @@ type failure struct{ at, expires time.Time }
 // New returns an empty store.
 func New() *Store {
 	return &Store{
-		clients:  map[string]*storage.Client{},
-		codes:    map[string]*storage.AuthCode{},
-		grants:   map[string]*storage.Grant{},
-		tokens:   map[string]*storage.Token{},
-		byGrant:  map[string]map[string]struct{}{},
-		consents: map[consentKey]*storage.Consent{},
-		keys:     map[string]*storage.SigningKey{},
-		failures: map[string][]failure{},
+		clients:   map[string]*storage.Client{},
+		codes:     map[string]*storage.AuthCode{},
+		grants:    map[string]*storage.Grant{},
+		tokens:    map[string]*storage.Token{},
+		byGrant:   map[string]map[string]struct{}{},
+		consents:  map[consentKey]*storage.Consent{},
+		keys:      map[string]*storage.SigningKey{},
+		failures:  map[string][]failure{},
+		regTokens: map[string]*storage.RegistrationToken{},
 	}
 }
 
@@ -124,6 +126,9 @@ func cloneClient(c *storage.Client) *storage.Client {
 	cp.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
 	cp.Scope = slices.Clone(c.Scope)
 	cp.CreatedAt = norm(c.CreatedAt)
+	cp.GrantTypes = slices.Clone(c.GrantTypes)
+	cp.RequestURIs = slices.Clone(c.RequestURIs)
+	cp.RegistrationTokenHash = bytes.Clone(c.RegistrationTokenHash)
 	return &cp
 }
 
@@ -812,6 +817,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 			n++
 		}
 	}
+	n += s.deleteExpiredRegistration(now)
 	for key, l := range s.failures {
 		kept := slices.DeleteFunc(l, func(f failure) bool { return !f.expires.After(now) })
 		n += int64(len(l) - len(kept))

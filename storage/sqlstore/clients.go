@@ -8,13 +8,14 @@ import (
 
 const clientCols = `id, name, type, secret_hash, secret_sealed, response_types, redirect_uris,
 	post_logout_redirect_uris, jwt_alg, require_consent, reuse_consent, scope, website,
-	terms_url, contact_email, logo_url, created_at`
+	terms_url, contact_email, logo_url, created_at, metadata, registration_token_hash`
 
 func clientArgs(c *storage.Client) []any {
 	return []any{c.ID, c.Name, string(c.Type), blobArg(c.SecretHash), blobArg(c.SecretSealed),
 		listArg(c.ResponseTypes), listArg(c.RedirectURIs), listArg(c.PostLogoutRedirectURIs),
 		c.JWTAlg, c.RequireConsent, c.ReuseConsent, scopeArg(c.Scope), c.Website,
-		c.TermsURL, c.ContactEmail, c.LogoURL, timeArg(c.CreatedAt)}
+		c.TermsURL, c.ContactEmail, c.LogoURL, timeArg(c.CreatedAt), metadataArg(c.ClientMetadata),
+		blobArg(c.RegistrationTokenHash)}
 }
 
 type scanner interface{ Scan(dest ...any) error }
@@ -25,7 +26,8 @@ func scanClient(r scanner) (*storage.Client, error) {
 	err := r.Scan(&c.ID, &c.Name, &typ, &c.SecretHash, &c.SecretSealed,
 		listCol{&c.ResponseTypes}, listCol{&c.RedirectURIs}, listCol{&c.PostLogoutRedirectURIs},
 		&c.JWTAlg, &c.RequireConsent, &c.ReuseConsent, scopeCol{&c.Scope}, &c.Website,
-		&c.TermsURL, &c.ContactEmail, &c.LogoURL, timeCol{&c.CreatedAt})
+		&c.TermsURL, &c.ContactEmail, &c.LogoURL, timeCol{&c.CreatedAt}, metadataCol{&c.ClientMetadata},
+		&c.RegistrationTokenHash)
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +44,7 @@ func (s *Store) CreateClient(ctx context.Context, c *storage.Client) error {
 		return err
 	}
 	_, err := s.writer().exec(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, clientArgs(c)...)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, clientArgs(c)...)
 	return s.wrapErr("create client", err)
 }
 
@@ -67,7 +69,8 @@ func (s *Store) UpdateClient(ctx context.Context, c *storage.Client) error {
 	n, err := s.writer().execN(ctx, `UPDATE clients SET name = ?, type = ?, secret_hash = ?,
 		secret_sealed = ?, response_types = ?, redirect_uris = ?, post_logout_redirect_uris = ?,
 		jwt_alg = ?, require_consent = ?, reuse_consent = ?, scope = ?, website = ?,
-		terms_url = ?, contact_email = ?, logo_url = ?, created_at = ?
+		terms_url = ?, contact_email = ?, logo_url = ?, created_at = ?, metadata = ?,
+		registration_token_hash = ?
 		WHERE id = ?`, args...)
 	if err != nil {
 		return s.wrapErr("update client", err)

@@ -74,6 +74,27 @@ func testClientUpdate(t *testing.T, s storage.Provider) {
 		ContactEmail:           "new@new.example",
 		LogoURL:                "https://new.example/logo.svg",
 		CreatedAt:              at(-day),
+		ClientMetadata: storage.ClientMetadata{
+			TokenEndpointAuthMethod:            "client_secret_jwt",
+			TokenEndpointAuthSigningAlg:        "HS512",
+			GrantTypes:                         []string{"client_credentials"},
+			JWKS:                               `{"keys":[]}`,
+			JWKSURI:                            "https://new.example/jwks",
+			SubjectType:                        "public",
+			SectorIdentifierURI:                "https://new.example/sector.json",
+			RequirePushedAuthorizationRequests: true,
+			RequestURIs:                        []string{"https://new.example/r1", "https://new.example/r2"},
+			RequestObjectSigningAlg:            "none",
+			AccessTokenSignedResponseAlg:       "ES256",
+			IDTokenEncryptedResponseAlg:        "ECDH-ES",
+			IDTokenEncryptedResponseEnc:        "A128CBC-HS256",
+			UserinfoSignedResponseAlg:          "RS256",
+			UserinfoEncryptedResponseAlg:       "RSA-OAEP-256",
+			UserinfoEncryptedResponseEnc:       "A256GCM",
+			SoftwareID:                         "new-software",
+			SoftwareVersion:                    "3",
+		},
+		RegistrationTokenHash: newHash(),
 	}
 	complete(t, "updated client", u)
 	ok(t, s.UpdateClient(ctx, u), "UpdateClient")

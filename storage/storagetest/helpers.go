@@ -180,6 +180,27 @@ func fullClient(id string) *storage.Client {
 		ContactEmail:           "ops@rp.example",
 		LogoURL:                "https://rp.example/logo.png",
 		CreatedAt:              t0,
+		ClientMetadata: storage.ClientMetadata{
+			TokenEndpointAuthMethod:            "private_key_jwt",
+			TokenEndpointAuthSigningAlg:        "ES256",
+			GrantTypes:                         []string{"authorization_code", "refresh_token"},
+			JWKS:                               `{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`,
+			JWKSURI:                            "https://rp.example/jwks",
+			SubjectType:                        "pairwise",
+			SectorIdentifierURI:                "https://rp.example/sector.json",
+			RequirePushedAuthorizationRequests: true,
+			RequestURIs:                        []string{"https://rp.example/request.jwt"},
+			RequestObjectSigningAlg:            "PS256",
+			AccessTokenSignedResponseAlg:       "RS256",
+			IDTokenEncryptedResponseAlg:        "RSA-OAEP-256",
+			IDTokenEncryptedResponseEnc:        "A256GCM",
+			UserinfoSignedResponseAlg:          "ES256",
+			UserinfoEncryptedResponseAlg:       "ECDH-ES",
+			UserinfoEncryptedResponseEnc:       "A128CBC-HS256",
+			SoftwareID:                         "4NRB1-0XZABZI9E6-5SM3R",
+			SoftwareVersion:                    "2.1 ✓",
+		},
+		RegistrationTokenHash: newHash(),
 	}
 }
 

@@ -102,6 +102,10 @@ var providerTests = []subtest{
 
 	{"DeleteExpired", testDeleteExpired},
 
+	{"RegistrationTokenUses", testRegistrationTokenUses},
+	{"RegistrationTokenExpiry", testRegistrationTokenExpiry},
+	{"ConcurrentUseRegistrationToken", testConcurrentUseRegistrationToken},
+
 	{"ConcurrentConsumeCode", testConcurrentConsumeCode},
 	{"ConcurrentRedeemWithGrant", testConcurrentRedeemWithGrant},
 	{"ConcurrentRotateRefreshToken", testConcurrentRotateRefreshToken},

@@ -1,0 +1,70 @@
+package memstore
+
+import (
+	"bytes"
+	"context"
+	"time"
+
+	"github.com/oidcd/oidcd/storage"
+)
+
+// CreateRegistrationToken implements storage.RegistrationTokens.
+func (s *Store) CreateRegistrationToken(ctx context.Context, t *storage.RegistrationToken) error {
+	if err := checkHash(t.Hash); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.regTokens[string(t.Hash)]; ok {
+		return exists("create registration token")
+	}
+	cp := *t
+	cp.Hash = bytes.Clone(t.Hash)
+	cp.CreatedAt, cp.ExpiresAt = norm(t.CreatedAt), norm(t.ExpiresAt)
+	s.regTokens[string(t.Hash)] = &cp
+	return nil
+}
+
+// RegistrationToken implements storage.RegistrationTokens.
+func (s *Store) RegistrationToken(ctx context.Context, hash []byte, now time.Time) (*storage.RegistrationToken, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t, ok := s.regTokens[string(hash)]
+	if !ok || !live(t.ExpiresAt, norm(now)) || t.UsesLeft < 0 {
+		return nil, notFound("registration token")
+	}
+	cp := *t
+	cp.Hash = bytes.Clone(t.Hash)
+	return &cp, nil
+}
+
+// UseRegistrationToken implements storage.RegistrationTokens.
+func (s *Store) UseRegistrationToken(ctx context.Context, hash []byte, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.regTokens[string(hash)]
+	if !ok || !live(t.ExpiresAt, norm(now)) || t.UsesLeft < 0 {
+		return notFound("use registration token")
+	}
+	switch t.UsesLeft {
+	case 0: // no limit
+	case 1:
+		delete(s.regTokens, string(hash))
+	default:
+		t.UsesLeft--
+	}
+	return nil
+}
+
+// deleteExpiredRegistration removes expired initial access tokens; the
+// caller holds s.mu.
+func (s *Store) deleteExpiredRegistration(now time.Time) int64 {
+	var n int64
+	for h, t := range s.regTokens {
+		if !live(t.ExpiresAt, now) {
+			delete(s.regTokens, h)
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,29 @@
+package storage
+
+import (
+	"context"
+	"time"
+)
+
+// RegistrationToken is an initial access token for dynamic client
+// registration (RFC 7591 §3), stored by its digest.
+type RegistrationToken struct {
+	Hash []byte
+	// UsesLeft is how many registrations it still allows; 0 means no limit.
+	UsesLeft  int
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// RegistrationTokens stores initial access tokens.
+type RegistrationTokens interface {
+	// CreateRegistrationToken returns ErrAlreadyExists on a hash collision.
+	CreateRegistrationToken(ctx context.Context, t *RegistrationToken) error
+	// RegistrationToken returns the token without using it; ErrNotFound if
+	// none exists, it expired before now or it has no use left.
+	RegistrationToken(ctx context.Context, hash []byte, now time.Time) (*RegistrationToken, error)
+	// UseRegistrationToken takes one use of the token, atomically: of
+	// concurrent calls for a token with n uses left at most n succeed; the
+	// last use deletes it. ErrNotFound as for RegistrationToken.
+	UseRegistrationToken(ctx context.Context, hash []byte, now time.Time) error
+}

@@ -1,0 +1,90 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/oidcd/oidcd/storage"
+)
+
+// metadataArg is the JSON of a client's registration metadata (the
+// metadata column).
+func metadataArg(m storage.ClientMetadata) string {
+	b, _ := json.Marshal(m) // strings, bools and string slices always marshal
+	return string(b)
+}
+
+// metadataCol scans the metadata column.
+type metadataCol struct{ m *storage.ClientMetadata }
+
+func (c metadataCol) Scan(src any) error {
+	var b []byte
+	switch x := src.(type) {
+	case nil:
+	case string:
+		b = []byte(x)
+	case []byte:
+		b = x
+	default:
+		return fmt.Errorf("sqlstore: metadata column holds %T", src)
+	}
+	*c.m = storage.ClientMetadata{}
+	if len(b) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(b, c.m); err != nil {
+		return fmt.Errorf("sqlstore: metadata column: %w", err)
+	}
+	return nil
+}
+
+// CreateRegistrationToken implements storage.RegistrationTokens.
+func (s *Store) CreateRegistrationToken(ctx context.Context, t *storage.RegistrationToken) error {
+	if err := checkHash(t.Hash); err != nil {
+		return err
+	}
+	if t.UsesLeft < 0 {
+		return fmt.Errorf("sqlstore: registration token with %d uses", t.UsesLeft)
+	}
+	_, err := s.writer().exec(ctx, `INSERT INTO registration_tokens (hash, uses_left, created_at, expires_at)
+		VALUES (?, ?, ?, ?)`, t.Hash, t.UsesLeft, timeArg(t.CreatedAt), t.ExpiresAt.UnixMicro())
+	return s.wrapErr("create registration token", err)
+}
+
+// RegistrationToken implements storage.RegistrationTokens.
+func (s *Store) RegistrationToken(ctx context.Context, hash []byte, now time.Time) (*storage.RegistrationToken, error) {
+	if len(hash) == 0 {
+		return nil, notFound("registration token")
+	}
+	var t storage.RegistrationToken
+	var exp int64
+	err := s.reader().row(ctx, `SELECT hash, uses_left, created_at, expires_at FROM registration_tokens
+		WHERE hash = ? AND expires_at > ? AND uses_left >= 0`, hash, now.UnixMicro()).
+		Scan(&t.Hash, &t.UsesLeft, timeCol{&t.CreatedAt}, &exp)
+	if err != nil {
+		return nil, s.wrapErr("registration token", err)
+	}
+	t.ExpiresAt = time.UnixMicro(exp).UTC()
+	return &t, nil
+}
+
+// UseRegistrationToken implements storage.RegistrationTokens: one
+// conditional update, so concurrent uses on any node never exceed the
+// limit. A used-up token stays (uses_left -1) until it expires.
+func (s *Store) UseRegistrationToken(ctx context.Context, hash []byte, now time.Time) error {
+	if len(hash) == 0 {
+		return notFound("use registration token")
+	}
+	n, err := s.writer().execN(ctx, `UPDATE registration_tokens
+		SET uses_left = CASE uses_left WHEN 0 THEN 0 WHEN 1 THEN -1 ELSE uses_left - 1 END
+		WHERE hash = ? AND expires_at > ? AND uses_left >= 0`, hash, now.UnixMicro())
+	if err != nil {
+		return s.wrapErr("use registration token", err)
+	}
+	if n == 0 {
+		return notFound("use registration token")
+	}
+	return nil
+}
