@@ -62,6 +62,9 @@ func loadMigrations(dialect string) ([]migration, error) {
 // to do); on SQLite the transaction is BEGIN IMMEDIATE, which excludes every
 // other writer.
 func (s *Store) Migrate(ctx context.Context) error {
+	if s.txc != nil {
+		return errInAtomically
+	}
 	ms, err := loadMigrations(s.d.name)
 	if err != nil {
 		return err

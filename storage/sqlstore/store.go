@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -39,6 +40,11 @@ type Store struct {
 	wc, rc *stmtCache
 	// batcher is the group-commit writer (SQLite only; see batch.go).
 	batcher
+
+	// txc is set on the store Atomically hands out: every statement runs on
+	// this transaction, and savepoints names its nested transactions.
+	txc        *conn
+	savepoints *atomic.Int64
 }
 
 // Default PostgreSQL pool size; see SetPool.
@@ -144,6 +150,9 @@ func openPostgres(dsn string) (*Store, error) {
 // PostgreSQL (defaults 20 and 10). On SQLite the writer always has exactly one
 // connection and maxOpen bounds the reader pool.
 func (s *Store) SetPool(maxOpen, maxIdle int) {
+	if s.txc != nil {
+		return
+	}
 	if s.w == s.r {
 		s.w.SetMaxOpenConns(maxOpen)
 		s.w.SetMaxIdleConns(maxIdle)
@@ -156,6 +165,9 @@ func (s *Store) SetPool(maxOpen, maxIdle int) {
 // Ping reports whether the database answers. A database that cannot be
 // reached gives an error wrapping storage.ErrUnavailable.
 func (s *Store) Ping(ctx context.Context) error {
+	if s.txc != nil {
+		return nil
+	}
 	if err := s.w.PingContext(ctx); err != nil {
 		return s.wrapErr("ping", err)
 	}
@@ -169,6 +181,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes every connection.
 func (s *Store) Close() error {
+	if s.txc != nil {
+		return errInAtomically
+	}
 	s.stopBatcher()
 	if s.wc != nil {
 		s.wc.close()
@@ -272,10 +287,20 @@ func (c conn) rows(ctx context.Context, query string, args ...any) (*sql.Rows, e
 }
 
 // writer is the connection for single write statements.
-func (s *Store) writer() conn { return conn{q: s.w, d: s.d, sc: s.wc} }
+func (s *Store) writer() conn {
+	if s.txc != nil {
+		return *s.txc
+	}
+	return conn{q: s.w, d: s.d, sc: s.wc}
+}
 
 // reader is the connection for single read statements.
-func (s *Store) reader() conn { return conn{q: s.r, d: s.d, sc: s.rc} }
+func (s *Store) reader() conn {
+	if s.txc != nil {
+		return *s.txc
+	}
+	return conn{q: s.r, d: s.d, sc: s.rc}
+}
 
 // stmtCache keeps the prepared statements of one pool. SQLite only: there
 // preparing costs about as much as running a statement, while pgx already
@@ -368,6 +393,9 @@ func commitAnd(err error) error { return errCommitted{err} }
 // again here (database/sql already retried on a fresh connection where that
 // was safe); its error wraps storage.ErrUnavailable.
 func (s *Store) inTx(ctx context.Context, fn func(c conn) error) error {
+	if s.txc != nil {
+		return s.inSavepoint(ctx, fn)
+	}
 	if s.jobs != nil {
 		return s.inBatch(ctx, fn)
 	}
