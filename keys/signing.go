@@ -108,13 +108,23 @@ func Thumbprint(k crypto.Signer) (string, error) {
 
 // NewSigningKey seals k into a storage row.
 func NewSigningKey(k crypto.Signer, s *Sealer, now time.Time) (*storage.SigningKey, error) {
+	kid, err := Thumbprint(k)
+	if err != nil {
+		return nil, err
+	}
+	return NewSigningKeyWithKID(k, kid, s, now)
+}
+
+// NewSigningKeyWithKID seals k into a storage row under a given kid: for
+// keys imported from another provider, whose kid relying parties already
+// see in the ID tokens they hold.
+func NewSigningKeyWithKID(k crypto.Signer, kid string, s *Sealer, now time.Time) (*storage.SigningKey, error) {
 	alg, err := AlgFor(k)
 	if err != nil {
 		return nil, err
 	}
-	kid, err := Thumbprint(k)
-	if err != nil {
-		return nil, err
+	if kid == "" {
+		return nil, errors.New("keys: empty kid")
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(k)
 	if err != nil {

@@ -87,10 +87,23 @@ func NewClient(spec ClientSpec, sealer *keys.Sealer, now time.Time) (*storage.Cl
 // returns it; the old one stops working once the client is saved.
 func SetClientSecret(c *storage.Client, sealer *keys.Sealer) string {
 	secret := newSecret()
-	c.SecretHash = digest(secret)
-	c.SecretSealed = sealer.Seal([]byte(secret), []byte("client-secret:"+c.ID))
+	SetClientSecretTo(c, secret, sealer)
 	return secret
 }
+
+// SetClientSecretTo gives a confidential client a known secret, stored as
+// every secret is: its digest and a sealed copy. It is for secrets that
+// relying parties already hold (a client imported from another provider);
+// new secrets come from SetClientSecret.
+func SetClientSecretTo(c *storage.Client, secret string, sealer *keys.Sealer) {
+	c.SecretHash = digest(secret)
+	c.SecretSealed = sealer.Seal([]byte(secret), []byte("client-secret:"+c.ID))
+}
+
+// SecretDigest is how codes, access and refresh tokens and client secrets
+// are looked up: tools that bring artefacts issued elsewhere store them under
+// this digest, never in plain text (SECURITY B6).
+func SecretDigest(value string) []byte { return digest(value) }
 
 // NormalizeClient checks a client's settings and puts its response types in
 // canonical order. It reports every problem at once.
