@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"regexp"
 )
 
 //go:embed templates/*.html
@@ -48,7 +49,7 @@ func New(overlay fs.FS) (*Renderer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("web: %w", err)
 		}
-		t, err := template.New(name).Parse(string(base))
+		t, err := template.New(name).Funcs(funcs).Parse(string(base))
 		if err == nil {
 			_, err = t.Parse(string(src))
 		}
@@ -58,6 +59,24 @@ func New(overlay fs.FS) (*Renderer, error) {
 		r.pages[name] = t
 	}
 	return r, nil
+}
+
+// funcs are the functions every template may call.
+var funcs = template.FuncMap{"imageSrc": imageSrc}
+
+// inlineImage is a data: URL of a raster image: a client logo imported
+// with its bytes. SVG is not accepted (it may carry script).
+var inlineImage = regexp.MustCompile(`^data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/]+={0,2}$`)
+
+// imageSrc lets an image's URL into a src attribute: an inline raster
+// image (data:image/png;base64,...) is trusted as such, any other value is
+// left to html/template's URL filtering, which blocks data: and script
+// URLs. The default Content-Security-Policy allows data: images.
+func imageSrc(u string) any {
+	if inlineImage.MatchString(u) {
+		return template.URL(u)
+	}
+	return u
 }
 
 // DefaultCSP is the Content-Security-Policy of every page that does not set
