@@ -16,8 +16,9 @@ import base64
 import hashlib
 import json
 import os
-import re
+import random
 import sys
+import uuid
 from datetime import timedelta
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
@@ -103,8 +104,10 @@ PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4
 
 
 def client(key, name, client_type, response_types, redirect_uris, secret=True, **fields):
-    c = m.Client(name=name, client_type=client_type, client_id="%s-%s" % (key, m.Client.objects.count() + 100000),
-                 client_secret=("secret-of-" + key) if secret else "", **fields)
+    # Ids and secrets as django-oidc-provider's admin form makes them: a
+    # zero-padded random number, and sha224(uuid4().hex).hexdigest().
+    c = m.Client(name=name, client_type=client_type, client_id=str(random.randint(1, 999999)).zfill(6),
+                 client_secret=hashlib.sha224(uuid.uuid4().hex.encode()).hexdigest() if secret else "", **fields)
     c.redirect_uris = redirect_uris
     if not MULTI:
         c.response_type = response_types[0]
@@ -217,6 +220,12 @@ with live:
     manifest["tokens"]["bob_hybrid"] = token({"grant_type": "authorization_code", "code": got["code"],
                                               "redirect_uri": hybrid.redirect_uris[0],
                                               "client_id": hybrid.client_id, "client_secret": hybrid.client_secret})
+
+    # alice, a code of a client with one redirect URI, left unredeemed.
+    b = login("alice")
+    got = authorize(b, {"client_id": hybrid.client_id, "redirect_uri": hybrid.redirect_uris[0],
+                        "response_type": "code id_token", "scope": "openid email", "state": "s8", "nonce": "n-alice-code"})
+    manifest["tokens"]["alice_hybrid_code"] = {"code": got["code"], "redirect_uri": hybrid.redirect_uris[0]}
 
     # carol, implicit with the public SPA (consent remembered).
     b = login("carol")
