@@ -10,6 +10,7 @@
 //	oidcd users create|list|set-password|delete
 //	oidcd clients create|list|show|delete|rotate-secret
 //	oidcd registration-tokens create
+//	oidcd import django --from URL
 //	oidcd version
 //	oidcd help [COMMAND]
 package main
@@ -77,6 +78,7 @@ Usage:
   oidcd clients delete ID
   oidcd clients rotate-secret ID [--json]
   oidcd registration-tokens create [--uses N] [--expires D] [--json]
+  oidcd import django --from URL [--dry-run] [--media DIR] [--sub id|username] [--claims-sql SQL] [--json]
   oidcd version [--json]              (also: oidcd --version)
   oidcd help [COMMAND [SUBCOMMAND]]
 
@@ -124,6 +126,8 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		return a.clients(ctx, rest)
 	case "registration-tokens":
 		return a.registrationTokens(ctx, rest)
+	case "import":
+		return a.importCmd(ctx, rest)
 	case "help", "-h", "-help", "--help":
 		if cmd == "help" && len(rest) > 0 && rest[0] != "help" {
 			// "oidcd help users create" is "oidcd users create --help".
