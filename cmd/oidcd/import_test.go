@@ -19,7 +19,12 @@ func TestImportDjangoCommand(t *testing.T) {
 	media, _ := filepath.Abs("../../testdata/django/media/v0.8.3")
 	env := []string{"OIDCD_DATABASE=sqlite:oidcd.db"}
 
-	r := oidcd(t, dir, env, "import", "django", "--from", fixture, "--dry-run", "--json")
+	// Like every command but serve and migrate, import needs --create to
+	// start a new database.
+	if r := oidcd(t, dir, env, "import", "django", "--from", fixture, "--dry-run"); r.code == 0 || !strings.Contains(r.stderr, "--create") {
+		t.Fatalf("import into a missing database: %d %s", r.code, r.stderr)
+	}
+	r := oidcd(t, dir, env, "import", "django", "--from", fixture, "--dry-run", "--json", "--create")
 	if r.code != 0 {
 		t.Fatalf("dry run: %d\n%s", r.code, r.stderr)
 	}
