@@ -60,7 +60,7 @@ func newBenchEnv(b *testing.B, backend string) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, sec, err := op.NewClient(op.ClientSpec{Name: "Bench", RedirectURIs: []string{callback}, Scope: []string{"api"}}, sealer, time.Now())
+	c, sec, err := op.NewClient(op.ClientSpec{Name: "Bench", RedirectURIs: []string{callback}, Scope: []string{"openid", "api"}}, sealer, time.Now())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -247,13 +247,16 @@ func (p *Provider) parseAuthRequest(ctx context.Context, params url.Values) (*au
 	return req, nil
 }
 
-// scopeAllowed: standard and configured scopes are open to every client; any
-// other scope must be in the client's registered scope.
+// scopeAllowed: a client with a registered scope may ask for nothing else,
+// on every grant path (SECURITY L4; docs/security.md). A client registered
+// without one keeps django-oidc-provider's behaviour: standard and
+// configured scopes are open to it.
 func (p *Provider) scopeAllowed(c *storage.Client, s string) bool {
-	if _, ok := p.scope(s); ok {
-		return true
+	if len(c.Scope) > 0 {
+		return slices.Contains(c.Scope, s)
 	}
-	return slices.Contains(c.Scope, s)
+	_, ok := p.scope(s)
+	return ok
 }
 
 // redirectURIAllowed matches exactly (SECURITY A1). Only for registered

@@ -82,7 +82,7 @@ func TestAuthorizeUntrustedRedirectShowsPage(t *testing.T) {
 
 func TestAuthorizeRedirectErrors(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, _ := env.client(op.ClientSpec{Scope: []string{"read_books"}})
+	id, _ := env.client(op.ClientSpec{Scope: []string{"openid", "profile", "email", "read_books"}})
 	other, _ := env.client(op.ClientSpec{Name: "Other"})
 	_ = other
 	b := env.browser()

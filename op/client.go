@@ -31,6 +31,10 @@ type ClientSpec struct {
 	// ClientMetadata are the registration properties beyond the seed's
 	// (token_endpoint_auth_method, grant_types, jwks, jwks_uri, ...).
 	storage.ClientMetadata
+	// PublicPasswordGrant lets a public client list the password grant
+	// (it then has no secret to prove who asks); the operator's decision,
+	// never taken from a registration request.
+	PublicPasswordGrant bool
 	// InsecureAllowHTTP accepts http redirect URIs on hosts other than
 	// loopback addresses and localhost (development only; SECURITY A4).
 	InsecureAllowHTTP bool
@@ -57,6 +61,7 @@ func NewClient(spec ClientSpec, sealer *keys.Sealer, now time.Time) (*storage.Cl
 		LogoURL:                spec.LogoURL,
 		CreatedAt:              now.UTC(),
 		ClientMetadata:         spec.ClientMetadata,
+		PublicPasswordGrant:    spec.PublicPasswordGrant,
 	}
 	if c.Type == "" {
 		// RFC 7591 §2: "none" is a public client.
@@ -163,6 +168,11 @@ func NormalizeClient(c *storage.Client, allowHTTP bool) error {
 		}
 	}
 	errs = append(errs, checkClientMetadata(c, allowHTTP)...)
+	if c.Type == storage.Public && slices.Contains(c.GrantTypes, "password") && !c.PublicPasswordGrant {
+		// docs/security.md "Client policy": without a client secret anyone
+		// holding the client id could try passwords.
+		errs = append(errs, errors.New("the password grant is for confidential clients; allow it for this public client explicitly"))
+	}
 	return errors.Join(errs...)
 }
 

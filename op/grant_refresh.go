@@ -45,6 +45,20 @@ func (p *Provider) grantRefreshToken(r *http.Request, form url.Values, c *storag
 		}
 		scope = req
 	}
+	if len(c.Scope) > 0 {
+		// The registered scope bounds every grant path (docs/security.md):
+		// what was removed from the client since the grant is not issued.
+		var kept scopeSet
+		for _, s := range scope {
+			if p.scopeAllowed(c, s) {
+				kept = append(kept, s)
+			}
+		}
+		if len(kept) == 0 {
+			return nil, newErr(errInvalidScope, "None of the granted scope is still registered for this client.")
+		}
+		scope = kept
+	}
 	access, refresh := newSecret(), newSecret()
 	accessTok := &storage.Token{
 		Hash: digest(access), Kind: storage.AccessToken, GrantID: grant.ID, ClientID: c.ID, UserID: grant.UserID,

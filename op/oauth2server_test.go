@@ -67,7 +67,7 @@ func TestPasswordGrant(t *testing.T) {
 		}
 	})
 	env := newTestEnv(t, func(c *op.Config) { c.PasswordGrant = true })
-	id, secret := env.client(op.ClientSpec{})
+	id, secret := env.client(op.ClientSpec{ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"authorization_code", "password", "refresh_token"}}})
 	relying := env.rp(id, secret)
 	ctx := t.Context()
 	tok, err := relying.oauth.PasswordCredentialsToken(ctx, "alice", "pw-alice")
@@ -110,7 +110,7 @@ func TestIntrospection(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			env := newTestEnv(t, func(c *op.Config) { c.InsecureIntrospectionAnyAudience = anyAudience })
-			app, appSecret := env.client(op.ClientSpec{Scope: []string{"read_books"}})
+			app, appSecret := env.client(op.ClientSpec{Scope: []string{"openid", "profile", "email", "read_books"}})
 			other, otherSecret := env.client(op.ClientSpec{Name: "Other", Scope: []string{"x"}})
 			rs, rsSecret := env.client(op.ClientSpec{Name: "Resource server", Scope: []string{"token_introspection", app}})
 			noScope, noScopeSecret := env.client(op.ClientSpec{Name: "No scope"})

@@ -50,9 +50,8 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		p.writeJSONError(w, r, newErr(errUnsupportedGrantType, "The grant_type %q is not supported.", gt))
 		return
 	}
-	if len(client.GrantTypes) > 0 && !slices.Contains(client.GrantTypes, gt) {
-		// RFC 7591 §2: the client registered the grants it uses.
-		p.writeJSONError(w, r, newErr(errUnauthorizedClient, "The client is not registered for the grant_type %q.", gt))
+	if e := clientMayUse(client, gt); e != nil {
+		p.writeJSONError(w, r, e)
 		return
 	}
 	resp, err := grant(r, form, client)
@@ -61,6 +60,23 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// clientMayUse applies the client's grant types (RFC 7591 §2; SECURITY L4):
+// a client listing grant types uses only those; the password grant only
+// for clients that list it (never by default), confidential ones or public
+// ones the operator allowed (docs/security.md "Client policy").
+func clientMayUse(c *storage.Client, gt string) *Error {
+	listed := slices.Contains(c.GrantTypes, gt)
+	switch {
+	case len(c.GrantTypes) > 0 && !listed:
+		return newErr(errUnauthorizedClient, "The client is not registered for the grant_type %q.", gt)
+	case gt == "password" && !listed:
+		return newErr(errUnauthorizedClient, "The client may not use the password grant.")
+	case gt == "password" && c.Type != storage.Confidential && !c.PublicPasswordGrant:
+		return newErr(errUnauthorizedClient, "Public clients may not use the password grant.")
+	}
+	return nil
 }
 
 // postForm parses an application/x-www-form-urlencoded body, refusing

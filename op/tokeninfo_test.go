@@ -25,7 +25,7 @@ func TestTokenInfoSameFromBothMiddlewares(t *testing.T) {
 		return "pw-" + a.UserID + "-" + a.Client.ID, nil
 	}
 	env := newTestEnv(t, func(c *op.Config) { c.Hooks.Subject = pairwise })
-	id, secret := env.client(op.ClientSpec{Scope: []string{"read_books"}})
+	id, secret := env.client(op.ClientSpec{Scope: []string{"openid", "profile", "email", "read_books"}})
 	rs, rsSecret := env.client(op.ClientSpec{Name: "Books API", Scope: []string{"token_introspection", id}})
 
 	var mu sync.Mutex
@@ -103,7 +103,7 @@ func TestTokenInfoSameFromBothMiddlewares(t *testing.T) {
 // provider ErrIntrospectionFailed.
 func TestIntrospectorCheckErrors(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{Scope: []string{"read_books"}})
+	id, secret := env.client(op.ClientSpec{Scope: []string{"openid", "profile", "email", "read_books"}})
 	rs, rsSecret := env.client(op.ClientSpec{Name: "Books API", Scope: []string{"token_introspection", id}})
 	in := &op.Introspector{Endpoint: env.srv.URL + "/introspect", ClientID: rs, ClientSecret: rsSecret}
 	ctx := t.Context()

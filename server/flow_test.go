@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/oidcd/oidcd/op"
+	"github.com/oidcd/oidcd/storage"
 )
 
 // newRP registers a confidential client and returns its OAuth 2.0 config
@@ -20,8 +21,9 @@ import (
 func newRP(t *testing.T, e *testEnv, scopes ...string) (*oauth2.Config, *oidc.IDTokenVerifier, *oidc.Provider) {
 	t.Helper()
 	client, secret, err := op.NewClient(op.ClientSpec{
-		Name:         "RP",
-		RedirectURIs: []string{"http://127.0.0.1:9/cb"},
+		Name:           "RP",
+		RedirectURIs:   []string{"http://127.0.0.1:9/cb"},
+		ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"authorization_code", "refresh_token", "password"}},
 	}, e.srv.sealer, e.clock.Now())
 	if err != nil {
 		t.Fatal(err)

@@ -31,7 +31,8 @@ type Client struct {
 	RequireConsent bool
 	ReuseConsent   bool
 	// Scope is the client's registered scope: what client_credentials may
-	// obtain, and which audiences it may introspect.
+	// obtain, and which audiences it may introspect. When set, it also bounds
+	// what every other grant may ask for (docs/security.md).
 	Scope        []string
 	Website      string
 	TermsURL     string
@@ -45,6 +46,11 @@ type Client struct {
 	// RegistrationTokenHash is the digest of the registration access token
 	// (RFC 7592 §1.2) of a client made at /register; empty otherwise.
 	RegistrationTokenHash []byte
+	// PublicPasswordGrant lets a public client list the password grant: the
+	// operator's decision (oidcd clients create
+	// --allow-public-password-grant), never a registration property, as the
+	// grant then has no client secret behind it.
+	PublicPasswordGrant bool
 }
 
 // ClientMetadata are a client's registration properties that the seed does
@@ -60,7 +66,8 @@ type ClientMetadata struct {
 	// client's assertions (OIDC Registration §2).
 	TokenEndpointAuthSigningAlg string
 	// GrantTypes limits the grants the client may use; empty allows every
-	// grant the provider enables (clients made before the property existed).
+	// grant the provider enables (clients made before the property existed)
+	// except password, which a client must list (docs/security.md).
 	GrantTypes []string
 	// JWKS is the client's public JWK Set as JSON; JWKSURI where to fetch
 	// it. At most one is set (RFC 7591 §2).

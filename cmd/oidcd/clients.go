@@ -21,12 +21,14 @@ import (
 type clientJSON struct {
 	op.ClientMetadata
 	Type string `json:"type"`
+	// PublicPasswordGrant is the operator's --allow-public-password-grant.
+	PublicPasswordGrant bool `json:"public_password_grant,omitempty"`
 }
 
 func toClientJSON(c *storage.Client, secret string) clientJSON {
 	m := op.MetadataOf(c)
 	m.ClientSecret = secret
-	return clientJSON{ClientMetadata: m, Type: string(c.Type)}
+	return clientJSON{ClientMetadata: m, Type: string(c.Type), PublicPasswordGrant: c.PublicPasswordGrant}
 }
 
 // clients manages relying parties.
@@ -68,7 +70,8 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 	var grantTypes stringList
 	var jwksFile string
 	c.fs.StringVar(&spec.TokenEndpointAuthMethod, "token-endpoint-auth-method", "", "client_secret_basic, client_secret_post or none (default: either secret method; none for public clients)")
-	c.fs.Var(&grantTypes, "grant-type", "grant type the client may use, repeatable: authorization_code, implicit, refresh_token, client_credentials, password (default: every enabled grant)")
+	c.fs.Var(&grantTypes, "grant-type", "grant type the client may use, repeatable: authorization_code, implicit, refresh_token, client_credentials, password (default: every enabled grant but password)")
+	c.fs.BoolVar(&spec.PublicPasswordGrant, "allow-public-password-grant", false, "let this public client use the password grant (no secret protects it)")
 	c.fs.StringVar(&spec.JWKSURI, "jwks-uri", "", "URL of the client's public JWK Set")
 	c.fs.StringVar(&jwksFile, "jwks", "", "FILE holding the client's public JWK Set (JSON)")
 	c.fs.StringVar(&spec.SoftwareID, "software-id", "", "identifier of the client software")
@@ -213,6 +216,9 @@ func (a *app) clientsByID(ctx context.Context, sub string, args []string) error 
 	row("token_endpoint_auth_method", op.MetadataOf(client).TokenEndpointAuthMethod)
 	if len(client.GrantTypes) > 0 {
 		row("grant_types", strings.Join(client.GrantTypes, " "))
+	}
+	if client.PublicPasswordGrant {
+		row("public_password_grant", "true")
 	}
 	if client.JWKSURI != "" {
 		row("jwks_uri", client.JWKSURI)

@@ -378,6 +378,20 @@ func TestClientsCommands(t *testing.T) {
 		t.Fatalf("public client:\n%s", pub)
 	}
 	fails(t, dir, nil, "is public", "clients", "rotate-secret", spa.ClientID)
+	// The password grant: per client, confidential unless the operator
+	// allows a public one (docs/security.md "Password grant").
+	fails(t, dir, nil, "the password grant is for confidential clients", "clients", "create", "--name", "P", "--type", "public",
+		"--redirect-uri", "https://spa.example/cb", "--grant-type", "authorization_code", "--grant-type", "password")
+	var pwc clientJSON
+	json.Unmarshal([]byte(ok(t, dir, "clients", "create", "--name", "P", "--type", "public", "--redirect-uri", "https://spa.example/cb",
+		"--grant-type", "authorization_code", "--grant-type", "password", "--allow-public-password-grant", "--json")), &pwc)
+	if strings.Join(pwc.GrantTypes, " ") != "authorization_code password" || !pwc.PublicPasswordGrant {
+		t.Fatalf("public client allowed the password grant: %+v", pwc)
+	}
+	if out := ok(t, dir, "clients", "show", pwc.ClientID); !strings.Contains(out, "grant_types:") || !strings.Contains(out, "public_password_grant:") {
+		t.Fatalf("clients show:\n%s", out)
+	}
+	fails(t, dir, nil, "unsupported grant type", "clients", "create", "--name", "X", "--redirect-uri", "https://x.example/cb", "--grant-type", "magic")
 
 	ok(t, dir, "clients", "delete", id)
 	fails(t, dir, nil, "no client with id", "clients", "show", id)

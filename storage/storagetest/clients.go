@@ -69,6 +69,7 @@ func testClientUpdate(t *testing.T, s storage.Provider) {
 		RequireConsent:         true,
 		ReuseConsent:           true,
 		Scope:                  []string{"read"},
+		PublicPasswordGrant:    true,
 		Website:                "https://new.example/",
 		TermsURL:               "https://new.example/terms",
 		ContactEmail:           "new@new.example",

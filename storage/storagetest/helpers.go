@@ -175,6 +175,7 @@ func fullClient(id string) *storage.Client {
 		RequireConsent:         true,
 		ReuseConsent:           true,
 		Scope:                  []string{"openid", "profile", "api:read"},
+		PublicPasswordGrant:    true,
 		Website:                "https://rp.example/",
 		TermsURL:               "https://rp.example/terms",
 		ContactEmail:           "ops@rp.example",

@@ -1,0 +1,3 @@
+-- Whether the operator lets a public client use the password grant (a
+-- client lists the grant in its grant_types; public ones also need this).
+ALTER TABLE clients ADD COLUMN public_password_grant BOOLEAN NOT NULL DEFAULT FALSE;
