@@ -393,10 +393,18 @@ func (p *Provider) otherThanHinted(ctx context.Context, req *authRequest, user *
 // freshParam marks a request sent to the login page because it demanded a
 // new login (prompt=login, max_age, select_account): once the user has logged
 // in after the marked time, the demand is met and the request does not loop.
+// The marker is a MAC over its time, the client and every other parameter of
+// the request, and is honoured for freshLifetime only, for a login made in
+// that time: it cannot be carried to another request or replayed later
+// (docs/security.md "Authorization requests").
 const freshParam = "oidcd_fresh"
 
+// freshLifetime is how long a user has to log in after being sent to the
+// login page for a fresh login.
+const freshLifetime = 10 * time.Minute
+
 func (p *Provider) needsFreshLogin(req *authRequest, user *User) bool {
-	if since, ok := p.freshSince(req); ok && !user.AuthTime.Before(since) {
+	if since, ok := p.freshSince(req); ok && !user.AuthTime.Before(since) && !user.AuthTime.After(since.Add(freshLifetime)) {
 		return false
 	}
 	if slices.Contains(req.prompt, "login") || slices.Contains(req.prompt, "select_account") {
@@ -408,7 +416,8 @@ func (p *Provider) needsFreshLogin(req *authRequest, user *User) bool {
 	return false
 }
 
-// freshSince reads a valid, MAC-protected fresh marker.
+// freshSince reads a valid, MAC-protected, unexpired fresh marker made for
+// this very request.
 func (p *Provider) freshSince(req *authRequest) (time.Time, bool) {
 	v := req.params.Get(freshParam)
 	ts, macB64, ok := strings.Cut(v, ".")
@@ -416,14 +425,36 @@ func (p *Provider) freshSince(req *authRequest) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	mac, err := base64.RawURLEncoding.DecodeString(macB64)
-	if err != nil || !p.cfg.Sealer.VerifyMAC(mac, "fresh", ts, req.client.ID) {
+	if err != nil || !p.cfg.Sealer.VerifyMAC(mac, "fresh", ts, req.client.ID, freshBinding(req.params)) {
 		return time.Time{}, false
 	}
 	sec, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
 		return time.Time{}, false
 	}
-	return time.Unix(sec, 0), true
+	since := time.Unix(sec, 0)
+	if p.now().Sub(since) > freshLifetime {
+		return time.Time{}, false
+	}
+	return since, true
+}
+
+// freshBinding is the digest of every parameter of the request but the
+// marker itself, in canonical (sorted) order.
+func freshBinding(params url.Values) string {
+	rest := url.Values{}
+	for k, v := range params {
+		if k != freshParam {
+			rest[k] = v
+		}
+	}
+	return string(digest(rest.Encode()))
+}
+
+// makeFreshMarker is the marker for a request sent to log in now.
+func (p *Provider) makeFreshMarker(req *authRequest) string {
+	ts := strconv.FormatInt(p.now().Add(-time.Second).Unix(), 10)
+	return ts + "." + base64.RawURLEncoding.EncodeToString(p.cfg.Sealer.MAC("fresh", ts, req.client.ID, freshBinding(req.params)))
 }
 
 // redirectToLogin sends the browser to the login URL with the request in
@@ -434,8 +465,7 @@ func (p *Provider) redirectToLogin(w http.ResponseWriter, r *http.Request, req *
 		next[k] = v
 	}
 	if slices.Contains(req.prompt, "login") || slices.Contains(req.prompt, "select_account") || req.maxAge >= 0 {
-		ts := strconv.FormatInt(p.now().Add(-time.Second).Unix(), 10)
-		next.Set(freshParam, ts+"."+base64.RawURLEncoding.EncodeToString(p.cfg.Sealer.MAC("fresh", ts, req.client.ID)))
+		next.Set(freshParam, p.makeFreshMarker(req))
 	}
 	login, err := url.Parse(p.cfg.LoginURL)
 	if err != nil {

@@ -279,3 +279,51 @@ func TestConsent(t *testing.T) {
 		t.Fatalf("tampered consent: %d", pg3.status)
 	}
 }
+
+// TestFreshMarkerBoundAndShortLived: the marker that lets a request pass
+// after the fresh login it asked for cannot be taken by someone else and
+// replayed on another request, nor used after freshLifetime
+// (docs/security.md "Authorization requests").
+func TestFreshMarkerBoundAndShortLived(t *testing.T) {
+	env := newTestEnv(t, nil)
+	id, _ := env.client(op.ClientSpec{})
+	req := func(extra map[string]string) string {
+		m := map[string]string{"client_id": id, "redirect_uri": rpCallback, "response_type": "code", "scope": "openid", "state": "s1", "prompt": "login"}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return authURL(env, m)
+	}
+	// An anonymous visitor collects a marker from the login redirect.
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(req(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	next, _ := url.Parse(loc.Query().Get("next"))
+	marker := next.Query().Get("oidcd_fresh")
+	if marker == "" {
+		t.Fatalf("no fresh marker in %s", resp.Header.Get("Location"))
+	}
+	// A user signs in afterwards.
+	env.clock.Add(time.Second)
+	b := env.browser()
+	if got := callback(t, b.get(req(map[string]string{"prompt": ""}))); got.Get("code") == "" {
+		t.Fatalf("first login: %v", got)
+	}
+	// The marker on another request does not cancel prompt=login.
+	before := env.users.logins
+	got := callback(t, b.get(req(map[string]string{"state": "s2", "oidcd_fresh": marker})))
+	if got.Get("code") == "" || env.users.logins != before+1 {
+		t.Fatalf("marker replayed on another request: logins %d→%d", before, env.users.logins)
+	}
+	// Nor on the same request once it has expired.
+	env.clock.Add(11 * time.Minute)
+	before = env.users.logins
+	got = callback(t, b.get(req(map[string]string{"oidcd_fresh": marker})))
+	if got.Get("code") == "" || env.users.logins != before+1 {
+		t.Fatalf("expired marker honoured: logins %d→%d", before, env.users.logins)
+	}
+}
