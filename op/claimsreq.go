@@ -73,3 +73,41 @@ var releasable = func() map[string]bool {
 	}
 	return m
 }()
+
+// claimTitles are the names the consent page gives the standard claims
+// (OIDC Core §5.1).
+var claimTitles = map[string]string{
+	"name": "Full name", "given_name": "Given name", "family_name": "Family name",
+	"middle_name": "Middle name", "nickname": "Nickname", "preferred_username": "Username",
+	"profile": "Profile page", "picture": "Picture", "website": "Website", "gender": "Gender",
+	"birthdate": "Birthdate", "zoneinfo": "Time zone", "locale": "Locale",
+	"updated_at": "When your profile was last updated", "email": "Email address",
+	"email_verified": "Whether your email address is verified", "phone_number": "Phone number",
+	"phone_number_verified": "Whether your phone number is verified", "address": "Postal address",
+}
+
+// extraClaims are the claims the request's claims parameter asks for, in
+// either member, that will be released although no requested scope covers
+// them: what the consent page must show besides the scopes (docs/security.md
+// "Consent"). Sorted.
+func extraClaims(claims string, scope []string) []string {
+	if claims == "" {
+		return nil
+	}
+	covered := map[string]bool{}
+	for _, s := range scope {
+		for _, c := range scopeClaims[s] {
+			covered[c] = true
+		}
+	}
+	var out []string
+	for _, member := range []string{"userinfo", "id_token"} {
+		for _, name := range requestedClaims(claims, member) {
+			if releasable[name] && !covered[name] && !slices.Contains(out, name) {
+				out = append(out, name)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}

@@ -213,9 +213,12 @@ type AfterLoginArgs struct {
 
 // ConsentEvent reports a consent decision.
 type ConsentEvent struct {
-	UserID   string
-	Client   *storage.Client
-	Scope    []string
+	UserID string
+	Client *storage.Client
+	Scope  []string
+	// Claims are the claims asked for individually beyond Scope (the
+	// "claims" request parameter), as the consent page listed them.
+	Claims   []string
 	Accepted bool
 }
 

@@ -32,7 +32,8 @@ func withoutConsentFields(params url.Values) url.Values {
 // clients using the code or hybrid flow always ask (their identity is not
 // proven, RFC 6749 §10.2); otherwise a client without require_consent skips,
 // and a client with reuse_consent skips when a stored, unexpired consent
-// covers every requested scope.
+// covers every requested scope and every claim asked for individually: a
+// remembered consent covers only what its page showed.
 func (p *Provider) canSkipConsent(ctx context.Context, req *authRequest, user *User) (bool, error) {
 	if slices.Contains(req.prompt, "consent") {
 		return false, nil
@@ -53,7 +54,24 @@ func (p *Provider) canSkipConsent(ctx context.Context, req *authRequest, user *U
 	} else if err != nil {
 		return false, err
 	}
-	return req.scope.subsetOf(stored.Scope), nil
+	if !req.scope.subsetOf(stored.Scope) {
+		return false, nil
+	}
+	for _, c := range extraClaims(req.claims, req.scope) {
+		if !slices.Contains(stored.Claims, c) && !slices.Contains(extraClaimsCovered(stored.Scope), c) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// extraClaimsCovered are the claims the scopes of a stored consent release.
+func extraClaimsCovered(scope []string) []string {
+	var out []string
+	for _, s := range scope {
+		out = append(out, scopeClaims[s]...)
+	}
+	return out
 }
 
 // consentCSRF binds the consent form to the browser session and to this
@@ -69,13 +87,22 @@ type ScopeInfo struct {
 	Description string
 }
 
+// ClaimInfo is a claim asked for individually, as the consent page shows it.
+type ClaimInfo struct {
+	Name  string
+	Title string
+}
+
 // ConsentPage is the context of the authorize.html template (the seed's
-// client, hidden_inputs, params and scopes).
+// client, hidden_inputs, params and scopes). Claims are the claims the
+// request asks for beyond its scopes (the "claims" parameter): a template
+// must show them too, as they will be released.
 type ConsentPage struct {
 	Client       *storage.Client
 	HiddenInputs template.HTML
 	Params       map[string]string
 	Scopes       []ScopeInfo
+	Claims       []ClaimInfo
 	Action       string
 }
 
@@ -101,11 +128,16 @@ func (p *Provider) consentPage(w http.ResponseWriter, r *http.Request, req *auth
 			scopes = append(scopes, ScopeInfo{Name: s, Title: s})
 		}
 	}
+	var claims []ClaimInfo
+	for _, c := range extraClaims(req.claims, req.scope) {
+		claims = append(claims, ClaimInfo{Name: c, Title: claimTitles[c]})
+	}
 	data := ConsentPage{
 		Client:       req.client,
 		HiddenInputs: template.HTML(hidden.String()),
 		Params:       params,
 		Scopes:       scopes,
+		Claims:       claims,
 		Action:       p.issuerURL.EscapedPath() + PathAuthorize,
 	}
 	if err := p.pages.Render(w, http.StatusOK, "authorize.html", data, ""); err != nil {
@@ -125,7 +157,7 @@ func (p *Provider) consentAnswer(w http.ResponseWriter, r *http.Request, req *au
 	}
 	ctx := r.Context()
 	if h := p.cfg.Hooks.OnConsent; h != nil {
-		h(ctx, ConsentEvent{UserID: user.ID, Client: req.client, Scope: req.scope, Accepted: allow})
+		h(ctx, ConsentEvent{UserID: user.ID, Client: req.client, Scope: req.scope, Claims: extraClaims(req.claims, req.scope), Accepted: allow})
 	}
 	if !allow {
 		p.authError(w, r, &redirectError{e: newErr(errAccessDenied, "The user declined the request."), req: req})
@@ -133,7 +165,7 @@ func (p *Provider) consentAnswer(w http.ResponseWriter, r *http.Request, req *au
 	}
 	now := p.now()
 	err := p.store.SaveConsent(ctx, &storage.Consent{
-		UserID: user.ID, ClientID: req.client.ID, Scope: req.scope,
+		UserID: user.ID, ClientID: req.client.ID, Scope: req.scope, Claims: extraClaims(req.claims, req.scope),
 		GivenAt: now, ExpiresAt: now.Add(p.cfg.SkipConsentExpire),
 	})
 	if err != nil {

@@ -162,9 +162,13 @@ type Token struct {
 
 // Consent records scopes a user allowed a client.
 type Consent struct {
-	UserID    string
-	ClientID  string
-	Scope     []string
+	UserID   string
+	ClientID string
+	Scope    []string
+	// Claims are the claims the user saw asked for individually (the
+	// "claims" request parameter) beyond those of Scope; a remembered
+	// consent covers only what was shown.
+	Claims    []string
 	GivenAt   time.Time
 	ExpiresAt time.Time
 }

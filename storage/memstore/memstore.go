@@ -160,6 +160,7 @@ func cloneToken(t *storage.Token) *storage.Token {
 func cloneConsent(c *storage.Consent) *storage.Consent {
 	cp := *c
 	cp.Scope = slices.Clone(c.Scope)
+	cp.Claims = slices.Clone(c.Claims)
 	cp.GivenAt, cp.ExpiresAt = norm(c.GivenAt), norm(c.ExpiresAt)
 	return &cp
 }

@@ -7,11 +7,11 @@ import (
 	"github.com/oidcd/oidcd/storage"
 )
 
-const consentCols = `user_id, client_id, scope, given_at, expires_at`
+const consentCols = `user_id, client_id, scope, given_at, expires_at, claims`
 
 func scanConsent(r scanner) (*storage.Consent, error) {
 	var c storage.Consent
-	if err := r.Scan(&c.UserID, &c.ClientID, scopeCol{&c.Scope}, timeCol{&c.GivenAt}, timeCol{&c.ExpiresAt}); err != nil {
+	if err := r.Scan(&c.UserID, &c.ClientID, scopeCol{&c.Scope}, timeCol{&c.GivenAt}, timeCol{&c.ExpiresAt}, listCol{&c.Claims}); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -25,10 +25,11 @@ func (s *Store) SaveConsent(ctx context.Context, c *storage.Consent) error {
 	if err := checkScope(c.Scope); err != nil {
 		return err
 	}
-	_, err := s.writer().exec(ctx, `INSERT INTO consents (`+consentCols+`) VALUES (?, ?, ?, ?, ?)
+	_, err := s.writer().exec(ctx, `INSERT INTO consents (`+consentCols+`) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (user_id, client_id) DO UPDATE SET
-			scope = excluded.scope, given_at = excluded.given_at, expires_at = excluded.expires_at`,
-		c.UserID, c.ClientID, scopeArg(c.Scope), timeArg(c.GivenAt), timeArg(c.ExpiresAt))
+			scope = excluded.scope, given_at = excluded.given_at, expires_at = excluded.expires_at,
+			claims = excluded.claims`,
+		c.UserID, c.ClientID, scopeArg(c.Scope), timeArg(c.GivenAt), timeArg(c.ExpiresAt), listArg(c.Claims))
 	return s.wrapErr("save consent", err)
 }
 

@@ -27,6 +27,7 @@ func testConsentReplace(t *testing.T, s storage.Provider) {
 	repl := &storage.Consent{
 		UserID: "alice", ClientID: c.ID,
 		Scope:   []string{"openid", "email", "phone"},
+		Claims:  []string{"address"},
 		GivenAt: at(time.Hour), ExpiresAt: at(30 * day),
 	}
 	ok(t, s.SaveConsent(ctx, repl), "SaveConsent again")

@@ -306,6 +306,7 @@ func fullConsent(userID, clientID string) *storage.Consent {
 		UserID:    userID,
 		ClientID:  clientID,
 		Scope:     []string{"openid", "profile"},
+		Claims:    []string{"email", "phone_number"},
 		GivenAt:   t0,
 		ExpiresAt: at(90 * day),
 	}
