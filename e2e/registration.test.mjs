@@ -115,6 +115,44 @@ test('openid-client registers with an initial access token (RFC 7591), signs in,
   });
 });
 
+test('openid-client registers a private_key_jwt client (jwks) and authenticates with signed assertions; a replay is refused', async (t) => {
+  const server = await startOidcd({ extraEnv: { OIDCD_REGISTRATION_OPEN: 'true' } });
+  t.after(() => server.stop());
+  const { privateKey, publicKey } = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
+  const jwk = { ...(await crypto.subtle.exportKey('jwk', publicKey)), kid: 'e2e-key', alg: 'ES256', use: 'sig' };
+  delete jwk.key_ops; delete jwk.ext;
+  const config = await client.dynamicClientRegistration(new URL(server.issuer), {
+    client_name: 'openid-client private_key_jwt', token_endpoint_auth_method: 'private_key_jwt',
+    grant_types: ['client_credentials'], response_types: [], jwks: { keys: [jwk] }, scope: 'openid',
+  }, client.PrivateKeyJwt({ key: privateKey, kid: 'e2e-key' }), { execute: [client.allowInsecureRequests] });
+  const registered = config.clientMetadata();
+  assert.equal(registered.token_endpoint_auth_method, 'private_key_jwt');
+  assert.equal(registered.client_secret, undefined, 'a private_key_jwt client gets no secret');
+
+  // The library signs a fresh assertion for each request.
+  const first = await client.clientCredentialsGrant(config, { scope: 'openid' });
+  assert.ok(first.access_token);
+  const second = await client.clientCredentialsGrant(config, { scope: 'openid' });
+  assert.notEqual(second.access_token, first.access_token);
+
+  // Replaying an assertion (captured from the library's own request) fails.
+  let captured;
+  const capturing = await client.dynamicClientRegistration(new URL(server.issuer), {
+    client_name: 'capture', token_endpoint_auth_method: 'private_key_jwt',
+    grant_types: ['client_credentials'], response_types: [], jwks: { keys: [jwk] },
+  }, client.PrivateKeyJwt({ key: privateKey, kid: 'e2e-key' }), { execute: [client.allowInsecureRequests] });
+  capturing[client.customFetch] = async (url, options) => {
+    if (String(url).endsWith('/token')) captured = new URLSearchParams(String(options.body));
+    return fetch(url, options);
+  };
+  await client.clientCredentialsGrant(capturing);
+  assert.ok(captured?.get('client_assertion'), 'the library sent a client assertion');
+  assert.equal(captured.get('client_assertion_type'), 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+  const replay = await fetch(`${server.issuer}/token`, { method: 'POST', body: captured });
+  assert.equal(replay.status, 401);
+  assert.equal((await replay.json()).error, 'invalid_client');
+});
+
 test('the MCP TypeScript SDK discovers RFC 8414 metadata, registers on open registration and signs in with PKCE', async (t) => {
   const server = await startOidcd({ extraEnv: { OIDCD_REGISTRATION_OPEN: 'true' } });
   t.after(() => server.stop());

@@ -73,7 +73,7 @@ func NewClient(spec ClientSpec, sealer *keys.Sealer, now time.Time) (*storage.Cl
 	if c.JWTAlg == "" {
 		c.JWTAlg = keys.RS256
 	}
-	if len(c.ResponseTypes) == 0 {
+	if c.ResponseTypes == nil { // an explicit empty list: a client of the token endpoint only
 		c.ResponseTypes = []string{"code"}
 	}
 	if err := NormalizeClient(c, spec.InsecureAllowHTTP); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/oidcd/oidcd/keys"
+	"github.com/oidcd/oidcd/op/internal/jwtauth"
 	"github.com/oidcd/oidcd/storage"
 )
 
@@ -26,7 +27,17 @@ const (
 
 // authMethods are the token_endpoint_auth_method values this provider
 // implements, in the order discovery lists them.
-var authMethods = []string{AuthClientSecretBasic, AuthClientSecretPost, AuthNone}
+var authMethods = []string{AuthClientSecretBasic, AuthClientSecretPost, AuthClientSecretJWT, AuthPrivateKeyJWT, AuthNone}
+
+// assertionAlgNames are the algorithms accepted for client assertions, for
+// discovery's *_auth_signing_alg_values_supported.
+func assertionAlgNames() []string {
+	var out []string
+	for _, a := range append(slices.Clone(jwtauth.AsymmetricAlgs), jwtauth.HMACAlgs...) {
+		out = append(out, string(a))
+	}
+	return out
+}
 
 // knownGrantTypes are the grant_types values a client may register:
 // "implicit" (RFC 7591 §2) and the grants of the token endpoint.
@@ -52,8 +63,21 @@ func checkClientMetadata(c *storage.Client, allowHTTP bool) []error {
 			errs = append(errs, fmt.Errorf("a public client authenticates with none, not %s", m.TokenEndpointAuthMethod))
 		}
 	}
-	if m.TokenEndpointAuthSigningAlg != "" {
-		errs = append(errs, errors.New("token_endpoint_auth_signing_alg is not supported"))
+	if a := m.TokenEndpointAuthSigningAlg; a != "" {
+		var algs []jose.SignatureAlgorithm
+		switch m.TokenEndpointAuthMethod {
+		case AuthPrivateKeyJWT:
+			algs = jwtauth.AsymmetricAlgs
+		case AuthClientSecretJWT:
+			algs = jwtauth.HMACAlgs
+		}
+		if !slices.Contains(algs, jose.SignatureAlgorithm(a)) {
+			errs = append(errs, fmt.Errorf("token_endpoint_auth_signing_alg %q does not fit token_endpoint_auth_method %q", a, m.TokenEndpointAuthMethod))
+		}
+	}
+	if m.TokenEndpointAuthMethod == AuthPrivateKeyJWT && m.JWKS == "" && m.JWKSURI == "" {
+		// OIDC Core §9: the client's public keys verify its assertions.
+		errs = append(errs, errors.New("private_key_jwt needs jwks or jwks_uri"))
 	}
 	var gts []string
 	for _, g := range m.GrantTypes {
@@ -136,22 +160,7 @@ func checkWebURI(raw string, allowHTTP bool) error {
 // ParseClientJWKS parses a client's JWK Set (RFC 7517 §5): every key public
 // and usable, none symmetric, at most 20 keys.
 func ParseClientJWKS(raw string) (*jose.JSONWebKeySet, error) {
-	var set jose.JSONWebKeySet
-	if err := json.Unmarshal([]byte(raw), &set); err != nil {
-		return nil, fmt.Errorf("not a JWK Set: %w", err)
-	}
-	if len(set.Keys) > 20 {
-		return nil, errors.New("more than 20 keys")
-	}
-	for i, k := range set.Keys {
-		if !k.Valid() {
-			return nil, fmt.Errorf("key %d is not valid", i)
-		}
-		if !k.IsPublic() {
-			return nil, fmt.Errorf("key %d is not a public key (a private or symmetric key must never be registered)", i)
-		}
-	}
-	return &set, nil
+	return jwtauth.ParseJWKS([]byte(raw))
 }
 
 // ClientMetadata is a client as registration metadata (RFC 7591 §2, OpenID
@@ -315,8 +324,10 @@ func (m *ClientMetadata) Spec() (ClientSpec, error) {
 	if spec.Name == "" {
 		spec.Name = "Unnamed client"
 	}
-	if len(spec.ResponseTypes) == 0 {
-		spec.ResponseTypes = []string{"code"} // OIDC Registration §2
+	if m.ResponseTypes == nil {
+		// OIDC Registration §2; an explicit [] registers a client of the
+		// token endpoint only (client_credentials), without redirect URIs.
+		spec.ResponseTypes = []string{"code"}
 	}
 	if spec.TokenEndpointAuthMethod == "" {
 		spec.TokenEndpointAuthMethod = AuthClientSecretBasic // RFC 7591 §2

@@ -95,6 +95,11 @@ type Config struct {
 	// seed accepts them at userinfo; SECURITY D11 keeps that default but lets
 	// it be switched off). Tokens in the header or form body still work.
 	DisableQueryToken bool
+	// InsecureAllowPrivateTargets lets the provider's outgoing requests to
+	// URLs that clients supply (jwks_uri) reach loopback, private and
+	// link-local addresses (tests, relying parties on an internal network).
+	// Off: such targets are refused after DNS resolution (SECURITY K1).
+	InsecureAllowPrivateTargets bool
 	// Registration configures dynamic client registration at /register
 	// (RFC 7591, RFC 7592). Off by default.
 	Registration Registration

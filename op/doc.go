@@ -6,6 +6,6 @@
 // consents, keys and throttle counters, never user accounts; storage/memstore
 // and storage/sqlstore implement it) and its users (Users: who is logged in
 // on a request, and a user's claims). op contains no SQL, no command
-// line and no admin pages; it imports storage, keys, web and
-// internal/ttlcache only.
+// line and no admin pages; it imports storage, keys, web,
+// internal/ttlcache, internal/safehttp and its own op/internal packages only.
 package op

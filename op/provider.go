@@ -11,8 +11,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/oidcd/oidcd/internal/safehttp"
 	"github.com/oidcd/oidcd/internal/ttlcache"
 	"github.com/oidcd/oidcd/keys"
+	"github.com/oidcd/oidcd/op/internal/jwtauth"
 	"github.com/oidcd/oidcd/storage"
 	"github.com/oidcd/oidcd/web"
 )
@@ -37,6 +39,8 @@ type Provider struct {
 	reloading    atomic.Bool
 	discovery    []byte
 	grantTypes   map[string]grantFunc
+	// assertions verifies private_key_jwt and client_secret_jwt.
+	assertions *jwtauth.Verifier
 
 	// Background work (Run, on-demand key reloads) is tracked so that Close
 	// can stop it and wait for it: no goroutine outlives the Provider.
@@ -85,6 +89,12 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	}
 	if err := p.ReloadKeys(ctx); err != nil {
 		return nil, err
+	}
+	p.assertions = &jwtauth.Verifier{
+		Replays: cfg.Storage,
+		// jwks_uri is fetched under SECURITY K1.
+		HTTP: safehttp.New(safehttp.Options{AllowPrivate: cfg.InsecureAllowPrivateTargets}),
+		Now:  cfg.Now,
 	}
 	p.grantTypes = map[string]grantFunc{
 		"authorization_code": p.grantAuthorizationCode,

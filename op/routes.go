@@ -21,6 +21,8 @@ const (
 	// PathRegister + "/{client_id}" is each client's configuration
 	// endpoint (RFC 7592 §2).
 	PathRegister = "/register"
+	// PathPAR is the pushed authorization request endpoint (RFC 9126 §2).
+	PathPAR = "/par"
 )
 
 // routes is the provider's own mux, used by ServeHTTP.

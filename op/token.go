@@ -108,6 +108,9 @@ func postForm(r *http.Request) (url.Values, error) {
 // authenticateClient implements client_secret_basic, client_secret_post and
 // "none" for public clients (RFC 6749 §2.3.1, OIDC Core §9).
 func (p *Provider) authenticateClient(r *http.Request, form url.Values) (*storage.Client, error) {
+	if form.Has("client_assertion") || form.Has("client_assertion_type") {
+		return p.authenticateAssertion(r, form)
+	}
 	id, secret, basic := r.BasicAuth()
 	if basic {
 		var err1, err2 error
@@ -142,6 +145,8 @@ func (p *Provider) authenticateClient(r *http.Request, form url.Values) (*storag
 		return nil, invalidClient("This client authenticates with client_secret_basic.")
 	case m == AuthClientSecretPost && basic:
 		return nil, invalidClient("This client authenticates with client_secret_post.")
+	case m == AuthPrivateKeyJWT || m == AuthClientSecretJWT:
+		return nil, invalidClient("This client authenticates with a signed JWT (" + m + ").")
 	}
 	switch c.Type {
 	case storage.Public:

@@ -27,3 +27,13 @@ type RegistrationTokens interface {
 	// last use deletes it. ErrNotFound as for RegistrationToken.
 	UseRegistrationToken(ctx context.Context, hash []byte, now time.Time) error
 }
+
+// Replays remembers values that may be used once within their lifetime:
+// the jti of client assertions (RFC 7523 §3), of DPoP proofs.
+type Replays interface {
+	// UseOnce records key (a digest naming the value and its kind) until
+	// expiresAt. It returns ErrReused if key is recorded and not expired at
+	// now. Of concurrent calls for one key on any number of nodes exactly
+	// one succeeds.
+	UseOnce(ctx context.Context, key []byte, now, expiresAt time.Time) error
+}

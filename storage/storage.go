@@ -37,8 +37,9 @@ type Provider interface {
 	Keys
 	Throttle
 	RegistrationTokens
+	Replays
 	// DeleteExpired removes codes, tokens, grants, consents, throttle
-	// counters, initial access tokens (and, in a backend that also implements Accounts, sessions)
+	// counters, initial access tokens, one-time values (and, in a backend that also implements Accounts, sessions)
 	// whose lifetime ended at or before now, and returns how many rows it
 	// removed. Safe to run on several nodes at once.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)

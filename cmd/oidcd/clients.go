@@ -69,10 +69,11 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 	c.fs.StringVar(&spec.LogoURL, "logo-url", "", "logo URL")
 	var grantTypes stringList
 	var jwksFile string
-	c.fs.StringVar(&spec.TokenEndpointAuthMethod, "token-endpoint-auth-method", "", "client_secret_basic, client_secret_post or none (default: either secret method; none for public clients)")
+	c.fs.StringVar(&spec.TokenEndpointAuthMethod, "token-endpoint-auth-method", "", "client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt or none (default: either secret method; none for public clients)")
 	c.fs.Var(&grantTypes, "grant-type", "grant type the client may use, repeatable: authorization_code, implicit, refresh_token, client_credentials, password (default: every enabled grant but password)")
 	c.fs.BoolVar(&spec.PublicPasswordGrant, "allow-public-password-grant", false, "let this public client use the password grant (no secret protects it)")
-	c.fs.StringVar(&spec.JWKSURI, "jwks-uri", "", "URL of the client's public JWK Set")
+	c.fs.StringVar(&spec.TokenEndpointAuthSigningAlg, "token-endpoint-auth-signing-alg", "", "the only alg accepted for the client's assertions (private_key_jwt, client_secret_jwt)")
+	c.fs.StringVar(&spec.JWKSURI, "jwks-uri", "", "URL of the client's public JWK Set (private_key_jwt)")
 	c.fs.StringVar(&jwksFile, "jwks", "", "FILE holding the client's public JWK Set (JSON)")
 	c.fs.StringVar(&spec.SoftwareID, "software-id", "", "identifier of the client software")
 	c.fs.StringVar(&spec.SoftwareVersion, "software-version", "", "version of the client software")

@@ -54,6 +54,7 @@ type Settings struct {
 
 	InsecureAllowHTTPRedirects bool
 	RegistrationOpen           bool
+	AllowPrivateTargets        bool
 	InsecureCookies            bool
 	SessionExpire              time.Duration
 	LoginMaxFailures           int
@@ -127,6 +128,7 @@ var settingsTable = []setting{
 	{name: "disable_query_token", kind: kBool, def: "false", help: "refuse access tokens in the URL query at userinfo", target: func(s *Settings) any { return &s.DisableQueryToken }},
 	{name: "insecure_allow_http_redirects", kind: kBool, def: "false", help: "allow http redirect URIs on non-loopback hosts when registering clients (development only)", target: func(s *Settings) any { return &s.InsecureAllowHTTPRedirects }},
 	{name: "registration_open", kind: kBool, def: "false", help: "let anyone register a client at /register (RFC 7591) without an initial access token", target: func(s *Settings) any { return &s.RegistrationOpen }},
+	{name: "allow_private_targets", kind: kBool, def: "false", help: "let requests to URLs that clients supply (jwks_uri) reach loopback, private and link-local addresses (tests, relying parties on an internal network)", target: func(s *Settings) any { return &s.AllowPrivateTargets }},
 	{name: "insecure_cookies", kind: kBool, def: "false", help: "omit the Secure cookie attribute even with an https issuer (development only)", target: func(s *Settings) any { return &s.InsecureCookies }},
 	{name: "session_expire", kind: kSeconds, def: "1209600", help: "login session lifetime (14 days)", target: func(s *Settings) any { return &s.SessionExpire }},
 	{name: "login_max_failures", kind: kInt, def: "10", help: "failed logins per username or IP before a lockout", target: func(s *Settings) any { return &s.LoginMaxFailures }},

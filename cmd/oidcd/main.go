@@ -70,7 +70,7 @@ Usage:
   oidcd clients create --name N [--type confidential|public] [--response-type T ...] --redirect-uri U ...
                        [--post-logout-redirect-uri U ...] [--scope "a b" ...] [--jwt-alg RS256|ES256|EdDSA|HS256]
                        [--require-consent] [--reuse-consent] [--website URL] [--terms-url URL]
-                       [--contact-email E] [--logo-url URL] [--token-endpoint-auth-method M]
+                       [--contact-email E] [--logo-url URL] [--token-endpoint-auth-method M] [--token-endpoint-auth-signing-alg A]
                        [--grant-type G ...] [--jwks-uri URL | --jwks FILE] [--software-id S]
                        [--software-version V] [--insecure-allow-http] [--json]
   oidcd clients list [--json]

@@ -119,6 +119,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 			ClientAuthFailureWindow: s.ClientAuthFailureWindow,
 			// The seed's OIDC_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE=False.
 			InsecureIntrospectionAnyAudience: !s.IntrospectionValidateAudienceScope,
+			InsecureAllowPrivateTargets:      s.AllowPrivateTargets,
 			// /register always answers; it needs an initial access token
 			// ('oidcd registration-tokens create') unless it is open.
 			Registration: op.Registration{

@@ -31,6 +31,7 @@ type Store struct {
 	keys      map[string]*storage.SigningKey
 	failures  map[string][]failure                  // throttle key → failures, oldest first
 	regTokens map[string]*storage.RegistrationToken // by string(hash)
+	usedOnce  map[string]time.Time                  // replay keys → expiry
 }
 
 type consentKey struct{ user, client string }
@@ -50,6 +51,7 @@ func New() *Store {
 		keys:      map[string]*storage.SigningKey{},
 		failures:  map[string][]failure{},
 		regTokens: map[string]*storage.RegistrationToken{},
+		usedOnce:  map[string]time.Time{},
 	}
 }
 

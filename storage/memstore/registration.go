@@ -3,6 +3,7 @@ package memstore
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/oidcd/oidcd/storage"
@@ -66,5 +67,25 @@ func (s *Store) deleteExpiredRegistration(now time.Time) int64 {
 			n++
 		}
 	}
+	for k, exp := range s.usedOnce {
+		if !exp.After(now) {
+			delete(s.usedOnce, k)
+			n++
+		}
+	}
 	return n
+}
+
+// UseOnce implements storage.Replays.
+func (s *Store) UseOnce(ctx context.Context, key []byte, now, expiresAt time.Time) error {
+	if err := checkHash(key); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if exp, ok := s.usedOnce[string(key)]; ok && exp.After(norm(now)) {
+		return fmt.Errorf("memstore: use once: %w", storage.ErrReused)
+	}
+	s.usedOnce[string(key)] = norm(expiresAt)
+	return nil
 }

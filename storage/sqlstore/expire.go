@@ -29,6 +29,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 		`DELETE FROM consents WHERE expires_at IS NULL OR expires_at <= ?`,
 		`DELETE FROM throttle_failures WHERE expires_at <= ?`,
 		`DELETE FROM registration_tokens WHERE expires_at <= ?`,
+		`DELETE FROM used_once WHERE expires_at <= ?`,
 	} {
 		var args []any
 		if countParams(q) == 1 {

@@ -88,3 +88,22 @@ func (s *Store) UseRegistrationToken(ctx context.Context, hash []byte, now time.
 	}
 	return nil
 }
+
+// UseOnce implements storage.Replays with one upsert: a new key is
+// inserted, an expired one taken over, a live one left alone (no row
+// changed), atomically on SQLite and PostgreSQL.
+func (s *Store) UseOnce(ctx context.Context, key []byte, now, expiresAt time.Time) error {
+	if err := checkHash(key); err != nil {
+		return err
+	}
+	n, err := s.writer().execN(ctx, `INSERT INTO used_once (key, expires_at) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
+		WHERE used_once.expires_at <= ?`, key, expiresAt.UnixMicro(), now.UnixMicro())
+	if err != nil {
+		return s.wrapErr("use once", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlstore: use once: %w", storage.ErrReused)
+	}
+	return nil
+}

@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -79,5 +80,49 @@ func testConcurrentUseRegistrationToken(t *testing.T, s storage.Provider) {
 	wg.Wait()
 	if wins.Load() != 3 {
 		t.Fatalf("%d of 20 concurrent uses succeeded, want 3", wins.Load())
+	}
+}
+
+func testUseOnce(t *testing.T, s storage.Provider) {
+	ctx := t.Context()
+	k, other := newHash(), newHash()
+	ok(t, s.UseOnce(ctx, k, t0, at(time.Minute)), "UseOnce")
+	is(t, s.UseOnce(ctx, k, at(30*time.Second), at(2*time.Minute)), storage.ErrReused, "UseOnce replayed")
+	ok(t, s.UseOnce(ctx, other, at(30*time.Second), at(2*time.Minute)), "UseOnce another key")
+	// After it expires the value may be recorded again (its own expiry then
+	// refuses it anyway where it matters).
+	ok(t, s.UseOnce(ctx, k, at(time.Minute), at(3*time.Minute)), "UseOnce after expiry")
+	is(t, s.UseOnce(ctx, k, at(2*time.Minute), at(4*time.Minute)), storage.ErrReused, "UseOnce replayed again")
+	n, err := s.DeleteExpired(ctx, at(5*time.Minute))
+	ok(t, err, "DeleteExpired")
+	if n < 2 {
+		t.Fatalf("DeleteExpired removed %d rows, want the two one-time values", n)
+	}
+	ok(t, s.UseOnce(ctx, k, at(5*time.Minute), at(6*time.Minute)), "UseOnce after DeleteExpired")
+}
+
+// testConcurrentUseOnce: of 20 concurrent uses of one value exactly one wins.
+func testConcurrentUseOnce(t *testing.T, s storage.Provider) {
+	ctx := t.Context()
+	k := newHash()
+	var wins, reused atomic.Int32
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			switch err := s.UseOnce(ctx, k, t0, at(time.Minute)); {
+			case err == nil:
+				wins.Add(1)
+			case errors.Is(err, storage.ErrReused):
+				reused.Add(1)
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 || reused.Load() != 19 {
+		t.Fatalf("%d wins, %d replays refused; want 1 and 19", wins.Load(), reused.Load())
 	}
 }

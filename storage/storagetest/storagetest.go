@@ -105,6 +105,8 @@ var providerTests = []subtest{
 	{"RegistrationTokenUses", testRegistrationTokenUses},
 	{"RegistrationTokenExpiry", testRegistrationTokenExpiry},
 	{"ConcurrentUseRegistrationToken", testConcurrentUseRegistrationToken},
+	{"UseOnce", testUseOnce},
+	{"ConcurrentUseOnce", testConcurrentUseOnce},
 
 	{"ConcurrentConsumeCode", testConcurrentConsumeCode},
 	{"ConcurrentRedeemWithGrant", testConcurrentRedeemWithGrant},

@@ -1,0 +1,7 @@
+-- One-time values (client assertion jti, RFC 7523 §3; DPoP proof jti), by
+-- digest, kept until they expire: a replay on any node finds the row.
+CREATE TABLE used_once (
+	key        BYTEA NOT NULL PRIMARY KEY,
+	expires_at BIGINT NOT NULL
+);
+CREATE INDEX used_once_expires_at ON used_once (expires_at);
