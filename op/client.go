@@ -73,7 +73,10 @@ func NewClient(spec ClientSpec, sealer *keys.Sealer, now time.Time) (*storage.Cl
 	if c.JWTAlg == "" {
 		c.JWTAlg = keys.RS256
 	}
-	if c.ResponseTypes == nil { // an explicit empty list: a client of the token endpoint only
+	c.GrantTypes = expandGrantTypes(c.GrantTypes)
+	// An explicit empty list, or grants without authorization_code (a
+	// device): a client of the token endpoint only.
+	if c.ResponseTypes == nil && (len(c.GrantTypes) == 0 || slices.Contains(c.GrantTypes, "authorization_code")) {
 		c.ResponseTypes = []string{"code"}
 	}
 	if err := NormalizeClient(c, spec.InsecureAllowHTTP); err != nil {
@@ -86,6 +89,21 @@ func NewClient(spec ClientSpec, sealer *keys.Sealer, now time.Time) (*storage.Cl
 		secret = SetClientSecret(c, sealer)
 	}
 	return c, secret, nil
+}
+
+// expandGrantTypes turns the short names a command line may use into the
+// registered grant type URIs, and drops duplicates.
+func expandGrantTypes(gts []string) []string {
+	var out []string
+	for _, gt := range gts {
+		if gt == "device_code" {
+			gt = GrantTypeDeviceCode
+		}
+		if !slices.Contains(out, gt) {
+			out = append(out, gt)
+		}
+	}
+	return out
 }
 
 // SetClientSecret gives a confidential client a new secret (256 bits) and

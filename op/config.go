@@ -104,6 +104,25 @@ type Config struct {
 	// (RFC 7591, RFC 7592). Off by default.
 	Registration Registration
 
+	// DeviceFlow enables the device authorization grant (RFC 8628): the
+	// /device_authorization endpoint, the /device verification page and the
+	// device_code grant, for clients whose GrantTypes list
+	// GrantTypeDeviceCode. Off by default.
+	DeviceFlow bool
+	// DeviceCodeExpire bounds the life of a device code and its user code.
+	// Defaults to 10m.
+	DeviceCodeExpire time.Duration
+	// DevicePollInterval is the minimum time between a device's polls
+	// (RFC 8628 §3.2 interval), rounded up to whole seconds. Defaults to 5s.
+	DevicePollInterval time.Duration
+	// UserCodeMaxFailures wrong user codes from one client IP within
+	// UserCodeFailureWindow make the verification page refuse further codes
+	// unchecked until the window has passed (RFC 8628 §5.1). Counted in
+	// storage, so shared by nodes. Defaults to 10.
+	UserCodeMaxFailures int
+	// UserCodeFailureWindow defaults to 5m.
+	UserCodeFailureWindow time.Duration
+
 	Hooks  Hooks
 	Logger *slog.Logger     // Defaults to a logger that discards.
 	Now    func() time.Time // Defaults to time.Now.
@@ -243,6 +262,12 @@ func (c *Config) setDefaults() {
 	def(&c.CleanupInterval, 5*time.Minute)
 	def(&c.ClientCacheTTL, 5*time.Second)
 	def(&c.ClientAuthFailureWindow, time.Minute)
+	def(&c.DeviceCodeExpire, 10*time.Minute)
+	def(&c.DevicePollInterval, 5*time.Second)
+	def(&c.UserCodeFailureWindow, 5*time.Minute)
+	if c.UserCodeMaxFailures == 0 {
+		c.UserCodeMaxFailures = 10
+	}
 	if c.ClientAuthMaxFailures == 0 {
 		c.ClientAuthMaxFailures = 20
 	}
@@ -289,10 +314,15 @@ func (c *Config) validate() error {
 		"RefreshTokenExpire": c.RefreshTokenExpire, "RefreshTokenIdleExpire": c.RefreshTokenIdleExpire,
 		"SkipConsentExpire": c.SkipConsentExpire, "KeyRefresh": c.KeyRefresh,
 		"ClientAuthFailureWindow": c.ClientAuthFailureWindow,
+		"DeviceCodeExpire":        c.DeviceCodeExpire, "DevicePollInterval": c.DevicePollInterval,
+		"UserCodeFailureWindow": c.UserCodeFailureWindow,
 	} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("op: %s must not be negative", name))
 		}
+	}
+	if c.UserCodeMaxFailures < 0 {
+		errs = append(errs, errors.New("op: UserCodeMaxFailures must not be negative"))
 	}
 	if c.ClientAuthMaxFailures < 0 {
 		errs = append(errs, errors.New("op: ClientAuthMaxFailures must not be negative"))

@@ -72,6 +72,9 @@ func (p *Provider) metadata() map[string]any {
 	if p.cfg.Registration.Enabled {
 		doc["registration_endpoint"] = p.endpoint(PathRegister)
 	}
+	if p.cfg.DeviceFlow {
+		doc["device_authorization_endpoint"] = p.endpoint(PathDeviceAuthorization) // RFC 8628 §4
+	}
 	return doc
 }
 

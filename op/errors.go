@@ -60,6 +60,10 @@ const (
 	errInsufficientScope       = "insufficient_scope"
 	errRequestNotSupported     = "request_not_supported"
 	errRequestURINotSupported  = "request_uri_not_supported"
+	// RFC 8628 §3.5
+	errAuthorizationPending = "authorization_pending"
+	errSlowDown             = "slow_down"
+	errExpiredToken         = "expired_token"
 )
 
 // unavailableRetry is the Retry-After sent with 503 temporarily_unavailable.

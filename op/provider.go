@@ -104,6 +104,9 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if _, ok := cfg.Users.(PasswordAuthenticator); ok && cfg.PasswordGrant {
 		p.grantTypes["password"] = p.grantPassword
 	}
+	if cfg.DeviceFlow {
+		p.grantTypes[GrantTypeDeviceCode] = p.grantDeviceCode
+	}
 	p.discovery, err = p.discoveryDocument()
 	if err != nil {
 		return nil, err

@@ -23,6 +23,9 @@ const (
 	PathRegister = "/register"
 	// PathPAR is the pushed authorization request endpoint (RFC 9126 §2).
 	PathPAR = "/par"
+	// RFC 8628, when Config.DeviceFlow is on.
+	PathDeviceAuthorization = "/device_authorization"
+	PathDevice              = "/device"
 )
 
 // routes is the provider's own mux, used by ServeHTTP.
@@ -82,6 +85,10 @@ func (p *Provider) Mount(mux *http.ServeMux, prefix string) {
 	if p.cfg.Registration.Enabled {
 		handle(PathRegister, post, p.register, true)
 		handle(PathRegister+"/{id}", []string{http.MethodGet, http.MethodPut, http.MethodDelete}, p.registrationClient, true)
+	}
+	if p.cfg.DeviceFlow {
+		handle(PathDeviceAuthorization, post, p.deviceAuthorization, true)
+		handle(PathDevice, getPost, p.device, false)
 	}
 }
 

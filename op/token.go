@@ -71,6 +71,9 @@ func clientMayUse(c *storage.Client, gt string) *Error {
 	switch {
 	case len(c.GrantTypes) > 0 && !listed:
 		return newErr(errUnauthorizedClient, "The client is not registered for the grant_type %q.", gt)
+	case slices.Contains(extensionGrantTypes, gt) && !listed:
+		// RFC 8628: only clients registered for the device grant.
+		return newErr(errUnauthorizedClient, "The client is not registered for the grant_type %q.", gt)
 	case gt == "password" && !listed:
 		return newErr(errUnauthorizedClient, "The client may not use the password grant.")
 	case gt == "password" && c.Type != storage.Confidential && !c.PublicPasswordGrant:

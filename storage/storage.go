@@ -38,8 +38,10 @@ type Provider interface {
 	Throttle
 	RegistrationTokens
 	Replays
-	// DeleteExpired removes codes, tokens, grants, consents, throttle
-	// counters, initial access tokens, one-time values (and, in a backend that also implements Accounts, sessions)
+	DeviceAuths
+	// DeleteExpired removes codes, device authorizations, tokens, grants,
+	// consents, throttle counters, initial access tokens, one-time values
+	// (and, in a backend that also implements Accounts, sessions)
 	// whose lifetime ended at or before now, and returns how many rows it
 	// removed. Safe to run on several nodes at once.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
@@ -97,6 +99,34 @@ type Codes interface {
 	// ErrReused (with the code) if it was consumed before; in that case it
 	// also revokes the code's grant (RFC 6749 §4.1.2).
 	ConsumeCode(ctx context.Context, hash []byte, now time.Time, g *Grant, tokens ...*Token) (*AuthCode, error)
+}
+
+// DeviceAuths stores device authorization requests (RFC 8628).
+type DeviceAuths interface {
+	// CreateDeviceAuth stores d; ErrAlreadyExists if its device code or user
+	// code digest is taken (the caller draws a new user code). The client
+	// must exist.
+	CreateDeviceAuth(ctx context.Context, d *DeviceAuth) error
+	// DeviceAuthByUserCode returns the pending or decided authorization with
+	// this user code digest; ErrNotFound if none exists or it expired before
+	// now.
+	DeviceAuthByUserCode(ctx context.Context, userCodeHash []byte, now time.Time) (*DeviceAuth, error)
+	// DecideDeviceAuth records a user's decision on a pending, unexpired
+	// authorization, atomically: of concurrent calls at most one succeeds.
+	// ErrNotFound if none is pending under this user code digest.
+	DecideDeviceAuth(ctx context.Context, userCodeHash []byte, now time.Time, d DeviceDecision) error
+	// PollDeviceAuth records a poll of the device code at now and returns the
+	// authorization as it stands, expired or not. tooSoon reports a poll less
+	// than Interval after the previous one; the stored Interval then grows by
+	// 5 seconds (RFC 8628 §3.5 slow_down), the returned value included.
+	// ErrNotFound if no such device code exists.
+	PollDeviceAuth(ctx context.Context, deviceCodeHash []byte, now time.Time) (d *DeviceAuth, tooSoon bool, err error)
+	// ConsumeDeviceAuth marks an approved, unexpired authorization used and
+	// stores g with its tokens in the same transaction: of any number of
+	// concurrent calls for one device code exactly one succeeds. ErrReused
+	// if its tokens were issued before; ErrNotFound if it is unknown,
+	// expired, pending or denied.
+	ConsumeDeviceAuth(ctx context.Context, deviceCodeHash []byte, now time.Time, g *Grant, tokens ...*Token) (*DeviceAuth, error)
 }
 
 // Grants stores grants (one user's authorization of one client, or one

@@ -67,7 +67,8 @@ type ClientMetadata struct {
 	TokenEndpointAuthSigningAlg string
 	// GrantTypes limits the grants the client may use; empty allows every
 	// grant the provider enables (clients made before the property existed)
-	// except password, which a client must list (docs/security.md).
+	// except password (docs/security.md) and the extension grants (RFC
+	// 8628's device grant), which a client must list to use.
 	GrantTypes []string
 	// JWKS is the client's public JWK Set as JSON; JWKSURI where to fetch
 	// it. At most one is set (RFC 7591 §2).
@@ -232,4 +233,45 @@ type Address struct {
 	Region        string
 	PostalCode    string
 	Country       string
+}
+
+// DeviceStatus is where a device authorization stands (RFC 8628 §3.3-3.5).
+type DeviceStatus string
+
+// Device authorization states.
+const (
+	DevicePending  DeviceStatus = "pending"
+	DeviceApproved DeviceStatus = "approved"
+	DeviceDenied   DeviceStatus = "denied"
+)
+
+// DeviceAuth is a device authorization request (RFC 8628 §3.1), stored by
+// the digests of its device code and user code.
+type DeviceAuth struct {
+	DeviceCodeHash []byte
+	UserCodeHash   []byte
+	ClientID       string
+	Scope          []string
+	Status         DeviceStatus
+	// GrantID is the grant its tokens will belong to.
+	GrantID string
+	// UserID, SessionID and AuthTime are set when a user decides.
+	UserID    string
+	SessionID string
+	AuthTime  time.Time
+	// Interval is the current minimum polling interval (RFC 8628 §3.5);
+	// every poll that comes too soon lengthens it by 5 seconds.
+	Interval     time.Duration
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	LastPolledAt time.Time // zero until first polled
+	ConsumedAt   time.Time // zero until its tokens are issued
+}
+
+// DeviceDecision is a user's answer to a device authorization.
+type DeviceDecision struct {
+	Approved  bool
+	UserID    string
+	SessionID string
+	AuthTime  time.Time
 }

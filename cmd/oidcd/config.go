@@ -45,6 +45,11 @@ type Settings struct {
 	SkipConsentExpire      time.Duration
 	IDTokenIncludeClaims   bool
 	DisableQueryToken      bool
+	DeviceFlowEnable       bool
+	DeviceCodeExpire       time.Duration
+	DevicePollInterval     time.Duration
+	UserCodeMaxFailures    int
+	UserCodeFailureWindow  time.Duration
 
 	// Parsed and kept for the engine features that will use them.
 	GrantTypePasswordEnable             bool
@@ -126,6 +131,11 @@ var settingsTable = []setting{
 	{name: "unauthenticated_session_management_key", kind: kString, seed: "OIDC_UNAUTHENTICATED_SESSION_MANAGEMENT_KEY", help: "fixed browser-state key for unauthenticated users (default: derived from the system secret)", target: func(s *Settings) any { return &s.UnauthenticatedSessionManagementKey }},
 	{name: "introspection_validate_audience_scope", kind: kBool, def: "true", seed: "OIDC_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE", help: "check a token's audience against the introspecting client's scope", target: func(s *Settings) any { return &s.IntrospectionValidateAudienceScope }},
 	{name: "disable_query_token", kind: kBool, def: "false", help: "refuse access tokens in the URL query at userinfo", target: func(s *Settings) any { return &s.DisableQueryToken }},
+	{name: "device_flow_enable", kind: kBool, def: "false", help: "enable the device authorization grant (RFC 8628): /device_authorization and the /device page, for clients created with --grant-type device_code", target: func(s *Settings) any { return &s.DeviceFlowEnable }},
+	{name: "device_code_expire", kind: kSeconds, def: "600", help: "device code and user code lifetime", target: func(s *Settings) any { return &s.DeviceCodeExpire }},
+	{name: "device_poll_interval", kind: kSeconds, def: "5", help: "minimum seconds between a device's polls of the token endpoint", target: func(s *Settings) any { return &s.DevicePollInterval }},
+	{name: "user_code_max_failures", kind: kInt, def: "10", help: "wrong user codes per IP on the /device page before further codes are refused unchecked", target: func(s *Settings) any { return &s.UserCodeMaxFailures }},
+	{name: "user_code_failure_window", kind: kSeconds, def: "300", help: "sliding window of the user code throttle", target: func(s *Settings) any { return &s.UserCodeFailureWindow }},
 	{name: "insecure_allow_http_redirects", kind: kBool, def: "false", help: "allow http redirect URIs on non-loopback hosts when registering clients (development only)", target: func(s *Settings) any { return &s.InsecureAllowHTTPRedirects }},
 	{name: "registration_open", kind: kBool, def: "false", help: "let anyone register a client at /register (RFC 7591) without an initial access token", target: func(s *Settings) any { return &s.RegistrationOpen }},
 	{name: "allow_private_targets", kind: kBool, def: "false", help: "let requests to URLs that clients supply (jwks_uri) reach loopback, private and link-local addresses (tests, relying parties on an internal network)", target: func(s *Settings) any { return &s.AllowPrivateTargets }},

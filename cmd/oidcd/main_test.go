@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"flag"
 	"fmt"
+	"github.com/oidcd/oidcd/op"
 	"io"
 	"net/http"
 	"os"
@@ -392,6 +393,14 @@ func TestClientsCommands(t *testing.T) {
 		t.Fatalf("clients show:\n%s", out)
 	}
 	fails(t, dir, nil, "unsupported grant type", "clients", "create", "--name", "X", "--redirect-uri", "https://x.example/cb", "--grant-type", "magic")
+
+	// A device-only client (RFC 8628) needs no redirect URI.
+	var tv clientJSON
+	json.Unmarshal([]byte(ok(t, dir, "clients", "create", "--name", "TV", "--type", "public", "--grant-type", "device_code", "--json")), &tv)
+	if len(tv.GrantTypes) != 1 || tv.GrantTypes[0] != op.GrantTypeDeviceCode || len(tv.ResponseTypes) != 0 {
+		t.Fatalf("device client: %+v", tv)
+	}
+	fails(t, dir, nil, `unsupported grant type "magic"`, "clients", "create", "--name", "X", "--redirect-uri", "https://x.example/cb", "--grant-type", "magic")
 
 	ok(t, dir, "clients", "delete", id)
 	fails(t, dir, nil, "no client with id", "clients", "show", id)

@@ -115,6 +115,11 @@ func (a *app) serve(ctx context.Context, args []string) error {
 			IDTokenIncludeClaims:    s.IDTokenIncludeClaims,
 			DisableQueryToken:       s.DisableQueryToken,
 			PasswordGrant:           s.GrantTypePasswordEnable,
+			DeviceFlow:              s.DeviceFlowEnable,
+			DeviceCodeExpire:        s.DeviceCodeExpire,
+			DevicePollInterval:      s.DevicePollInterval,
+			UserCodeMaxFailures:     s.UserCodeMaxFailures,
+			UserCodeFailureWindow:   s.UserCodeFailureWindow,
 			ClientAuthMaxFailures:   s.ClientAuthMaxFailures,
 			ClientAuthFailureWindow: s.ClientAuthFailureWindow,
 			// The seed's OIDC_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE=False.

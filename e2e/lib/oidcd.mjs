@@ -177,10 +177,11 @@ export class OidcdServer {
   }
 
   // createClient registers a client and returns the parsed --json output.
-  async createClient({ name, type = 'confidential', responseTypes = ['code'], redirectUris, scope = 'openid profile email', requireConsent = false }) {
+  async createClient({ name, type = 'confidential', responseTypes = ['code'], redirectUris = [], grantTypes = [], scope = 'openid profile email', requireConsent = false }) {
     const args = ['clients', 'create', '--json', '--name', name, '--type', type, '--scope', scope];
     for (const rt of responseTypes) args.push('--response-type', rt);
     for (const u of redirectUris) args.push('--redirect-uri', u);
+    for (const g of grantTypes) args.push('--grant-type', g);
     if (requireConsent) args.push('--require-consent');
     const out = await this.cli(...args);
     let c;

@@ -32,6 +32,8 @@ type Store struct {
 	failures  map[string][]failure                  // throttle key → failures, oldest first
 	regTokens map[string]*storage.RegistrationToken // by string(hash)
 	usedOnce  map[string]time.Time                  // replay keys → expiry
+	devices   map[string]*storage.DeviceAuth        // by string(device code hash)
+	userCodes map[string]string                     // user code hash → device code hash
 }
 
 type consentKey struct{ user, client string }
@@ -52,6 +54,8 @@ func New() *Store {
 		failures:  map[string][]failure{},
 		regTokens: map[string]*storage.RegistrationToken{},
 		usedOnce:  map[string]time.Time{},
+		devices:   map[string]*storage.DeviceAuth{},
+		userCodes: map[string]string{},
 	}
 }
 
@@ -230,6 +234,11 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	for h, c := range s.codes {
 		if c.ClientID == id {
 			delete(s.codes, h)
+		}
+	}
+	for h, d := range s.devices {
+		if d.ClientID == id {
+			s.deleteDeviceAuth(h)
 		}
 	}
 	for gid, g := range s.grants {
@@ -805,6 +814,12 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	for h, t := range s.tokens {
 		if !live(t.ExpiresAt, now) {
 			s.deleteToken(h)
+			n++
+		}
+	}
+	for h, d := range s.devices {
+		if !live(d.ExpiresAt, now) {
+			s.deleteDeviceAuth(h)
 			n++
 		}
 	}

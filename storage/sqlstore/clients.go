@@ -95,6 +95,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		}
 		for _, q := range []string{ // grants before tokens, the order every transaction locks them in
 			`DELETE FROM codes WHERE client_id = ?`,
+			`DELETE FROM device_auths WHERE client_id = ?`,
 			`DELETE FROM grants WHERE client_id = ?`,
 			`DELETE FROM tokens WHERE client_id = ?`,
 			`DELETE FROM consents WHERE client_id = ?`,

@@ -6,7 +6,7 @@ import (
 )
 
 // DeleteExpired implements storage.Storage. It removes:
-// codes, tokens, sessions and consents whose ExpiresAt is at or before now (or
+// codes, device authorizations, tokens, sessions and consents whose ExpiresAt is at or before now (or
 // zero, which counts as expired); grants whose non-zero ExpiresAt is at or
 // before now, with their tokens; revoked grants that no remaining code names
 // (while a code names a revoked grant the row blocks a replayed code's grant
@@ -19,6 +19,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	var total int64
 	for _, q := range []string{
 		`DELETE FROM codes WHERE expires_at IS NULL OR expires_at <= ?`,
+		`DELETE FROM device_auths WHERE expires_at IS NULL OR expires_at <= ?`,
 		`DELETE FROM tokens WHERE expires_at IS NULL OR expires_at <= ?`,
 		`DELETE FROM tokens WHERE grant_id IN (SELECT id FROM grants WHERE expires_at <= ?)`,
 		`DELETE FROM grants WHERE expires_at <= ?`,
