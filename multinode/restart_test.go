@@ -129,7 +129,7 @@ func (pg *privatePostgres) restart() error {
 	return nil
 }
 
-// probe is one /healthz poll.
+// probe is one /readyz poll.
 type probe struct {
 	node       int
 	at         time.Time
@@ -141,7 +141,7 @@ type probe struct {
 // TestPostgresRestartUnderLoad restarts PostgreSQL while three nodes serve
 // a steady load of token requests: during the outage the nodes answer 503
 // temporarily_unavailable with a Retry-After (never a 500, never a dropped
-// connection or a crash) and /healthz reports 503; afterwards they serve 200
+// connection or a crash) and /readyz reports 503; afterwards they serve 200
 // again without being restarted, and every token issued before, during or
 // after the outage is still active.
 func TestPostgresRestartUnderLoad(t *testing.T) {
@@ -172,7 +172,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 			}
 			for ni, n := range c.nodes {
 				p := probe{node: ni, at: time.Now()}
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.url+"/healthz", nil)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.url+"/readyz", nil)
 				resp, err := hc.Do(req)
 				if err != nil {
 					p.err = err
@@ -250,17 +250,17 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	for _, p := range probes {
 		switch {
 		case p.err != nil:
-			t.Errorf("%s /healthz: %v", c.nodes[p.node].name, p.err)
+			t.Errorf("%s /readyz: %v", c.nodes[p.node].name, p.err)
 		case p.status == http.StatusServiceUnavailable:
 			healthDown++
 			if p.retryAfter == "" {
-				t.Errorf("%s /healthz 503 without Retry-After", c.nodes[p.node].name)
+				t.Errorf("%s /readyz 503 without Retry-After", c.nodes[p.node].name)
 			}
 		case p.status != http.StatusOK:
-			t.Errorf("%s /healthz: %d", c.nodes[p.node].name, p.status)
+			t.Errorf("%s /readyz: %d", c.nodes[p.node].name, p.status)
 		}
 	}
-	t.Logf("%d token requests: %d tokens, %d answered 503 during the outage; /healthz: %d polls, %d reported the database down",
+	t.Logf("%d token requests: %d tokens, %d answered 503 during the outage; /readyz: %d polls, %d reported the database down",
 		len(l.results), len(tokens), unavailable, len(probes), healthDown)
 	if unavailable+healthDown == 0 {
 		t.Error("no request noticed the outage: the restart was not observed")
@@ -274,7 +274,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	}
 	for ni, status := range last {
 		if status != http.StatusOK {
-			t.Errorf("%s /healthz still %d at the end", c.nodes[ni].name, status)
+			t.Errorf("%s /readyz still %d at the end", c.nodes[ni].name, status)
 		}
 	}
 	for _, n := range c.nodes {

@@ -520,9 +520,11 @@ func (p *Provider) errorPage(w http.ResponseWriter, r *http.Request, e *Error) {
 	p.logError(r, e)
 	status := e.status()
 	setRetryAfter(w, e)
-	data := struct{ Error, Description string }{e.Code, e.Description}
+	// The request id a host's middleware set on the response (the oidcd
+	// server does), so that a user can quote it to an operator.
+	data := struct{ Error, Description, RequestID string }{e.Code, e.Description, w.Header().Get("X-Request-Id")}
 	if err := p.pages.Render(w, status, "error.html", data, ""); err != nil {
-		p.log.Error("render error page", "err", err)
+		p.log.ErrorContext(r.Context(), "render error page", "err", err)
 	}
 }
 

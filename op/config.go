@@ -180,6 +180,10 @@ type Hooks struct {
 	// invalid_redirect_uri; any other error as invalid_client_metadata with
 	// a generic description). The result is validated like any client.
 	Registration func(ctx context.Context, a *RegistrationArgs) error
+	// Event is told of every Event the provider emits or a host passes to
+	// Provider.Emit, after it is logged: the place for metrics and audit
+	// trails. It runs on the request's goroutine and must not block.
+	Event func(ctx context.Context, e Event)
 }
 
 // PasswordAuthenticator is what Users implements to allow the password

@@ -141,7 +141,7 @@ func (p *Provider) consentPage(w http.ResponseWriter, r *http.Request, req *auth
 		Action:       p.issuerURL.EscapedPath() + PathAuthorize,
 	}
 	if err := p.pages.Render(w, http.StatusOK, "authorize.html", data, ""); err != nil {
-		p.log.Error("render consent page", "err", err)
+		p.log.ErrorContext(r.Context(), "render consent page", "err", err)
 	}
 }
 
@@ -156,6 +156,11 @@ func (p *Provider) consentAnswer(w http.ResponseWriter, r *http.Request, req *au
 		return
 	}
 	ctx := r.Context()
+	kind := EventConsentDeclined
+	if allow {
+		kind = EventConsentAccepted
+	}
+	p.Emit(ctx, Event{Kind: kind, UserID: user.ID, ClientID: req.client.ID, Scope: req.scope})
 	if h := p.cfg.Hooks.OnConsent; h != nil {
 		h(ctx, ConsentEvent{UserID: user.ID, Client: req.client, Scope: req.scope, Claims: extraClaims(req.claims, req.scope), Accepted: allow})
 	}

@@ -53,7 +53,7 @@ func (p *Provider) grantAuthorizationCode(r *http.Request, form url.Values, c *s
 	_, err = p.store.ConsumeCode(ctx, hash, now, grant, toks...)
 	switch {
 	case errors.Is(err, storage.ErrReused):
-		p.log.Warn("authorization code replayed; grant revoked", "client_id", c.ID, "grant_id", ac.GrantID)
+		p.Emit(ctx, Event{Kind: EventTokenReuse, ClientID: c.ID, UserID: ac.UserID, Reason: "authorization_code"})
 		return nil, newErr(errInvalidGrant, "The authorization code was already used.")
 	case errors.Is(err, storage.ErrNotFound):
 		return nil, newErr(errInvalidGrant, "The authorization code is invalid or expired.")

@@ -25,7 +25,7 @@ func (p *Provider) grantRefreshToken(r *http.Request, form url.Values, c *storag
 		// successors tells reuse apart, and on reuse revokes the grant.
 		_, _, err = p.store.RotateRefreshToken(ctx, hash, now)
 		if errors.Is(err, storage.ErrReused) {
-			p.log.Warn("refresh token reused; grant revoked", "client_id", c.ID)
+			p.Emit(ctx, Event{Kind: EventTokenReuse, ClientID: c.ID, Reason: "refresh_token"})
 			return nil, newErr(errInvalidGrant, "The refresh token was already used.")
 		}
 		return nil, newErr(errInvalidGrant, "The refresh token is invalid or expired.")
@@ -67,7 +67,7 @@ func (p *Provider) grantRefreshToken(r *http.Request, form url.Values, c *storag
 	_, _, err = p.store.RotateRefreshToken(ctx, hash, now, accessTok, p.refreshToken(refresh, grant, now))
 	switch {
 	case errors.Is(err, storage.ErrReused):
-		p.log.Warn("refresh token reused; grant revoked", "client_id", c.ID)
+		p.Emit(ctx, Event{Kind: EventTokenReuse, ClientID: c.ID, UserID: grant.UserID, Reason: "refresh_token"})
 		return nil, newErr(errInvalidGrant, "The refresh token was already used.")
 	case errors.Is(err, storage.ErrNotFound):
 		return nil, newErr(errInvalidGrant, "The refresh token is invalid or expired.")

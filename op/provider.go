@@ -84,8 +84,10 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if cfg.ClientCacheTTL > 0 {
 		p.clients = ttlcache.New[string, *storage.Client](cfg.ClientCacheTTL, 10000)
 	}
-	if err := EnsureSigningKey(ctx, cfg.Storage, cfg.Sealer, cfg.Now()); err != nil {
+	if created, err := ensureSigningKey(ctx, cfg.Storage, cfg.Sealer, cfg.Now()); err != nil {
 		return nil, err
+	} else if created != nil {
+		p.Emit(ctx, Event{Kind: EventKeyCreated, KeyID: created.ID, Reason: created.Alg})
 	}
 	if err := p.ReloadKeys(ctx); err != nil {
 		return nil, err
@@ -118,25 +120,36 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 // EnsureSigningKey creates an RS256 signing key when the storage holds no
 // key at all; of several nodes starting together exactly one creates it.
 func EnsureSigningKey(ctx context.Context, store storage.Keys, sealer *keys.Sealer, now time.Time) error {
+	_, err := ensureSigningKey(ctx, store, sealer, now)
+	return err
+}
+
+// ensureSigningKey is EnsureSigningKey, returning the key when this call
+// created it.
+func ensureSigningKey(ctx context.Context, store storage.Keys, sealer *keys.Sealer, now time.Time) (*storage.SigningKey, error) {
 	existing, err := store.ListKeys(ctx)
 	if err != nil {
-		return fmt.Errorf("op: list keys: %w", err)
+		return nil, fmt.Errorf("op: list keys: %w", err)
 	}
 	if len(existing) > 0 {
-		return nil
+		return nil, nil
 	}
 	k, err := keys.Generate(keys.RS256)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sk, err := keys.NewSigningKey(k, sealer, now)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if _, err := store.CreateFirstKey(ctx, sk); err != nil {
-		return fmt.Errorf("op: create first key: %w", err)
+	created, err := store.CreateFirstKey(ctx, sk)
+	if err != nil {
+		return nil, fmt.Errorf("op: create first key: %w", err)
 	}
-	return nil
+	if !created {
+		return nil, nil // another node's key won
+	}
+	return sk, nil
 }
 
 // ReloadKeys re-reads the signing keys from storage now. Keys are also
@@ -290,3 +303,16 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // endpoint returns the absolute URL of an endpoint path such as "/token".
 func (p *Provider) endpoint(path string) string { return p.cfg.Issuer + path }
+
+// Ready reports whether the provider can serve: its storage answers and it
+// holds an active signing key (for a readiness probe; a liveness probe
+// needs neither).
+func (p *Provider) Ready(ctx context.Context) error {
+	if ks := p.keys.Load(); ks == nil || len(ks.Algs()) == 0 {
+		return errors.New("op: no signing key loaded")
+	}
+	if err := p.store.Ping(ctx); err != nil {
+		return fmt.Errorf("op: storage: %w", err)
+	}
+	return nil
+}

@@ -59,6 +59,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		p.writeJSONError(w, r, err)
 		return
 	}
+	p.Emit(r.Context(), Event{Kind: EventTokenIssued, GrantType: gt, ClientID: client.ID})
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -136,6 +137,7 @@ func (p *Provider) authenticateClient(r *http.Request, form url.Values) (*storag
 	}
 	c, err := p.client(r.Context(), id)
 	if errors.Is(err, storage.ErrNotFound) {
+		p.Emit(r.Context(), Event{Kind: EventClientAuthFailed, ClientID: id, IP: p.cfg.ClientIP(r), Reason: "unknown_client"})
 		return nil, invalidClient("Client authentication failed.")
 	} else if err != nil {
 		return nil, err
@@ -165,6 +167,7 @@ func (p *Provider) authenticateClient(r *http.Request, form url.Values) (*storag
 		}
 		if wait > 0 {
 			// SECURITY E6: refused unchecked, so guessing gains nothing.
+			p.Emit(ctx, Event{Kind: EventClientAuthFailed, ClientID: c.ID, IP: ip, Reason: "locked"})
 			e := invalidClient("Client authentication failed, or too many failed attempts; try again later.")
 			e.RetryAfter = wait
 			return nil, e
@@ -174,6 +177,7 @@ func (p *Provider) authenticateClient(r *http.Request, form url.Values) (*storag
 			if err := p.clientAuthFailed(ctx, c.ID, ip); err != nil {
 				return nil, err
 			}
+			p.Emit(ctx, Event{Kind: EventClientAuthFailed, ClientID: c.ID, IP: ip, Reason: "wrong_secret"})
 			return nil, invalidClient("Client authentication failed.")
 		}
 	}

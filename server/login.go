@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/oidcd/oidcd/internal/reqid"
+	"github.com/oidcd/oidcd/op"
 	"github.com/oidcd/oidcd/storage"
 )
 
@@ -58,6 +60,7 @@ type logoutPage struct {
 type errorPage struct {
 	Error       string
 	Description string
+	RequestID   string // filled by render: a user can quote it to an operator
 }
 
 // login serves the login form (GET) and checks it (POST).
@@ -190,7 +193,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 			s.serverError(w, r, "logout: revoke grants", err)
 			return
 		}
-		s.log.InfoContext(r.Context(), "logout", "user", sess.UserID, "sid", sess.ID)
+		s.provider.Emit(r.Context(), op.Event{Kind: op.EventLogout, UserID: sess.UserID, IP: s.clientIP(r)})
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
@@ -232,6 +235,10 @@ func (s *Server) renderLogout(w http.ResponseWriter, r *http.Request, status int
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	if e, ok := data.(errorPage); ok {
+		e.RequestID = reqid.From(r.Context())
+		data = e
+	}
 	if err := s.pages.Render(w, status, name, data, ""); err != nil {
 		s.log.ErrorContext(r.Context(), "render page", "page", name, "err", err)
 	}

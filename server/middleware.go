@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/oidcd/oidcd/internal/reqid"
 )
 
 // statusWriter records what a handler wrote, for the access log and for
@@ -72,6 +74,10 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			if status == 0 {
 				status = http.StatusOK
 			}
+			if m := s.cfg.Metrics; m != nil {
+				// r.Pattern: set by the ServeMux on this very request.
+				m.observeRequest(r.Pattern, r.Method, status, time.Since(start))
+			}
 			level := levelFor(status)
 			if !s.log.Enabled(r.Context(), level) {
 				return
@@ -87,6 +93,35 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// requestID gives every request an id: the X-Request-Id of a trusted
+// proxy (OIDCD_TRUSTED_PROXIES) when it is well-formed, else a new random
+// one. It is sent back in X-Request-Id, shown on error pages and added to
+// every log line of the request.
+func (s *Server) requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := ""
+		if s.peerTrusted(r) {
+			if v := r.Header.Get("X-Request-Id"); reqid.Valid(v) {
+				id = v
+			}
+		}
+		if id == "" {
+			id = reqid.New()
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(reqid.NewContext(r.Context(), id)))
+	})
+}
+
+// peerTrusted reports whether the TCP peer of r is a trusted proxy.
+func (s *Server) peerTrusted(r *http.Request) bool {
+	if len(s.cfg.TrustedProxies) == 0 {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	return err == nil && s.trusted(ap.Addr().Unmap())
 }
 
 // recover turns a panic into a logged 500; the process never crashes.

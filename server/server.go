@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oidcd/oidcd/internal/buildinfo"
+	"github.com/oidcd/oidcd/internal/reqid"
 	"github.com/oidcd/oidcd/internal/ttlcache"
 	"github.com/oidcd/oidcd/keys"
 	"github.com/oidcd/oidcd/op"
@@ -64,6 +67,12 @@ type Config struct {
 	// when finding a request's client IP (SECURITY G2). Defaults to none: the
 	// client IP is always the TCP peer.
 	TrustedProxies []netip.Prefix
+	// Metrics, when set, counts requests and events (see NewMetrics); the
+	// host serves Metrics.Handler on a listener of its own. Defaults to none.
+	Metrics *Metrics
+	// HealthzVersion adds the build's version to /healthz. Off by default:
+	// the version tells an attacker which advisories apply.
+	HealthzVersion bool
 }
 
 // Server is the oidcd server: the provider plus accounts and pages.
@@ -88,6 +97,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	// Every line logged during a request carries its request id, the
+	// provider's lines included.
+	cfg.Logger = slog.New(reqid.Handler(cfg.Logger.Handler()))
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -157,6 +169,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if pc.ClientIP == nil {
 		pc.ClientIP = s.clientIP // honours TrustedProxies
 	}
+	if m := cfg.Metrics; m != nil {
+		next := pc.Hooks.Event
+		pc.Hooks.Event = func(ctx context.Context, e op.Event) {
+			m.Event(ctx, e)
+			if next != nil {
+				next(ctx, e)
+			}
+		}
+		m.reg.MustRegister(newKeyAges(cfg.Store, cfg.Now))
+	}
 	if s.provider, err = op.New(ctx, pc); err != nil {
 		return nil, err
 	}
@@ -193,7 +215,9 @@ func (s *Server) routes() http.Handler {
 	p := s.prefix
 	s.provider.Mount(mux, p)
 	if p != "" {
+		// Probes at the root too, where orchestrators look by default.
 		mux.HandleFunc("/healthz", s.healthz)
+		mux.HandleFunc("/readyz", s.readyz)
 	}
 	mux.HandleFunc(p+"/{$}", s.home)
 	mux.HandleFunc(p+"/login", s.login)
@@ -201,7 +225,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc(p+"/logout", s.logout)
 	mux.HandleFunc(p+"/logout/{$}", s.logout)
 	mux.HandleFunc(p+"/healthz", s.healthz)
-	return s.accessLog(s.recover(mux))
+	mux.HandleFunc(p+"/readyz", s.readyz)
+	return s.requestID(s.accessLog(s.recover(mux)))
 }
 
 // home sends the browser to the login page, which shows who is signed in.
@@ -213,8 +238,33 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, s.prefix+"/login", http.StatusFound)
 }
 
-// healthz answers 200 when the database answers, 503 otherwise.
+// healthz is the liveness probe: 200 while the process serves HTTP. It
+// checks no dependency, so that a database outage does not make an
+// orchestrator restart every node (Kubernetes restarts a container whose
+// liveness probe fails; readiness is /readyz). The build's version is added
+// only when HealthzVersion is set.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if !allowMethods(w, r, http.MethodGet) {
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	if s.cfg.HealthzVersion {
+		b, _ := json.Marshal(struct {
+			Status  string         `json:"status"`
+			Version buildinfo.Info `json:"version"`
+		}{"ok", buildinfo.Read()})
+		w.Write(append(b, '\n'))
+		return
+	}
+	w.Write([]byte(`{"status":"ok"}` + "\n"))
+}
+
+// readyz is the readiness probe: 200 when the database answers and a
+// signing key is loaded, else 503 with a Retry-After (a load balancer or
+// Kubernetes then sends no traffic here until it recovers).
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if !allowMethods(w, r, http.MethodGet) {
 		return
 	}
@@ -223,14 +273,14 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
-	if err := s.store.Ping(ctx); err != nil {
-		s.log.ErrorContext(ctx, "health check failed", "err", err)
+	if err := s.provider.Ready(ctx); err != nil {
+		s.log.ErrorContext(ctx, "readiness check failed", "err", err)
 		h.Set("Retry-After", retryAfterUnavailable)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		w.Write([]byte(`{"status":"unavailable"}` + "\n"))
 		return
 	}
-	w.Write([]byte(`{"status":"ok"}` + "\n"))
+	w.Write([]byte(`{"status":"ready"}` + "\n"))
 }
 
 // allowMethods answers 405 unless r uses one of methods (GET implies HEAD).

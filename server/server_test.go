@@ -498,17 +498,36 @@ func TestSelectAccountContinue(t *testing.T) {
 	}
 }
 
-func TestHealthz(t *testing.T) {
+// /healthz is liveness (no dependency: a database outage must not get
+// every node restarted), /readyz readiness (database and keys), with the
+// meaning Kubernetes gives them; the version only when asked.
+func TestHealthzReadyz(t *testing.T) {
 	e := newTestServer(t, nil)
 	c := e.browser(t)
 	r := do(t, c, "GET", e.ts.URL+"/healthz", nil)
 	if r.StatusCode != http.StatusOK || strings.TrimSpace(r.body) != `{"status":"ok"}` {
 		t.Fatalf("healthz: %d %s", r.StatusCode, r.body)
 	}
+	r = do(t, c, "GET", e.ts.URL+"/readyz", nil)
+	if r.StatusCode != http.StatusOK || strings.TrimSpace(r.body) != `{"status":"ready"}` {
+		t.Fatalf("readyz: %d %s", r.StatusCode, r.body)
+	}
 	e.store.Close()
-	r = do(t, c, "GET", e.ts.URL+"/healthz", nil)
-	if r.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("healthz with closed store: %d", r.StatusCode)
+	r = do(t, c, "GET", e.ts.URL+"/readyz", nil)
+	if r.StatusCode != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("readyz with closed store: %d", r.StatusCode)
+	}
+	if r := do(t, c, "GET", e.ts.URL+"/healthz", nil); r.StatusCode != http.StatusOK {
+		t.Fatalf("healthz with closed store: %d (liveness must not depend on the database)", r.StatusCode)
+	}
+	if r := do(t, c, "POST", e.ts.URL+"/readyz", nil); r.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("POST /readyz: %d", r.StatusCode)
+	}
+
+	e = newTestServer(t, func(c *Config) { c.HealthzVersion = true })
+	r = do(t, e.browser(t), "GET", e.ts.URL+"/healthz", nil)
+	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, `"go_version":"go`) || !strings.Contains(r.body, `"status":"ok"`) {
+		t.Fatalf("healthz with version: %d %s", r.StatusCode, r.body)
 	}
 }
 

@@ -50,7 +50,7 @@ func (s *downStore) Failures(ctx context.Context, key string, since time.Time) (
 	return s.Storage.Failures(ctx, key, since)
 }
 
-// TestPagesWhenStorageUnavailable: /healthz, the login page and the login
+// TestPagesWhenStorageUnavailable: /readyz, the login page and the login
 // form answer 503 with a Retry-After while the database is unreachable, and
 // work again afterwards.
 func TestPagesWhenStorageUnavailable(t *testing.T) {
@@ -76,7 +76,10 @@ func TestPagesWhenStorageUnavailable(t *testing.T) {
 			t.Errorf("%s: the cause leaked into the page", name)
 		}
 	}
-	check("GET /healthz", do(t, c, "GET", e.ts.URL+"/healthz", nil))
+	check("GET /readyz", do(t, c, "GET", e.ts.URL+"/readyz", nil))
+	if r := do(t, c, "GET", e.ts.URL+"/healthz", nil); r.StatusCode != http.StatusOK {
+		t.Errorf("healthz (liveness) during the outage: %d", r.StatusCode)
+	}
 	check("GET /login", do(t, c, "GET", e.ts.URL+"/login", nil))
 	check("POST /login", do(t, c, "POST", e.ts.URL+"/login", url.Values{
 		"csrf_token": {tok}, "username": {"alice"}, "password": {"pw"}, "next": {"/"},
@@ -86,8 +89,8 @@ func TestPagesWhenStorageUnavailable(t *testing.T) {
 	}
 
 	ds.down.Store(false)
-	if r := do(t, c, "GET", e.ts.URL+"/healthz", nil); r.StatusCode != http.StatusOK {
-		t.Errorf("healthz after the outage: %d", r.StatusCode)
+	if r := do(t, c, "GET", e.ts.URL+"/readyz", nil); r.StatusCode != http.StatusOK {
+		t.Errorf("readyz after the outage: %d", r.StatusCode)
 	}
 	if r := do(t, c, "GET", e.ts.URL+"/login", nil); r.StatusCode != http.StatusOK {
 		t.Errorf("login page after the outage: %d", r.StatusCode)

@@ -196,6 +196,8 @@ func (s *Server) Authenticate(ctx context.Context, username, password, ip string
 	}
 	if locked {
 		CheckPassword(dummyHash, password) // the time of a wrong password
+		// Logged and counted only: the answer is that of a wrong password.
+		s.provider.Emit(ctx, op.Event{Kind: op.EventLoginLocked, Username: NormalizeUsername(username), IP: ip})
 		return nil, ErrLoginThrottled
 	}
 	u, err := s.store.UserByUsername(ctx, username)
@@ -210,11 +212,13 @@ func (s *Server) Authenticate(ctx context.Context, username, password, ip string
 		u = nil
 	}
 	if u == nil {
+		s.provider.Emit(ctx, op.Event{Kind: op.EventLoginFailed, Username: NormalizeUsername(username), IP: ip})
 		return nil, ErrInvalidLogin // the reservation stays as the failure
 	}
 	if err := attempt.Succeed(ctx); err != nil {
 		return nil, err
 	}
+	s.provider.Emit(ctx, op.Event{Kind: op.EventLoginSucceeded, Username: u.Username, UserID: u.ID, IP: ip})
 	if NeedsRehash(u.PasswordHash) {
 		s.upgradeHash(ctx, u, password)
 	}

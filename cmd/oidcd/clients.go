@@ -123,6 +123,7 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 	if err := store.CreateClient(ctx, client); err != nil {
 		return err
 	}
+	c.audit(ctx, s, op.Event{Kind: op.EventAdminClientCreated, ClientID: client.ID, Reason: string(client.Type)})
 	if c.json {
 		return c.printJSON(toClientJSON(client, secret))
 	}
@@ -175,6 +176,7 @@ func (a *app) clientsByID(ctx context.Context, sub string, args []string) error 
 		if err := store.DeleteClient(ctx, client.ID); err != nil {
 			return err
 		}
+		c.audit(ctx, s, op.Event{Kind: op.EventAdminClientDeleted, ClientID: client.ID})
 		fmt.Fprintf(a.stdout, "deleted client %s (%q) with its grants, tokens and consents\n", client.ID, client.Name)
 		return nil
 	case "rotate-secret":
@@ -189,6 +191,7 @@ func (a *app) clientsByID(ctx context.Context, sub string, args []string) error 
 		if err := store.UpdateClient(ctx, client); err != nil {
 			return err
 		}
+		c.audit(ctx, s, op.Event{Kind: op.EventAdminClientSecretRotated, ClientID: client.ID})
 		if c.json {
 			return c.printJSON(toClientJSON(client, secret))
 		}

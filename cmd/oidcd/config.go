@@ -69,6 +69,9 @@ type Settings struct {
 	ClientAuthFailureWindow    time.Duration
 	TrustedProxies             []netip.Prefix
 
+	MetricsAddr    string
+	HealthzVersion bool
+
 	DBMaxOpenConns  int
 	DBMaxIdleConns  int
 	CleanupInterval time.Duration
@@ -150,6 +153,8 @@ var settingsTable = []setting{
 	{name: "db_max_idle_conns", kind: kInt, def: "10", help: "most idle connections a node keeps open to PostgreSQL", target: func(s *Settings) any { return &s.DBMaxIdleConns }},
 	{name: "cleanup_interval", kind: kSeconds, def: "300", help: "how often a node deletes expired codes, tokens, grants, sessions and consents (safe on several nodes at once)", target: func(s *Settings) any { return &s.CleanupInterval }},
 	{name: "key_refresh", kind: kSeconds, def: "30", help: "how often a node re-reads signing keys: a key created or rotated elsewhere is used within this", target: func(s *Settings) any { return &s.KeyRefresh }},
+	{name: "metrics_addr", kind: kString, help: "address of a separate listener serving Prometheus metrics at /metrics (e.g. 127.0.0.1:9090; default: off)", target: func(s *Settings) any { return &s.MetricsAddr }},
+	{name: "healthz_version", kind: kBool, def: "false", help: "include the build's version in /healthz (off: the version tells attackers which advisories apply)", target: func(s *Settings) any { return &s.HealthzVersion }},
 	{name: "trusted_proxies", kind: kPrefixes, help: "proxies whose X-Forwarded-For is believed (CIDRs or IPs, comma-separated)", target: func(s *Settings) any { return &s.TrustedProxies }},
 }
 

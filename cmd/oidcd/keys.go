@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/oidcd/oidcd/keys"
+	"github.com/oidcd/oidcd/op"
 	"github.com/oidcd/oidcd/storage"
 	"github.com/oidcd/oidcd/storage/sqlstore"
 )
@@ -109,6 +110,11 @@ func (a *app) keysCreate(ctx context.Context, args []string, rotate bool) error 
 	if err := store.CreateKey(ctx, sk); err != nil {
 		return fmt.Errorf("store key %s: %w", sk.ID, err)
 	}
+	kind := op.EventAdminKeyCreated
+	if rotate {
+		kind = op.EventAdminKeyRotated
+	}
+	c.audit(ctx, s, op.Event{Kind: kind, KeyID: sk.ID, Reason: sk.Alg})
 	var retired []*storage.SigningKey
 	if rotate {
 		all, err := store.ListKeys(ctx)
@@ -122,6 +128,7 @@ func (a *app) keysCreate(ctx context.Context, args []string, rotate bool) error 
 			if err := store.RetireKey(ctx, old.ID, now); err != nil {
 				return fmt.Errorf("retire key %s: %w", old.ID, err)
 			}
+			c.audit(ctx, s, op.Event{Kind: op.EventAdminKeyRetired, KeyID: old.ID, Reason: old.Alg})
 			old.RetiredAt = now
 			retired = append(retired, old)
 		}

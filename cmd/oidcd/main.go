@@ -30,6 +30,7 @@ import (
 
 	"github.com/oidcd/oidcd/internal/buildinfo"
 	"github.com/oidcd/oidcd/keys"
+	"github.com/oidcd/oidcd/op"
 	"github.com/oidcd/oidcd/storage/sqlstore"
 )
 
@@ -384,4 +385,11 @@ func (a *app) version(args []string) error {
 	}
 	fmt.Fprintln(a.stdout, "oidcd", bi)
 	return nil
+}
+
+// audit logs an admin change as a security event on standard error (one
+// line with a stable "event" field, JSON with OIDCD_LOG_FORMAT=json), as
+// the server logs its own events.
+func (c *command) audit(ctx context.Context, s *Settings, e op.Event) {
+	op.LogEvent(ctx, newLogger(s, c.a.stderr), e)
 }

@@ -121,7 +121,7 @@ type running struct {
 	done   chan struct{}
 }
 
-var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
+var listeningRE = regexp.MustCompile(`(?:msg=listening addr=|"msg":"listening","addr":")([^\s"]+)`)
 
 // serve starts "oidcd serve" on a free port and waits until it listens.
 func serve(t *testing.T, dir string, env []string, args ...string) *running {
@@ -184,7 +184,7 @@ func (s *running) stop(t *testing.T) {
 	if err := s.cmd.Wait(); err != nil {
 		t.Errorf("oidcd serve: %v\n%s", err, s.logs())
 	}
-	if !strings.Contains(s.logs(), "msg=stopped") {
+	if !strings.Contains(s.logs(), "msg=stopped") && !strings.Contains(s.logs(), `"msg":"stopped"`) {
 		t.Errorf("no graceful shutdown:\n%s", s.logs())
 	}
 }

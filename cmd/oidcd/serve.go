@@ -77,6 +77,17 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	}
 	defer ln.Close()
 	warnIssuerPort(s.Issuer, ln.Addr(), log)
+	var metrics *server.Metrics
+	var mln net.Listener
+	if s.MetricsAddr != "" {
+		// Metrics on a listener of their own, so that the public one never
+		// exposes them.
+		if mln, err = net.Listen("tcp", s.MetricsAddr); err != nil {
+			return fmt.Errorf("OIDCD_METRICS_ADDR: %w", err)
+		}
+		defer mln.Close()
+		metrics = server.NewMetrics()
+	}
 
 	seal, err := sealer(s)
 	if err != nil {
@@ -90,6 +101,12 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	if pg, _ := databaseKind(s.Database); pg {
 		// SQLite keeps its own pools: one writer, readers per CPU.
 		store.SetPool(s.DBMaxOpenConns, s.DBMaxIdleConns)
+	}
+	if metrics != nil {
+		store.ObserveQueries(metrics.ObserveQuery)
+		for name, db := range store.Pools() {
+			metrics.RegisterDB(name, db)
+		}
 	}
 	// On an empty database the admin password's argon2id hash and the first
 	// RSA key (made by server.New) are the slow parts of start-up; they are
@@ -139,6 +156,8 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		LoginMaxFailures:   s.LoginMaxFailures,
 		LoginFailureWindow: s.LoginFailureWindow,
 		TrustedProxies:     s.TrustedProxies,
+		Metrics:            metrics,
+		HealthzVersion:     s.HealthzVersion,
 	})
 	if aerr := <-adminDone; aerr != nil {
 		return aerr
@@ -175,8 +194,17 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	// Start-up work (key generation, the admin password's argon2id hash,
 	// migrations) leaves garbage the idle process need not keep.
 	debug.FreeOSMemory()
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	var ms *http.Server
+	if metrics != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metrics.Handler())
+		ms = &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
+			WriteTimeout: writeTimeout, IdleTimeout: idleTimeout, ErrorLog: hs.ErrorLog}
+		go func() { errc <- ms.Serve(mln) }()
+		log.Info("metrics listening", "addr", mln.Addr().String())
+	}
 	log.Info("listening", "addr", ln.Addr().String(), "issuer", s.Issuer)
 
 	select {
@@ -187,6 +215,9 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
+	if ms != nil {
+		ms.Shutdown(sctx)
+	}
 	if err := hs.Shutdown(sctx); err != nil {
 		hs.Close()
 		return fmt.Errorf("shutdown: %w", err)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oidcd/oidcd/op"
 	"github.com/oidcd/oidcd/server"
 	"github.com/oidcd/oidcd/storage"
 	"github.com/oidcd/oidcd/storage/sqlstore"
@@ -182,6 +183,7 @@ func (a *app) usersCreate(ctx context.Context, args []string) error {
 	} else if err != nil {
 		return err
 	}
+	c.audit(ctx, s, op.Event{Kind: op.EventAdminUserCreated, Username: u.Username, UserID: u.ID, Reason: map[bool]string{true: "admin"}[u.Admin]})
 	if c.json {
 		return c.printJSON(toUserJSON(&u))
 	}
@@ -233,6 +235,7 @@ func (a *app) usersSetPassword(ctx context.Context, args []string) error {
 	if err := server.SetPassword(ctx, store, u, password, a.now()); err != nil {
 		return err
 	}
+	c.audit(ctx, s, op.Event{Kind: op.EventAdminPasswordChanged, Username: u.Username, UserID: u.ID})
 	fmt.Fprintf(a.stdout, "password of %q changed; its sessions and grants are revoked\n", u.Username)
 	return nil
 }
@@ -246,7 +249,7 @@ func (a *app) usersDelete(ctx context.Context, args []string) error {
 	if *username == "" {
 		return usagef("users delete: --username is required")
 	}
-	_, store, err := c.settingsAndStore(ctx)
+	s, store, err := c.settingsAndStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -258,6 +261,7 @@ func (a *app) usersDelete(ctx context.Context, args []string) error {
 	if err := store.DeleteUser(ctx, u.ID); err != nil {
 		return err
 	}
+	c.audit(ctx, s, op.Event{Kind: op.EventAdminUserDeleted, Username: u.Username, UserID: u.ID})
 	fmt.Fprintf(a.stdout, "deleted user %q\n", u.Username)
 	return nil
 }

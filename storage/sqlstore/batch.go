@@ -102,7 +102,7 @@ func (s *Store) runBatch(batch []*txJob) {
 		// Statements never see a caller's cancellation: an interrupted
 		// statement inside a transaction rolls the whole transaction back,
 		// which would take the other bodies of the batch with it.
-		c := conn{q: tx, d: s.d, sc: s.wc, tx: tx, detached: true}
+		c := conn{q: tx, d: s.d, sc: s.wc, tx: tx, detached: true, obs: s.obs}
 		single := len(batch) == 1
 		for i, j := range batch {
 			if !single {

@@ -45,6 +45,43 @@ type Store struct {
 	// this transaction, and savepoints names its nested transactions.
 	txc        *conn
 	savepoints *atomic.Int64
+	// obs receives statement durations (ObserveQueries).
+	obs *queryObserver
+}
+
+// queryObserver passes each statement's duration to a function set once
+// by ObserveQueries.
+type queryObserver struct {
+	fn atomic.Pointer[func(time.Duration)]
+}
+
+func (o *queryObserver) since(start time.Time) {
+	if o == nil {
+		return
+	}
+	if f := o.fn.Load(); f != nil {
+		(*f)(time.Since(start))
+	}
+}
+
+// ObserveQueries calls fn with the duration of every statement run from
+// now on (for a latency histogram); fn must be fast and safe for
+// concurrent use. Nil stops.
+func (s *Store) ObserveQueries(fn func(time.Duration)) {
+	if fn == nil {
+		s.obs.fn.Store(nil)
+		return
+	}
+	s.obs.fn.Store(&fn)
+}
+
+// Pools returns the connection pools by role, for pool statistics:
+// "writer" and "reader" on SQLite, "main" on PostgreSQL.
+func (s *Store) Pools() map[string]*sql.DB {
+	if s.w == s.r {
+		return map[string]*sql.DB{"main": s.w}
+	}
+	return map[string]*sql.DB{"writer": s.w, "reader": s.r}
 }
 
 // Default PostgreSQL pool size; see SetPool.
@@ -130,7 +167,7 @@ func openSQLite(path string) (*Store, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	s := &Store{d: newSQLiteDialect(), w: w, r: r, wc: newStmtCache(w), rc: newStmtCache(r)}
+	s := &Store{d: newSQLiteDialect(), w: w, r: r, wc: newStmtCache(w), rc: newStmtCache(r), obs: &queryObserver{}}
 	s.startBatcher()
 	return s, nil
 }
@@ -143,7 +180,7 @@ func openPostgres(dsn string) (*Store, error) {
 	db.SetMaxOpenConns(defaultMaxOpen)
 	db.SetMaxIdleConns(defaultMaxIdle)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	return &Store{d: newPostgresDialect(), w: db, r: db}, nil
+	return &Store{d: newPostgresDialect(), w: db, r: db, obs: &queryObserver{}}, nil
 }
 
 // SetPool sets the maximum number of open and idle connections to
@@ -226,6 +263,7 @@ type conn struct {
 	// detached runs statements without the caller's cancellation (inside
 	// a group-commit batch).
 	detached bool
+	obs      *queryObserver // nil: not observed
 }
 
 func (c conn) ctx(ctx context.Context) context.Context {
@@ -254,6 +292,7 @@ func (c conn) stmt(ctx context.Context, query string) *sql.Stmt {
 }
 
 func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	defer c.obs.since(time.Now())
 	ctx = c.ctx(ctx)
 	if st := c.stmt(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
@@ -271,6 +310,7 @@ func (c conn) execN(ctx context.Context, query string, args ...any) (int64, erro
 }
 
 func (c conn) row(ctx context.Context, query string, args ...any) *sql.Row {
+	defer c.obs.since(time.Now())
 	ctx = c.ctx(ctx)
 	if st := c.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
@@ -279,6 +319,7 @@ func (c conn) row(ctx context.Context, query string, args ...any) *sql.Row {
 }
 
 func (c conn) rows(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	defer c.obs.since(time.Now())
 	ctx = c.ctx(ctx)
 	if st := c.stmt(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
@@ -291,7 +332,7 @@ func (s *Store) writer() conn {
 	if s.txc != nil {
 		return *s.txc
 	}
-	return conn{q: s.w, d: s.d, sc: s.wc}
+	return conn{q: s.w, d: s.d, sc: s.wc, obs: s.obs}
 }
 
 // reader is the connection for single read statements.
@@ -299,7 +340,7 @@ func (s *Store) reader() conn {
 	if s.txc != nil {
 		return *s.txc
 	}
-	return conn{q: s.r, d: s.d, sc: s.rc}
+	return conn{q: s.r, d: s.d, sc: s.rc, obs: s.obs}
 }
 
 // stmtCache keeps the prepared statements of one pool. SQLite only: there
@@ -417,7 +458,7 @@ func (s *Store) inTxOnce(ctx context.Context, fn func(c conn) error) error {
 		return fmt.Errorf("sqlstore: begin: %w", err)
 	}
 	defer tx.Rollback() // a no-op after Commit; frees the connection on panic
-	ferr := fn(conn{q: tx, d: s.d, sc: s.wc, tx: tx})
+	ferr := fn(conn{q: tx, d: s.d, sc: s.wc, tx: tx, obs: s.obs})
 	var ce errCommitted
 	if ferr != nil && !errors.As(ferr, &ce) {
 		return ferr
