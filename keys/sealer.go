@@ -88,3 +88,8 @@ func (s *Sealer) MAC(parts ...string) []byte {
 func (s *Sealer) VerifyMAC(mac []byte, parts ...string) bool {
 	return hmac.Equal(mac, s.MAC(parts...))
 }
+
+// CheckValue is a value that identifies the system secret without
+// revealing it: stored in the database, it tells a wrong or new secret from
+// the one the data was sealed with (docs/security.md "System secret").
+func (s *Sealer) CheckValue() []byte { return s.MAC("oidcd system secret check v1") }

@@ -107,19 +107,19 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 		return err
 	}
 	spec.InsecureAllowHTTP = spec.InsecureAllowHTTP || s.InsecureAllowHTTPRedirects
-	seal, err := sealer(s)
-	if err != nil {
-		return err
-	}
-	client, secret, err := op.NewClient(spec, seal, a.now())
-	if err != nil {
+	// Validate before anything is created (database, secret file).
+	if _, _, err := op.NewClient(spec, throwawaySealer(), a.now()); err != nil {
 		return fmt.Errorf("clients create: invalid client:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
 	}
-	store, err := c.open(ctx, s)
+	store, seal, err := c.openSealed(ctx, s)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	client, secret, err := op.NewClient(spec, seal, a.now())
+	if err != nil {
+		return err
+	}
 	if err := store.CreateClient(ctx, client); err != nil {
 		return err
 	}
@@ -183,7 +183,7 @@ func (a *app) clientsByID(ctx context.Context, sub string, args []string) error 
 		if client.Type != storage.Confidential {
 			return fmt.Errorf("clients rotate-secret: client %s is public and has no secret", client.ID)
 		}
-		seal, err := sealer(s)
+		seal, err := checkedSealer(ctx, s, store)
 		if err != nil {
 			return err
 		}

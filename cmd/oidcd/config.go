@@ -450,13 +450,11 @@ func databaseKind(dsn string) (postgres bool, sqlitePath string) {
 // the file <database path>.secret, created once with mode 0600.
 func systemSecret(s *Settings) ([]byte, error) {
 	if s.Secret != "" {
-		if b, err := hex.DecodeString(s.Secret); err == nil && len(b) >= keys.MinSecretLen {
-			return b, nil
+		b, err := parseSecret(s.Secret)
+		if err != nil {
+			return nil, fmt.Errorf("OIDCD_SECRET %w", err)
 		}
-		if len(s.Secret) < keys.MinSecretLen {
-			return nil, fmt.Errorf("OIDCD_SECRET must be at least %d bytes (or %d hex digits)", keys.MinSecretLen, 2*keys.MinSecretLen)
-		}
-		return []byte(s.Secret), nil
+		return b, nil
 	}
 	pg, path := databaseKind(s.Database)
 	if pg {

@@ -42,14 +42,12 @@ func (a *app) importCmd(ctx context.Context, args []string) error {
 	opts.InsecureAllowHTTP = opts.InsecureAllowHTTP || s.InsecureAllowHTTPRedirects
 	opts.RefreshTokenExpire, opts.RefreshTokenIdleExpire = s.RefreshTokenExpire, s.RefreshTokenIdleExpire
 	opts.Now = a.now
-	if opts.Sealer, err = sealer(s); err != nil {
-		return err
-	}
-	store, err := c.open(ctx, s)
+	store, seal, err := c.openSealed(ctx, s)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	opts.Sealer = seal
 	report, err := djangoimport.Run(ctx, store, opts)
 	if err != nil {
 		return fmt.Errorf("import django: %w", err)

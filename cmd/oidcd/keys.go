@@ -93,11 +93,7 @@ func (a *app) keysCreate(ctx context.Context, args []string, rotate bool) error 
 	if err != nil {
 		return err
 	}
-	seal, err := sealer(s)
-	if err != nil {
-		return err
-	}
-	store, err := c.open(ctx, s)
+	store, seal, err := c.openSealed(ctx, s)
 	if err != nil {
 		return err
 	}

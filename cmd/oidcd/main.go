@@ -17,6 +17,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -79,6 +80,7 @@ Usage:
   oidcd clients delete ID
   oidcd clients rotate-secret ID [--json]
   oidcd registration-tokens create [--uses N] [--expires D] [--json]
+  oidcd secret rotate [--new-secret-stdin] [--json]   (stop every node first)
   oidcd import django --from URL [--dry-run] [--media DIR] [--sub id|username] [--claims-sql SQL] [--json]
   oidcd version [--json]              (also: oidcd --version)
   oidcd help [COMMAND [SUBCOMMAND]]
@@ -129,6 +131,8 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		return a.registrationTokens(ctx, rest)
 	case "import":
 		return a.importCmd(ctx, rest)
+	case "secret":
+		return a.secret(ctx, rest)
 	case "help", "-h", "-help", "--help":
 		if cmd == "help" && len(rest) > 0 && rest[0] != "help" {
 			// "oidcd help users create" is "oidcd users create --help".
@@ -291,13 +295,13 @@ func (c *command) open(ctx context.Context, s *Settings) (*sqlstore.Store, error
 	return store, nil
 }
 
-// sealer returns the system key sealer of s.
-func sealer(s *Settings) (*keys.Sealer, error) {
-	secret, err := systemSecret(s)
-	if err != nil {
-		return nil, err
-	}
-	return keys.NewSealer(secret)
+// throwawaySealer seals nothing that is kept: NewClient needs a sealer to
+// validate a client before the database and its secret are opened.
+func throwawaySealer() *keys.Sealer {
+	b := make([]byte, keys.MinSecretLen)
+	rand.Read(b)
+	s, _ := keys.NewSealer(b)
+	return s
 }
 
 // listing runs a "list" command: the rows fetch returns, printed as a JSON

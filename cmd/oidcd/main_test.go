@@ -498,8 +498,9 @@ func TestKeysCommands(t *testing.T) {
 	}
 	fails(t, dir, nil, "--alg must be", "keys", "create", "--alg", "HS256")
 	fails(t, dir, nil, "no PEM block", "keys", "create", "--pem", filepath.Join(dir, "oidcd.db.secret"))
-	// Keys sealed with another secret are unusable: the server refuses to start.
-	fails(t, dir, []string{"OIDCD_SECRET=" + strings.Repeat("ab", 32)}, "cannot unseal", "serve", "--addr", "127.0.0.1:0")
+	// Another secret than the database's: the server refuses to start, and
+	// says why (docs/security.md "System secret").
+	fails(t, dir, []string{"OIDCD_SECRET=" + strings.Repeat("ab", 32)}, "OIDCD_SECRET is not the system secret the database", "serve", "--addr", "127.0.0.1:0")
 }
 
 // OIDCD_TEMPLATES names a directory whose files replace the built-in pages

@@ -89,11 +89,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		metrics = server.NewMetrics()
 	}
 
-	seal, err := sealer(s)
-	if err != nil {
-		return err
-	}
-	store, err := c.open(ctx, s)
+	store, seal, err := c.openSealed(ctx, s)
 	if err != nil {
 		return err
 	}
