@@ -23,9 +23,11 @@ type Set struct {
 // ErrNoKey means no active key signs with the requested algorithm.
 var ErrNoKey = errors.New("keys: no active signing key for algorithm")
 
-// NewSet unseals stored keys. Active keys sign (the newest per algorithm);
-// retired keys are published until retiredAt+publishFor, so tokens they
-// signed still verify.
+// NewSet unseals stored keys. Every key is published from its creation:
+// "next" keys (ActivatesAt in the future) are published but do not sign
+// yet; active keys sign (the newest per algorithm); retired keys (RetiredAt
+// reached) are published until RetiredAt+publishFor, so tokens they signed
+// still verify (docs/security.md "Signing keys").
 func NewSet(stored []*storage.SigningKey, s *Sealer, now time.Time, publishFor time.Duration) (*Set, error) {
 	set := &Set{
 		signers: map[string]jose.Signer{},
@@ -35,7 +37,7 @@ func NewSet(stored []*storage.SigningKey, s *Sealer, now time.Time, publishFor t
 	var published []jose.JSONWebKey
 	var newest = map[string]time.Time{}
 	for _, sk := range stored {
-		retired := !sk.RetiredAt.IsZero()
+		retired := !sk.RetiredAt.IsZero() && !now.Before(sk.RetiredAt)
 		if retired && now.After(sk.RetiredAt.Add(publishFor)) {
 			continue
 		}
@@ -46,7 +48,7 @@ func NewSet(stored []*storage.SigningKey, s *Sealer, now time.Time, publishFor t
 		pub := jose.JSONWebKey{Key: priv.Public(), KeyID: sk.ID, Algorithm: sk.Alg, Use: "sig"}
 		published = append(published, pub)
 		set.public[sk.ID] = pub
-		if retired {
+		if retired || (!sk.ActivatesAt.IsZero() && now.Before(sk.ActivatesAt)) {
 			continue
 		}
 		if t, ok := newest[sk.Alg]; ok && !sk.CreatedAt.After(t) {

@@ -270,7 +270,9 @@ func TestFreshnessAcrossNodes(t *testing.T) {
 	const keyRefresh = time.Second
 	// The test polls with the rotated-out secret until it is refused; keep
 	// those failures from tripping the client authentication throttle.
-	c := startCluster(t, pgtest.NewDatabase(t, pgtest.URL()), 3, "OIDCD_KEY_REFRESH="+keyRefresh.String(), "OIDCD_CLIENT_AUTH_MAX_FAILURES=100000")
+	const jwksMaxAge = time.Second
+	c := startCluster(t, pgtest.NewDatabase(t, pgtest.URL()), 3, "OIDCD_KEY_REFRESH="+keyRefresh.String(),
+		"OIDCD_JWKS_MAX_AGE=1", "OIDCD_CLIENT_AUTH_MAX_FAILURES=100000")
 	rp := c.newClient()
 	ctx := t.Context()
 	b := newBrowser(t)
@@ -324,6 +326,10 @@ func TestFreshnessAcrossNodes(t *testing.T) {
 		worst = max(worst, time.Since(start))
 	}
 	t.Logf("new key published by every node %v after the rotation (OIDCD_KEY_REFRESH=%v)", worst.Round(time.Millisecond), keyRefresh)
+	// It signs once it has been published for key refresh + JWKS cache
+	// lifetime (docs/security.md "Signing keys"), on every node within one
+	// more refresh.
+	time.Sleep(time.Until(start.Add(2*keyRefresh + jwksMaxAge + 300*time.Millisecond)))
 	provider, err := oidc.NewProvider(ctx, c.issuer)
 	if err != nil {
 		t.Fatal(err)

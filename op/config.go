@@ -79,6 +79,10 @@ type Config struct {
 	// created or rotated through another node is used here too: by Run, and
 	// on demand when a request finds the keys older. Defaults to 30s.
 	KeyRefresh time.Duration
+	// JWKSMaxAge is the JWKS cache lifetime sent to relying parties
+	// (Cache-Control max-age). A new key must be published for KeyRefresh +
+	// JWKSMaxAge before it signs (keys.AddKey). Defaults to 5 minutes.
+	JWKSMaxAge time.Duration
 	// CleanupInterval is how often Run deletes expired rows
 	// (Storage.DeleteExpired). Defaults to 5m; negative disables the
 	// deletion (for a host that schedules DeleteExpired itself).
@@ -263,6 +267,7 @@ func (c *Config) setDefaults() {
 	def(&c.RefreshTokenIdleExpire, 14*24*time.Hour)
 	def(&c.SkipConsentExpire, 90*24*time.Hour)
 	def(&c.KeyRefresh, 30*time.Second)
+	def(&c.JWKSMaxAge, 5*time.Minute)
 	def(&c.CleanupInterval, 5*time.Minute)
 	def(&c.ClientCacheTTL, 5*time.Second)
 	def(&c.ClientAuthFailureWindow, time.Minute)
@@ -316,7 +321,7 @@ func (c *Config) validate() error {
 	for name, d := range map[string]time.Duration{
 		"CodeExpire": c.CodeExpire, "IDTokenExpire": c.IDTokenExpire, "TokenExpire": c.TokenExpire,
 		"RefreshTokenExpire": c.RefreshTokenExpire, "RefreshTokenIdleExpire": c.RefreshTokenIdleExpire,
-		"SkipConsentExpire": c.SkipConsentExpire, "KeyRefresh": c.KeyRefresh,
+		"SkipConsentExpire": c.SkipConsentExpire, "KeyRefresh": c.KeyRefresh, "JWKSMaxAge": c.JWKSMaxAge,
 		"ClientAuthFailureWindow": c.ClientAuthFailureWindow,
 		"DeviceCodeExpire":        c.DeviceCodeExpire, "DevicePollInterval": c.DevicePollInterval,
 		"UserCodeFailureWindow": c.UserCodeFailureWindow,

@@ -88,7 +88,7 @@ func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 // serveJWKS writes the precomputed key set. A short max-age lets relying
 // parties notice a rotation quickly.
 func (p *Provider) serveJWKS(w http.ResponseWriter, r *http.Request) {
-	writeCachedJSON(w, p.keySet().JWKS(), jwksCache)
+	writeCachedJSON(w, p.keySet().JWKS(), p.jwksCache)
 }
 
 // Header values shared by every response of the two hottest endpoints, so
@@ -96,7 +96,6 @@ func (p *Provider) serveJWKS(w http.ResponseWriter, r *http.Request) {
 var (
 	jsonType       = []string{"application/json"}
 	discoveryCache = []string{"public, max-age=3600"}
-	jwksCache      = []string{"public, max-age=300"}
 )
 
 func writeCachedJSON(w http.ResponseWriter, body []byte, cacheControl []string) {

@@ -35,6 +35,7 @@ type Provider struct {
 	// authFailures remembers (client, IP) pairs this node saw fail.
 	authFailures *ttlcache.Cache[string, struct{}]
 	keys         atomic.Pointer[keySet]
+	jwksCache    []string // Cache-Control of /jwks
 	reloadMu     sync.Mutex
 	reloading    atomic.Bool
 	discovery    []byte
@@ -109,6 +110,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if cfg.DeviceFlow {
 		p.grantTypes[GrantTypeDeviceCode] = p.grantDeviceCode
 	}
+	p.jwksCache = []string{fmt.Sprintf("public, max-age=%d", int(p.cfg.JWKSMaxAge/time.Second))}
 	p.discovery, err = p.discoveryDocument()
 	if err != nil {
 		return nil, err

@@ -181,7 +181,14 @@ type SigningKey struct {
 	Alg           string // RS256, ES256, EdDSA
 	PrivateSealed []byte
 	CreatedAt     time.Time
-	RetiredAt     time.Time // zero while it signs; retired keys stay published a while
+	// ActivatesAt is when the key starts signing; zero: at once. Until then
+	// it is "next": published, so that every node and every relying party's
+	// cached JWKS knows it before any token carries its kid
+	// (docs/security.md "Signing keys").
+	ActivatesAt time.Time
+	// RetiredAt is when the key stops signing (zero: never); a retired key
+	// stays published while a token it signed can live.
+	RetiredAt time.Time
 }
 
 // Session is a browser login session of the oidcd server.

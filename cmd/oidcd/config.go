@@ -76,6 +76,7 @@ type Settings struct {
 	DBMaxIdleConns  int
 	CleanupInterval time.Duration
 	KeyRefresh      time.Duration
+	JWKSMaxAge      time.Duration
 }
 
 // kind is how a setting's text is read.
@@ -152,6 +153,7 @@ var settingsTable = []setting{
 	{name: "db_max_open_conns", kind: kInt, def: "20", help: "most connections a node opens to PostgreSQL (SQLite keeps its own pools)", target: func(s *Settings) any { return &s.DBMaxOpenConns }},
 	{name: "db_max_idle_conns", kind: kInt, def: "10", help: "most idle connections a node keeps open to PostgreSQL", target: func(s *Settings) any { return &s.DBMaxIdleConns }},
 	{name: "cleanup_interval", kind: kSeconds, def: "300", help: "how often a node deletes expired codes, tokens, grants, sessions and consents (safe on several nodes at once)", target: func(s *Settings) any { return &s.CleanupInterval }},
+	{name: "jwks_max_age", kind: kSeconds, def: "300", help: "JWKS cache lifetime sent to relying parties; a new signing key is published for key_refresh + jwks_max_age before it signs", target: func(s *Settings) any { return &s.JWKSMaxAge }},
 	{name: "key_refresh", kind: kSeconds, def: "30", help: "how often a node re-reads signing keys: a key created or rotated elsewhere is used within this", target: func(s *Settings) any { return &s.KeyRefresh }},
 	{name: "metrics_addr", kind: kString, help: "address of a separate listener serving Prometheus metrics at /metrics (e.g. 127.0.0.1:9090; default: off)", target: func(s *Settings) any { return &s.MetricsAddr }},
 	{name: "healthz_version", kind: kBool, def: "false", help: "include the build's version in /healthz (off: the version tells attackers which advisories apply)", target: func(s *Settings) any { return &s.HealthzVersion }},

@@ -16,19 +16,25 @@ import (
 )
 
 // keyJSON is a signing key in --json output (never the private key).
+// State is next (published, not signing yet), active or retired.
 type keyJSON struct {
-	KID       string     `json:"kid"`
-	Alg       string     `json:"alg"`
-	CreatedAt time.Time  `json:"created_at"`
-	State     string     `json:"state"`
-	RetiredAt *time.Time `json:"retired_at,omitempty"`
+	KID         string     `json:"kid"`
+	Alg         string     `json:"alg"`
+	CreatedAt   time.Time  `json:"created_at"`
+	State       string     `json:"state"`
+	ActivatesAt *time.Time `json:"activates_at,omitempty"`
+	RetiredAt   *time.Time `json:"retired_at,omitempty"`
 }
 
-func toKeyJSON(k *storage.SigningKey) keyJSON {
-	j := keyJSON{KID: k.ID, Alg: k.Alg, CreatedAt: k.CreatedAt.UTC(), State: "active"}
+func toKeyJSON(k *storage.SigningKey, now time.Time) keyJSON {
+	j := keyJSON{KID: k.ID, Alg: k.Alg, CreatedAt: k.CreatedAt.UTC(), State: keys.State(k, now)}
+	if !k.ActivatesAt.IsZero() {
+		t := k.ActivatesAt.UTC()
+		j.ActivatesAt = &t
+	}
 	if !k.RetiredAt.IsZero() {
 		t := k.RetiredAt.UTC()
-		j.State, j.RetiredAt = "retired", &t
+		j.RetiredAt = &t
 	}
 	return j
 }
@@ -99,60 +105,55 @@ func (a *app) keysCreate(ctx context.Context, args []string, rotate bool) error 
 	}
 	defer store.Close()
 	now := a.now()
-	sk, err := keys.NewSigningKey(k, seal, now)
+	// A key of an algorithm that already signs is "next" until every node
+	// and every relying party's cached JWKS knows it (docs/security.md
+	// "Signing keys"); when rotating, the current keys retire then.
+	sk, retired, err := keys.AddKey(ctx, store, k, seal, now, s.KeyRefresh+s.JWKSMaxAge, rotate)
 	if err != nil {
 		return err
-	}
-	if err := store.CreateKey(ctx, sk); err != nil {
-		return fmt.Errorf("store key %s: %w", sk.ID, err)
 	}
 	kind := op.EventAdminKeyCreated
 	if rotate {
 		kind = op.EventAdminKeyRotated
 	}
 	c.audit(ctx, s, op.Event{Kind: kind, KeyID: sk.ID, Reason: sk.Alg})
-	var retired []*storage.SigningKey
-	if rotate {
-		all, err := store.ListKeys(ctx)
-		if err != nil {
-			return err
-		}
-		for _, old := range all {
-			if old.ID == sk.ID || old.Alg != sk.Alg || !old.RetiredAt.IsZero() {
-				continue
-			}
-			if err := store.RetireKey(ctx, old.ID, now); err != nil {
-				return fmt.Errorf("retire key %s: %w", old.ID, err)
-			}
-			c.audit(ctx, s, op.Event{Kind: op.EventAdminKeyRetired, KeyID: old.ID, Reason: old.Alg})
-			old.RetiredAt = now
-			retired = append(retired, old)
-		}
+	for _, old := range retired {
+		c.audit(ctx, s, op.Event{Kind: op.EventAdminKeyRetired, KeyID: old.ID, Reason: old.Alg})
 	}
 	if c.json {
 		out := struct {
 			Created keyJSON   `json:"created"`
 			Retired []keyJSON `json:"retired,omitempty"`
-		}{Created: toKeyJSON(sk)}
+		}{Created: toKeyJSON(sk, now)}
 		for _, r := range retired {
-			out.Retired = append(out.Retired, toKeyJSON(r))
+			out.Retired = append(out.Retired, toKeyJSON(r, now))
 		}
 		return c.printJSON(out)
 	}
 	fmt.Fprintf(a.stdout, "created %s key %s\n", sk.Alg, sk.ID)
+	if !sk.ActivatesAt.IsZero() {
+		fmt.Fprintf(a.stdout, "it is published now and signs from %s (key refresh + JWKS cache lifetime)\n", timeText(sk.ActivatesAt))
+	}
 	for _, r := range retired {
-		fmt.Fprintf(a.stdout, "retired %s key %s\n", r.Alg, r.ID)
+		fmt.Fprintf(a.stdout, "%s key %s signs until then and retires\n", r.Alg, r.ID)
 	}
 	return nil
 }
 
 func (a *app) keysList(ctx context.Context, args []string) error {
-	return listing(ctx, a, "keys list", args, (*sqlstore.Store).ListKeys, toKeyJSON,
+	now := a.now()
+	return listing(ctx, a, "keys list", args, (*sqlstore.Store).ListKeys,
+		func(k *storage.SigningKey) keyJSON { return toKeyJSON(k, now) },
 		"KID\tALG\tCREATED\tSTATE",
 		func(k *storage.SigningKey) string {
-			state := "active"
-			if !k.RetiredAt.IsZero() {
-				state = "retired " + timeText(k.RetiredAt)
+			state := keys.State(k, now)
+			switch {
+			case state == keys.StateNext:
+				state += " (signs from " + timeText(k.ActivatesAt) + ")"
+			case state == keys.StateRetired:
+				state += " " + timeText(k.RetiredAt)
+			case !k.RetiredAt.IsZero():
+				state += " (retires " + timeText(k.RetiredAt) + ")"
 			}
 			return strings.Join([]string{k.ID, k.Alg, timeText(k.CreatedAt), state}, "\t")
 		})

@@ -493,7 +493,13 @@ func TestKeysCommands(t *testing.T) {
 	if len(list) != 4 || active["ES256"] != 1 || active["EdDSA"] != 1 {
 		t.Fatalf("keys = %+v", list)
 	}
-	if out := ok(t, dir, "keys", "list"); !strings.Contains(out, "retired") || !strings.Contains(out, "KID") {
+	// The rotated-in key is "next" (published, not signing) for key refresh
+	// + JWKS cache lifetime; the key it replaces signs until then.
+	if rot.Created.State != "next" || rot.Created.ActivatesAt == nil || rot.Retired[0].RetiredAt == nil ||
+		!rot.Retired[0].RetiredAt.Equal(*rot.Created.ActivatesAt) || rot.Created.ActivatesAt.Sub(rot.Created.CreatedAt) != 330*time.Second {
+		t.Fatalf("rotate states = %+v", rot)
+	}
+	if out := ok(t, dir, "keys", "list"); !strings.Contains(out, "next (signs from") || !strings.Contains(out, "(retires") || !strings.Contains(out, "KID") {
 		t.Fatalf("list:\n%s", out)
 	}
 	fails(t, dir, nil, "--alg must be", "keys", "create", "--alg", "HS256")

@@ -124,6 +124,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 			RefreshTokenIdleExpire:  s.RefreshTokenIdleExpire,
 			SkipConsentExpire:       s.SkipConsentExpire,
 			KeyRefresh:              s.KeyRefresh,
+			JWKSMaxAge:              s.JWKSMaxAge,
 			CleanupInterval:         s.CleanupInterval,
 			IDTokenIncludeClaims:    s.IDTokenIncludeClaims,
 			DisableQueryToken:       s.DisableQueryToken,

@@ -174,7 +174,7 @@ func cloneConsent(c *storage.Consent) *storage.Consent {
 func cloneKey(k *storage.SigningKey) *storage.SigningKey {
 	cp := *k
 	cp.PrivateSealed = bytes.Clone(k.PrivateSealed)
-	cp.CreatedAt, cp.RetiredAt = norm(k.CreatedAt), norm(k.RetiredAt)
+	cp.CreatedAt, cp.RetiredAt, cp.ActivatesAt = norm(k.CreatedAt), norm(k.RetiredAt), norm(k.ActivatesAt)
 	return &cp
 }
 

@@ -7,15 +7,15 @@ import (
 	"github.com/oidcd/oidcd/storage"
 )
 
-const keyCols = `id, alg, private_sealed, created_at, retired_at`
+const keyCols = `id, alg, private_sealed, created_at, retired_at, activates_at`
 
 // CreateKey implements storage.Keys.
 func (s *Store) CreateKey(ctx context.Context, k *storage.SigningKey) error {
 	if err := checkID("key", k.ID); err != nil {
 		return err
 	}
-	_, err := s.writer().exec(ctx, `INSERT INTO signing_keys (`+keyCols+`) VALUES (?, ?, ?, ?, ?)`,
-		k.ID, k.Alg, blobArg(k.PrivateSealed), timeArg(k.CreatedAt), timeArg(k.RetiredAt))
+	_, err := s.writer().exec(ctx, `INSERT INTO signing_keys (`+keyCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		k.ID, k.Alg, blobArg(k.PrivateSealed), timeArg(k.CreatedAt), timeArg(k.RetiredAt), timeArg(k.ActivatesAt))
 	return s.wrapErr("create key", err)
 }
 
@@ -36,9 +36,9 @@ func (s *Store) CreateFirstKey(ctx context.Context, k *storage.SigningKey) (bool
 		}
 		// Casts give PostgreSQL the parameter types a SELECT list lacks.
 		n, err := c.execN(ctx, `INSERT INTO signing_keys (`+keyCols+`)
-			SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS `+s.d.blobType+`), CAST(? AS BIGINT), CAST(? AS BIGINT)
+			SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS `+s.d.blobType+`), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT)
 			WHERE NOT EXISTS (SELECT 1 FROM signing_keys)`,
-			k.ID, k.Alg, blobArg(k.PrivateSealed), timeArg(k.CreatedAt), timeArg(k.RetiredAt))
+			k.ID, k.Alg, blobArg(k.PrivateSealed), timeArg(k.CreatedAt), timeArg(k.RetiredAt), timeArg(k.ActivatesAt))
 		if err != nil {
 			return s.wrapErr("create first key", err)
 		}
@@ -59,7 +59,7 @@ func (s *Store) ListKeys(ctx context.Context) ([]*storage.SigningKey, error) {
 	var out []*storage.SigningKey
 	for rows.Next() {
 		var k storage.SigningKey
-		if err := rows.Scan(&k.ID, &k.Alg, &k.PrivateSealed, timeCol{&k.CreatedAt}, timeCol{&k.RetiredAt}); err != nil {
+		if err := rows.Scan(&k.ID, &k.Alg, &k.PrivateSealed, timeCol{&k.CreatedAt}, timeCol{&k.RetiredAt}, timeCol{&k.ActivatesAt}); err != nil {
 			return nil, s.wrapErr("list keys", err)
 		}
 		out = append(out, &k)

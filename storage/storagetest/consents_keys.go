@@ -103,6 +103,7 @@ func testKeyRoundTrip(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
 	k := fullKey("kid-1", t0)
 	k.RetiredAt = at(time.Hour)
+	k.ActivatesAt = at(time.Minute)
 	complete(t, "key", k)
 	ok(t, s.CreateKey(ctx, k), "CreateKey")
 	bare := &storage.SigningKey{ID: "kid-0", Alg: "EdDSA"}
