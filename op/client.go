@@ -96,8 +96,11 @@ func NewClient(spec ClientSpec, sealer *keys.Sealer, now time.Time) (*storage.Cl
 func expandGrantTypes(gts []string) []string {
 	var out []string
 	for _, gt := range gts {
-		if gt == "device_code" {
+		switch gt {
+		case "device_code":
 			gt = GrantTypeDeviceCode
+		case "token_exchange", "token-exchange":
+			gt = GrantTypeTokenExchange
 		}
 		if !slices.Contains(out, gt) {
 			out = append(out, gt)

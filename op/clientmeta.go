@@ -42,7 +42,7 @@ func assertionAlgNames() []string {
 // knownGrantTypes are the grant_types values a client may register:
 // "implicit" (RFC 7591 §2) and the grants of the token endpoint.
 var knownGrantTypes = []string{"authorization_code", "implicit", "refresh_token", "client_credentials", "password",
-	GrantTypeDeviceCode}
+	GrantTypeDeviceCode, GrantTypeTokenExchange}
 
 // checkClientMetadata validates the registration properties beyond the
 // seed's. It is part of NormalizeClient, so the CLI and /register apply the

@@ -127,6 +127,16 @@ type Config struct {
 	// UserCodeFailureWindow defaults to 5m.
 	UserCodeFailureWindow time.Duration
 
+	// TokenExchange enables OAuth 2.0 Token Exchange (RFC 8693) for clients
+	// whose GrantTypes list GrantTypeTokenExchange. Without
+	// Hooks.TokenExchange a client may only exchange its own access token
+	// for another audience or a narrower scope. Off by default.
+	TokenExchange bool
+	// TokenExchangeIssuers are other issuers whose JWTs may be exchanged
+	// (subject_token_type TokenTypeJWT); Hooks.TokenExchange must then map
+	// the JWT's subject to a user. Defaults to none.
+	TokenExchangeIssuers []TrustedIssuer
+
 	Hooks  Hooks
 	Logger *slog.Logger     // Defaults to a logger that discards.
 	Now    func() time.Time // Defaults to time.Now.
@@ -175,6 +185,13 @@ type Hooks struct {
 	// Introspection may change an introspection response of an active
 	// token (the seed's OIDC_INTROSPECTION_PROCESSING_HOOK).
 	Introspection func(ctx context.Context, a *IntrospectionArgs) error
+	// TokenExchange decides a token exchange (RFC 8693): return nil to
+	// allow it, an error to refuse it (an *Error is sent as it is, anything
+	// else as invalid_request). It sees the verified subject and actor
+	// tokens, may narrow a.Scope and must set a.UserID for a subject from
+	// a trusted issuer. Without it only the default policy applies (see
+	// Config.TokenExchange).
+	TokenExchange func(ctx context.Context, a *TokenExchangeArgs) error
 	// OnConsent is told when a user accepts or declines the consent page (the
 	// seed's user_accept_consent / user_decline_consent signals).
 	OnConsent func(ctx context.Context, e ConsentEvent)

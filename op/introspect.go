@@ -1,6 +1,7 @@
 package op
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -63,7 +64,8 @@ func (p *Provider) introspection(r *http.Request, caller *storage.Client, value 
 		return nil, "storage error: " + err.Error(), nil
 	}
 	// The audience check: the token's client must be in the caller's scope.
-	if !p.cfg.InsecureIntrospectionAnyAudience && !slices.Contains(caller.Scope, tok.ClientID) {
+	// A token from token exchange is also for its audience (RFC 8693 §2.1).
+	if !p.cfg.InsecureIntrospectionAnyAudience && !slices.Contains(caller.Scope, tok.ClientID) && !slices.Contains(tok.Audience, caller.ID) {
 		return nil, "token audience not in the caller's scope", nil
 	}
 	client, err := p.client(ctx, tok.ClientID)
@@ -103,6 +105,16 @@ func (p *Provider) introspection(r *http.Request, caller *storage.Client, value 
 		}
 	} else {
 		resp["sub"] = tok.ClientID
+	}
+	if len(tok.Audience) > 0 {
+		resp["aud"] = tok.Audience
+	}
+	if grant.Actor != "" {
+		// RFC 8693 §4.1: who acts for the subject.
+		var act map[string]any
+		if err := json.Unmarshal([]byte(grant.Actor), &act); err == nil {
+			resp["act"] = act
+		}
 	}
 	if h := p.cfg.Hooks.Introspection; h != nil {
 		if err := h(ctx, &IntrospectionArgs{Response: resp, Client: client, IDToken: idToken}); err != nil {

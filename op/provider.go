@@ -111,6 +111,9 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		p.grantTypes[GrantTypeDeviceCode] = p.grantDeviceCode
 	}
 	p.jwksCache = []string{fmt.Sprintf("public, max-age=%d", int(p.cfg.JWKSMaxAge/time.Second))}
+	if cfg.TokenExchange {
+		p.grantTypes[GrantTypeTokenExchange] = p.grantTokenExchange
+	}
 	p.discovery, err = p.discoveryDocument()
 	if err != nil {
 		return nil, err

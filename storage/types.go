@@ -137,6 +137,10 @@ type Grant struct {
 	// ExpiresAt bounds the whole grant: no refresh after it.
 	ExpiresAt time.Time
 	RevokedAt time.Time // zero while active
+	// Actor is the JSON "act" claim (RFC 8693 §4.1) of a grant made by
+	// token exchange with an actor token: who acts for UserID. Empty
+	// otherwise.
+	Actor string
 }
 
 // TokenKind tells access tokens from refresh tokens.
@@ -159,6 +163,9 @@ type Token struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    time.Time // refresh tokens: when rotated; zero while usable
+	// Audience names the resource servers (client ids) a token from token
+	// exchange is for (RFC 8693 §2.1); empty means the client itself.
+	Audience []string
 }
 
 // Consent records scopes a user allowed a client.

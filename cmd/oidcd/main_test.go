@@ -400,6 +400,11 @@ func TestClientsCommands(t *testing.T) {
 	if len(tv.GrantTypes) != 1 || tv.GrantTypes[0] != op.GrantTypeDeviceCode || len(tv.ResponseTypes) != 0 {
 		t.Fatalf("device client: %+v", tv)
 	}
+	var svc clientJSON
+	json.Unmarshal([]byte(ok(t, dir, "clients", "create", "--name", "Gateway", "--grant-type", "client_credentials", "--grant-type", "token_exchange", "--json")), &svc)
+	if len(svc.GrantTypes) != 2 || svc.GrantTypes[1] != op.GrantTypeTokenExchange {
+		t.Fatalf("token exchange client: %+v", svc)
+	}
 	fails(t, dir, nil, `unsupported grant type "magic"`, "clients", "create", "--name", "X", "--redirect-uri", "https://x.example/cb", "--grant-type", "magic")
 
 	ok(t, dir, "clients", "delete", id)

@@ -130,6 +130,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 			DisableQueryToken:       s.DisableQueryToken,
 			PasswordGrant:           s.GrantTypePasswordEnable,
 			DeviceFlow:              s.DeviceFlowEnable,
+			TokenExchange:           s.TokenExchangeEnable,
 			DeviceCodeExpire:        s.DeviceCodeExpire,
 			DevicePollInterval:      s.DevicePollInterval,
 			UserCodeMaxFailures:     s.UserCodeMaxFailures,

@@ -159,6 +159,7 @@ func cloneToken(t *storage.Token) *storage.Token {
 	cp := *t
 	cp.Hash = bytes.Clone(t.Hash)
 	cp.Scope = slices.Clone(t.Scope)
+	cp.Audience = slices.Clone(t.Audience)
 	cp.CreatedAt, cp.ExpiresAt, cp.UsedAt = norm(t.CreatedAt), norm(t.ExpiresAt), norm(t.UsedAt)
 	return &cp
 }
@@ -392,6 +393,9 @@ func checkTokens(grantID, clientID string, tokens []*storage.Token) error {
 			return fmt.Errorf("memstore: token of client %q stored under a grant of client %q", t.ClientID, clientID)
 		}
 		if err := checkScope(t.Scope); err != nil {
+			return err
+		}
+		if err := checkScope(t.Audience); err != nil {
 			return err
 		}
 	}

@@ -11,25 +11,26 @@ import (
 )
 
 const grantCols = `id, client_id, user_id, session_id, scope, claims, nonce, auth_time,
-	created_at, expires_at, revoked_at`
+	created_at, expires_at, revoked_at, actor`
 
 const grantColsG = `g.id, g.client_id, g.user_id, g.session_id, g.scope, g.claims, g.nonce,
-	g.auth_time, g.created_at, g.expires_at, g.revoked_at`
+	g.auth_time, g.created_at, g.expires_at, g.revoked_at, g.actor`
 
-const tokenCols = `hash, kind, grant_id, client_id, user_id, scope, created_at, expires_at, used_at`
+const tokenCols = `hash, kind, grant_id, client_id, user_id, scope, created_at, expires_at, used_at, audience`
 
 const tokenColsT = `t.hash, t.kind, t.grant_id, t.client_id, t.user_id, t.scope, t.created_at,
-	t.expires_at, t.used_at`
+	t.expires_at, t.used_at, t.audience`
 
 func grantDest(g *storage.Grant) []any {
 	return []any{&g.ID, &g.ClientID, &g.UserID, &g.SessionID, scopeCol{&g.Scope}, &g.Claims,
 		&g.Nonce, timeCol{&g.AuthTime}, timeCol{&g.CreatedAt}, timeCol{&g.ExpiresAt},
-		timeCol{&g.RevokedAt}}
+		timeCol{&g.RevokedAt}, &g.Actor}
 }
 
 func tokenDest(t *storage.Token) []any {
 	return []any{&t.Hash, (*string)(&t.Kind), &t.GrantID, &t.ClientID, &t.UserID,
-		scopeCol{&t.Scope}, timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.UsedAt}}
+		scopeCol{&t.Scope}, timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.UsedAt},
+		scopeCol{&t.Audience}}
 }
 
 func scanGrant(r scanner) (*storage.Grant, error) {
@@ -67,15 +68,18 @@ func checkTokens(grantID, clientID string, tokens []*storage.Token) error {
 		if err := checkScope(t.Scope); err != nil {
 			return err
 		}
+		if err := checkScope(t.Audience); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
 func (s *Store) insertTokens(ctx context.Context, c conn, tokens []*storage.Token) error {
 	for _, t := range tokens {
-		_, err := c.exec(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := c.exec(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			t.Hash, string(t.Kind), t.GrantID, t.ClientID, t.UserID, scopeArg(t.Scope),
-			timeArg(t.CreatedAt), timeArg(t.ExpiresAt), timeArg(t.UsedAt))
+			timeArg(t.CreatedAt), timeArg(t.ExpiresAt), timeArg(t.UsedAt), scopeArg(t.Audience))
 		if err != nil {
 			return err
 		}
@@ -105,9 +109,9 @@ func (s *Store) checkGrant(g *storage.Grant, tokens []*storage.Token) error {
 
 // insertGrant writes a grant and its tokens inside the caller's transaction.
 func (s *Store) insertGrant(ctx context.Context, c conn, g *storage.Grant, tokens []*storage.Token) error {
-	_, err := c.exec(ctx, `INSERT INTO grants (`+grantCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := c.exec(ctx, `INSERT INTO grants (`+grantCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		g.ID, g.ClientID, g.UserID, g.SessionID, scopeArg(g.Scope), g.Claims, g.Nonce,
-		timeArg(g.AuthTime), timeArg(g.CreatedAt), timeArg(g.ExpiresAt), timeArg(g.RevokedAt))
+		timeArg(g.AuthTime), timeArg(g.CreatedAt), timeArg(g.ExpiresAt), timeArg(g.RevokedAt), g.Actor)
 	if err != nil {
 		return s.wrapErr("create grant", err)
 	}

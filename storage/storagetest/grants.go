@@ -16,6 +16,7 @@ func testGrantRoundTrip(t *testing.T, s storage.Provider) {
 	access := newToken(g, storage.AccessToken, t0)
 	refresh := newToken(g, storage.RefreshToken, t0)
 	refresh.Scope = []string{"openid"}
+	access.Audience = []string{"api-b", "api-c"}
 	complete(t, "token", access, "UsedAt")
 	ok(t, s.CreateGrant(ctx, g, access, refresh), "CreateGrant")
 

@@ -272,6 +272,7 @@ func fullGrant(clientID, userID string) *storage.Grant {
 		AuthTime:  at(-time.Minute),
 		CreatedAt: t0,
 		ExpiresAt: at(grantTTL),
+		Actor:     `{"sub":"service-ä","act":{"sub":"gateway"}}`,
 	}
 }
 
