@@ -25,10 +25,11 @@ import (
 
 // site is an oidcd server on an imported database.
 type importedSite struct {
-	ts    *httptest.Server
-	store *sqlstore.Store
-	m     *manifest
-	now   time.Time
+	ts     *httptest.Server
+	store  *sqlstore.Store
+	m      *manifest
+	now    time.Time
+	issuer string
 }
 
 func serveImported(t *testing.T, release string) *importedSite {
@@ -42,11 +43,12 @@ func serveImported(t *testing.T, release string) *importedSite {
 	now := opts.Now()
 	ts := httptest.NewUnstartedServer(nil)
 	srv, err := server.New(t.Context(), server.Config{
-		Store:    target,
-		Sealer:   testSealer(t),
-		Logger:   slog.New(slog.DiscardHandler),
-		Now:      func() time.Time { return now },
-		Provider: op.Config{Issuer: "http://" + ts.Listener.Addr().String()},
+		Store:  target,
+		Sealer: testSealer(t),
+		Logger: slog.New(slog.DiscardHandler),
+		Now:    func() time.Time { return now },
+		// django-oidc-provider's usual mount point: the issuer has its path.
+		Provider: op.Config{Issuer: "http://" + ts.Listener.Addr().String() + "/openid"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +56,7 @@ func serveImported(t *testing.T, release string) *importedSite {
 	ts.Config.Handler = srv.Handler()
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &importedSite{ts: ts, store: target, m: m, now: now}
+	return &importedSite{ts: ts, store: target, m: m, now: now, issuer: ts.URL + "/openid"}
 }
 
 // After the move, relying parties and users notice nothing: an ID token
@@ -71,7 +73,7 @@ func TestImportedSiteWorks(t *testing.T) {
 	web := m.Clients["web"]
 
 	t.Run("ID token issued by django-oidc-provider verifies against oidcd's JWKS", func(t *testing.T) {
-		keySet := oidc.NewRemoteKeySet(ctx, s.ts.URL+"/jwks")
+		keySet := oidc.NewRemoteKeySet(ctx, s.issuer+"/jwks")
 		// The relying party still knows the old issuer; only the keys moved.
 		v := oidc.NewVerifier(m.Issuer, keySet, &oidc.Config{ClientID: web.ClientID, Now: clock})
 		idt, err := v.Verify(ctx, m.Tokens["alice_web"]["id_token"])
@@ -89,7 +91,20 @@ func TestImportedSiteWorks(t *testing.T) {
 		}
 	})
 
-	provider, err := oidc.NewProvider(ctx, s.ts.URL)
+	t.Run("the release's URLs (under /openid/, with a trailing slash) answer", func(t *testing.T) {
+		for _, path := range []string{"/.well-known/openid-configuration/", "/jwks/"} {
+			if r := get(t, s.ts.Client(), s.issuer+path); r.StatusCode != http.StatusOK {
+				t.Errorf("GET %s: %d", path, r.StatusCode)
+			}
+		}
+		req, _ := http.NewRequest("GET", s.issuer+"/userinfo/", nil)
+		req.Header.Set("Authorization", "Bearer "+m.Tokens["alice_web"]["access_token"])
+		if r, err := s.ts.Client().Do(req); err != nil || r.StatusCode != http.StatusOK {
+			t.Errorf("GET /openid/userinfo/: %v %v", r, err)
+		}
+	})
+
+	provider, err := oidc.NewProvider(ctx, s.issuer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +180,7 @@ func TestImportedSiteWorks(t *testing.T) {
 				continue
 			}
 			b := newBrowser(t)
-			r := login(t, b, s.ts.URL, name, u.Password)
+			r := login(t, b, s.issuer, name, u.Password)
 			wantOK := u.IsActive && u.Hasher != "unsalted_md5"
 			if got := r.StatusCode == http.StatusSeeOther; got != wantOK {
 				t.Errorf("%s (%s): login status %d", name, u.Hasher, r.StatusCode)
@@ -183,7 +198,7 @@ func TestImportedSiteWorks(t *testing.T) {
 
 	t.Run("a remembered consent is not asked again", func(t *testing.T) {
 		b := newBrowser(t)
-		if r := login(t, b, s.ts.URL, "alice", m.Users["alice"].Password); r.StatusCode != http.StatusSeeOther {
+		if r := login(t, b, s.issuer, "alice", m.Users["alice"].Password); r.StatusCode != http.StatusSeeOther {
 			t.Fatalf("login: %d", r.StatusCode)
 		}
 		r := get(t, b, conf.AuthCodeURL("st", oidc.Nonce("n")))
@@ -202,7 +217,7 @@ func TestImportedSiteWorks(t *testing.T) {
 		}
 		// bob never consented to this client: he sees the consent page.
 		b = newBrowser(t)
-		if r := login(t, b, s.ts.URL, "bob", m.Users["bob"].Password); r.StatusCode != http.StatusSeeOther {
+		if r := login(t, b, s.issuer, "bob", m.Users["bob"].Password); r.StatusCode != http.StatusSeeOther {
 			t.Fatalf("login: %d", r.StatusCode)
 		}
 		r = get(t, b, conf.AuthCodeURL("st", oidc.Nonce("n")))

@@ -240,6 +240,9 @@ func (im *importer) client(ctx context.Context, dc *djClient) error {
 	case err != nil:
 		return fmt.Errorf("client %s: %w", c.ID, err)
 	default:
+		// Properties django-oidc-provider does not have (registration
+		// metadata) stay as they are in oidcd.
+		c.ClientMetadata, c.RegistrationTokenHash = old.ClientMetadata, old.RegistrationTokenHash
 		// The sealed copy differs on every sealing: keep the stored one when
 		// the secret is the same.
 		if c.Type == storage.Confidential {

@@ -364,6 +364,20 @@ func TestImportRefused(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+	// A schema older than 0.5 is refused.
+	t.Run("schema before 0.5", func(t *testing.T) {
+		p := write("old.sqlite3", good)
+		db := openRW(t, p)
+		if _, err := db.Exec(`DELETE FROM django_migrations WHERE app = 'oidc_provider' AND name >= '0021'`); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		target, _ := newTarget(t)
+		_, err := Run(t.Context(), target, options(t, m, p))
+		if err == nil || !strings.Contains(err.Error(), "release 0.5 or later") {
+			t.Fatalf("err = %v", err)
+		}
+	})
 	// A row the import cannot read refuses the whole import.
 	t.Run("unreadable row", func(t *testing.T) {
 		p := write("bad-token.sqlite3", good)
