@@ -231,6 +231,7 @@ func TestImportUpdates(t *testing.T) {
 	}
 	web, _ := target.Client(ctx, m.Clients["web"].ClientID)
 	web.Name = "Renamed in oidcd"
+	web.SoftwareID = "set-in-oidcd" // metadata django-oidc-provider does not have
 	if err := target.UpdateClient(ctx, web); err != nil {
 		t.Fatal(err)
 	}
@@ -249,6 +250,12 @@ func TestImportUpdates(t *testing.T) {
 	}
 	web, _ = target.Client(ctx, m.Clients["web"].ClientID)
 	alice, _ = target.User(ctx, "1")
+	if web.SoftwareID != "set-in-oidcd" {
+		t.Error("a re-import wiped oidcd-only client metadata")
+	}
+	if web.SoftwareID != "set-in-oidcd" {
+		t.Error("a re-import wiped oidcd-only client metadata")
+	}
 	if web.Name != "Confidential Web" || alice.Email != "alice@example.com" || !strings.HasPrefix(alice.PasswordHash, "$argon2id$") {
 		t.Fatalf("after update: %q %q %q", web.Name, alice.Email, alice.PasswordHash)
 	}
