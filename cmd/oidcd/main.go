@@ -81,7 +81,7 @@ Usage:
   oidcd clients rotate-secret ID [--json]
   oidcd registration-tokens create [--uses N] [--expires D] [--json]
   oidcd secret rotate [--new-secret-stdin] [--json]   (stop every node first)
-  oidcd import django --from URL [--dry-run] [--media DIR] [--sub id|username] [--claims-sql SQL] [--json]
+  oidcd import django --from URL [--dry-run] [--media DIR] [--sub id|username | --sub-map FILE] [--claims-sql SQL] [--json]
   oidcd version [--json]              (also: oidcd --version)
   oidcd help [COMMAND [SUBCOMMAND]]
 

@@ -40,6 +40,10 @@ type Options struct {
 	// Sub is how imported users' "sub" is kept: "id" (django-oidc-provider's
 	// default generator, the Django user id) or "username". Defaults to "id".
 	Sub string
+	// SubMap gives each Django user id its "sub", for sites whose
+	// OIDC_IDTOKEN_SUB_GENERATOR computed something else (read with
+	// ReadSubMap). Users it does not list are left out. It overrides Sub.
+	SubMap map[int64]string
 	// ClaimsSQL is a query run on the source database whose rows fill the
 	// users' standard claims: a user_id column and columns named after
 	// claims (see ClaimColumns).
@@ -364,6 +368,14 @@ func (im *importer) user(ctx context.Context, du *djUser, claims map[string]any)
 		id = du.username
 	}
 	label := fmt.Sprintf("%d (%s)", du.id, du.username)
+	if im.opts.SubMap != nil {
+		sub, ok := im.opts.SubMap[du.id]
+		if !ok {
+			im.r.skip("users", label, "no sub for this user in the --sub-map file")
+			return nil
+		}
+		id = sub
+	}
 	if err := server.ValidateUsername(du.username); err != nil {
 		im.r.skip("users", label, "%v", err)
 		return nil

@@ -499,3 +499,34 @@ func TestImportSubUsername(t *testing.T) {
 		t.Fatal("--sub email accepted")
 	}
 }
+
+// --sub-map keeps the subjects of a custom OIDC_IDTOKEN_SUB_GENERATOR.
+func TestImportSubMap(t *testing.T) {
+	m := loadManifest(t, "v0.8.3")
+	sub, err := ReadSubMap(strings.NewReader("user_id,sub\n1,pairwise-a1\n2,pairwise-b2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, _ := newTarget(t)
+	opts := options(t, m, fixtureDB(t, "v0.8.3"))
+	opts.SubMap = sub
+	r, err := Run(t.Context(), target, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := r.Counts["users"]; c.Created != 2 || c.Skipped != 6 {
+		t.Fatalf("users %+v", *c)
+	}
+	if u, err := target.User(t.Context(), "pairwise-a1"); err != nil || u.Username != "alice" {
+		t.Fatalf("alice: %+v %v", u, err)
+	}
+	_, g, err := target.Token(t.Context(), op.SecretDigest(m.Tokens["alice_web"]["access_token"]), opts.Now())
+	if err != nil || g.UserID != "pairwise-a1" {
+		t.Fatalf("alice's grant: %+v %v", g, err)
+	}
+	for _, bad := range []string{"1,a\n1,b\n", "1,a\n2,a\n", "x,a\ny,b\n", "1,has space\n", "", "1\n"} {
+		if _, err := ReadSubMap(strings.NewReader(bad)); err == nil {
+			t.Errorf("sub map %q accepted", bad)
+		}
+	}
+}
