@@ -35,6 +35,9 @@ type ClientSpec struct {
 	// (it then has no secret to prove who asks); the operator's decision,
 	// never taken from a registration request.
 	PublicPasswordGrant bool
+	// LogoImage is the logo the provider serves for the client (see
+	// CheckLogo, FetchLogo); LogoURL is only its registered address.
+	LogoImage []byte
 	// InsecureAllowHTTP accepts http redirect URIs on hosts other than
 	// loopback addresses and localhost (development only; SECURITY A4).
 	InsecureAllowHTTP bool
@@ -62,6 +65,13 @@ func NewClient(spec ClientSpec, sealer *keys.Sealer, now time.Time) (*storage.Cl
 		CreatedAt:              now.UTC(),
 		ClientMetadata:         spec.ClientMetadata,
 		PublicPasswordGrant:    spec.PublicPasswordGrant,
+	}
+	if len(spec.LogoImage) > 0 {
+		ct, err := CheckLogo(spec.LogoImage)
+		if err != nil {
+			return nil, "", err
+		}
+		c.LogoImage, c.LogoType = spec.LogoImage, ct
 	}
 	if c.Type == "" {
 		// RFC 7591 §2: "none" is a public client.

@@ -104,6 +104,8 @@ type ConsentPage struct {
 	Scopes       []ScopeInfo
 	Claims       []ClaimInfo
 	Action       string
+	// Logo is the local URL of the client's logo, "" without one.
+	Logo string
 }
 
 func (p *Provider) consentPage(w http.ResponseWriter, r *http.Request, req *authRequest, user *User) {
@@ -138,6 +140,7 @@ func (p *Provider) consentPage(w http.ResponseWriter, r *http.Request, req *auth
 		Params:       params,
 		Scopes:       scopes,
 		Claims:       claims,
+		Logo:         p.logoPath(req.client),
 		Action:       p.issuerURL.EscapedPath() + PathAuthorize,
 	}
 	if err := p.pages.Render(w, http.StatusOK, "authorize.html", data, ""); err != nil {

@@ -209,6 +209,8 @@ type DevicePage struct {
 	Client      *storage.Client
 	Scopes      []ScopeInfo
 	ConsentCSRF string
+	// Logo is the local URL of the client's logo, "" without one.
+	Logo string
 }
 
 // Form fields and cookie of the verification pages.
@@ -291,13 +293,17 @@ func (p *Provider) deviceForm(w http.ResponseWriter, r *http.Request, status int
 }
 
 func (p *Provider) renderDevice(w http.ResponseWriter, status int, page DevicePage) {
+	page.Logo = p.logoPath(page.Client)
 	if err := p.pages.Render(w, status, "device.html", page, ""); err != nil {
 		p.log.Error("render device page", "err", err)
 	}
 }
 
-// userCodeThrottleKey counts wrong user codes per client IP (RFC 8628 §5.1).
-func userCodeThrottleKey(ip string) string { return "user_code|" + ip }
+// userCodeThrottleKey counts wrong user codes per client IP (RFC 8628 §5.1),
+// keyed by a MAC so that the database holds no client IPs (SECURITY L7).
+func (p *Provider) userCodeThrottleKey(ip string) string {
+	return "user_code|" + base64.RawURLEncoding.EncodeToString(p.cfg.Sealer.MAC("throttle", "user_code", ip))
+}
 
 // deviceEnter checks a typed user code (POST of the code form).
 func (p *Provider) deviceEnter(w http.ResponseWriter, r *http.Request) {
@@ -317,7 +323,7 @@ func (p *Provider) deviceEnter(w http.ResponseWriter, r *http.Request) {
 	// unchecked.
 	now := p.now()
 	ip := p.cfg.ClientIP(r)
-	key := userCodeThrottleKey(ip)
+	key := p.userCodeThrottleKey(ip)
 	since := now.Add(-p.cfg.UserCodeFailureWindow)
 	n, err := p.store.Failures(ctx, key, since)
 	if err != nil {

@@ -36,6 +36,7 @@ type Provider struct {
 	authFailures *ttlcache.Cache[string, struct{}]
 	keys         atomic.Pointer[keySet]
 	jwksCache    []string // Cache-Control of /jwks
+	logoHTTP     *safehttp.Client
 	reloadMu     sync.Mutex
 	reloading    atomic.Bool
 	discovery    []byte
@@ -110,6 +111,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if cfg.DeviceFlow {
 		p.grantTypes[GrantTypeDeviceCode] = p.grantDeviceCode
 	}
+	p.logoHTTP = NewLogoClient(cfg.InsecureAllowPrivateTargets)
 	p.jwksCache = []string{fmt.Sprintf("public, max-age=%d", int(p.cfg.JWKSMaxAge/time.Second))}
 	if cfg.TokenExchange {
 		p.grantTypes[GrantTypeTokenExchange] = p.grantTokenExchange

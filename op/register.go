@@ -113,6 +113,7 @@ func (p *Provider) register(w http.ResponseWriter, r *http.Request) {
 		p.writeJSONError(w, r, err)
 		return
 	}
+	p.fetchRegisteredLogo(ctx, c, nil)
 	regToken := newSecret()
 	c.RegistrationTokenHash = digest(regToken)
 	if initial != nil {
@@ -354,6 +355,7 @@ func (p *Provider) registrationClient(w http.ResponseWriter, r *http.Request) {
 		}
 		next.CreatedAt = c.CreatedAt
 		next.RegistrationTokenHash = c.RegistrationTokenHash
+		p.fetchRegisteredLogo(r.Context(), next, c)
 		next.SecretHash, next.SecretSealed = nil, nil
 		if next.Type == storage.Confidential && (next.TokenEndpointAuthMethod != AuthPrivateKeyJWT || next.JWTAlg == keys.HS256) {
 			if len(c.SecretHash) == 0 {
@@ -397,4 +399,27 @@ func (p *Provider) registeredClient(r *http.Request) (*storage.Client, *Error) {
 		return nil, refused
 	}
 	return c, nil
+}
+
+// fetchRegisteredLogo fetches a registered logo_uri once, with the
+// SSRF-safe client, so that pages show it from the provider itself
+// (docs/security.md "Browser pages"). An update keeps the image when the
+// URI is unchanged. A logo that cannot be fetched is simply not shown.
+func (p *Provider) fetchRegisteredLogo(ctx context.Context, c, old *storage.Client) {
+	if old != nil && old.LogoURL == c.LogoURL {
+		c.LogoImage, c.LogoType = old.LogoImage, old.LogoType
+		return
+	}
+	c.LogoImage, c.LogoType = nil, ""
+	if c.LogoURL == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	b, ct, err := FetchLogo(ctx, p.logoHTTP, c.LogoURL)
+	if err != nil {
+		p.log.InfoContext(ctx, "registered logo not fetched", "client_id", c.ID, "err", err)
+		return
+	}
+	c.LogoImage, c.LogoType = b, ct
 }

@@ -26,6 +26,9 @@ const (
 	// RFC 8628, when Config.DeviceFlow is on.
 	PathDeviceAuthorization = "/device_authorization"
 	PathDevice              = "/device"
+	// PathLogo + "/{client_id}" serves a client's logo (docs/security.md
+	// "Browser pages": pages load images from the provider only).
+	PathLogo = "/logo"
 )
 
 // routes is the provider's own mux, used by ServeHTTP.
@@ -82,6 +85,7 @@ func (p *Provider) Mount(mux *http.ServeMux, prefix string) {
 	handle(PathUserinfo, getPost, p.userinfo, true)
 	handle(PathRevoke, post, p.revoke, true)
 	handle(PathIntrospect, post, p.introspect, false)
+	handle(PathLogo+"/{id}", get, p.serveLogo, false)
 	if p.cfg.Registration.Enabled {
 		handle(PathRegister, post, p.register, true)
 		handle(PathRegister+"/{id}", []string{http.MethodGet, http.MethodPut, http.MethodDelete}, p.registrationClient, true)

@@ -46,6 +46,12 @@ type Client struct {
 	// RegistrationTokenHash is the digest of the registration access token
 	// (RFC 7592 §1.2) of a client made at /register; empty otherwise.
 	RegistrationTokenHash []byte
+	// LogoImage is the client's logo as oidcd serves it (PNG, JPEG, GIF or
+	// WebP; LogoType its media type): uploaded, or fetched once at
+	// registration. Pages show only this, never LogoURL, so that no other
+	// host learns who visits them (docs/security.md "Browser pages").
+	LogoImage []byte
+	LogoType  string
 	// PublicPasswordGrant lets a public client list the password grant: the
 	// operator's decision (oidcd clients create
 	// --allow-public-password-grant), never a registration property, as the

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
-	"regexp"
 )
 
 //go:embed templates/*.html
@@ -49,7 +48,7 @@ func New(overlay fs.FS) (*Renderer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("web: %w", err)
 		}
-		t, err := template.New(name).Funcs(funcs).Parse(string(base))
+		t, err := template.New(name).Parse(string(base))
 		if err == nil {
 			_, err = t.Parse(string(src))
 		}
@@ -61,27 +60,11 @@ func New(overlay fs.FS) (*Renderer, error) {
 	return r, nil
 }
 
-// funcs are the functions every template may call.
-var funcs = template.FuncMap{"imageSrc": imageSrc}
-
-// inlineImage is a data: URL of a raster image: a client logo imported
-// with its bytes. SVG is not accepted (it may carry script).
-var inlineImage = regexp.MustCompile(`^data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/]+={0,2}$`)
-
-// imageSrc lets an image's URL into a src attribute: an inline raster
-// image (data:image/png;base64,...) is trusted as such, any other value is
-// left to html/template's URL filtering, which blocks data: and script
-// URLs. The default Content-Security-Policy allows data: images.
-func imageSrc(u string) any {
-	if inlineImage.MatchString(u) {
-		return template.URL(u)
-	}
-	return u
-}
-
 // DefaultCSP is the Content-Security-Policy of every page that does not set
-// its own: nothing but inline styles and images, never framed.
-const DefaultCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; frame-ancestors 'none'; base-uri 'none'"
+// its own: nothing but inline styles and images from the provider itself
+// (client logos are served by it: docs/security.md "Browser pages"), never
+// framed.
+const DefaultCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // Render writes page name with data and the given status. Every page gets
 // headers that forbid framing and referrers (SECURITY F2, F3); csp, when not

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -66,7 +67,8 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 	c.fs.StringVar(&spec.Website, "website", "", "website URL")
 	c.fs.StringVar(&spec.TermsURL, "terms-url", "", "terms of service URL")
 	c.fs.StringVar(&spec.ContactEmail, "contact-email", "", "contact email")
-	c.fs.StringVar(&spec.LogoURL, "logo-url", "", "logo URL")
+	c.fs.StringVar(&spec.LogoURL, "logo-url", "", "logo URL: fetched once now (https, public addresses only, at most 256 KiB) and served by oidcd itself; pages never load it from there")
+	logoFile := c.fs.String("logo-file", "", "logo image `file` (PNG, JPEG, GIF or WebP, at most 256 KiB) that oidcd serves on the consent page")
 	var grantTypes stringList
 	var jwksFile string
 	c.fs.StringVar(&spec.TokenEndpointAuthMethod, "token-endpoint-auth-method", "", "client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt or none (default: either secret method; none for public clients)")
@@ -107,6 +109,25 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 		return err
 	}
 	spec.InsecureAllowHTTP = spec.InsecureAllowHTTP || s.InsecureAllowHTTPRedirects
+	// Logos are served by oidcd (docs/security.md "Browser pages").
+	switch {
+	case *logoFile != "":
+		b, err := readBounded(*logoFile, op.MaxLogoBytes)
+		if err != nil {
+			return fmt.Errorf("clients create: --logo-file: %w", err)
+		}
+		if _, err := op.CheckLogo(b); err != nil {
+			return fmt.Errorf("clients create: --logo-file %s: %w", *logoFile, err)
+		}
+		spec.LogoImage = b
+	case spec.LogoURL != "":
+		b, _, err := op.FetchLogo(ctx, op.NewLogoClient(s.AllowPrivateTargets), spec.LogoURL)
+		if err != nil {
+			fmt.Fprintf(a.stderr, "oidcd: warning: the logo at %s was not fetched (%v); the consent page shows no logo (give it with --logo-file)\n", spec.LogoURL, err)
+		} else {
+			spec.LogoImage = b
+		}
+	}
 	// Validate before anything is created (database, secret file).
 	if _, _, err := op.NewClient(spec, throwawaySealer(), a.now()); err != nil {
 		return fmt.Errorf("clients create: invalid client:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
@@ -218,6 +239,9 @@ func (a *app) clientsByID(ctx context.Context, sub string, args []string) error 
 	row("terms_url", client.TermsURL)
 	row("contact_email", client.ContactEmail)
 	row("logo_url", client.LogoURL)
+	if client.LogoType != "" {
+		row("logo", fmt.Sprintf("%s, %d bytes, served by oidcd", client.LogoType, len(client.LogoImage)))
+	}
 	row("token_endpoint_auth_method", op.MetadataOf(client).TokenEndpointAuthMethod)
 	if len(client.GrantTypes) > 0 {
 		row("grant_types", strings.Join(client.GrantTypes, " "))
@@ -243,4 +267,21 @@ func typeSet(c *command) bool {
 	set := false
 	c.fs.Visit(func(f *flag.Flag) { set = set || f.Name == "type" })
 	return set
+}
+
+// readBounded reads a file of at most max bytes.
+func readBounded(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("larger than %d bytes", max)
+	}
+	return b, nil
 }

@@ -1,11 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"image"
+	"image/png"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -169,5 +175,49 @@ func TestSecretRotatePostgres(t *testing.T) {
 	cmd.Dir, cmd.Env, cmd.Stdin = dir, cleanEnv(env(nw)...), strings.NewReader(nw+"\n")
 	if b, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(b), "is the current one") {
 		t.Fatalf("rotate to the same secret: %v\n%s", err, b)
+	}
+}
+
+// TestClientLogoCommands: --logo-file uploads a logo, --logo-url fetches
+// one once through the SSRF-safe client (a loopback server needs
+// OIDCD_ALLOW_PRIVATE_TARGETS); SVG is refused (docs/security.md "Browser
+// pages").
+func TestClientLogoCommands(t *testing.T) {
+	dir := t.TempDir()
+	ok(t, dir, "migrate")
+	img := image.NewRGBA(image.Rect(0, 0, 2, 2))
+	var buf bytes.Buffer
+	png.Encode(&buf, img)
+	logo := buf.Bytes()
+	file := filepath.Join(dir, "logo.png")
+	os.WriteFile(file, logo, 0o600)
+	var c clientJSON
+	json.Unmarshal([]byte(ok(t, dir, "clients", "create", "--name", "A", "--redirect-uri", "https://a.example/cb", "--logo-file", file, "--json")), &c)
+	if out := ok(t, dir, "clients", "show", c.ClientID); !strings.Contains(out, "image/png, "+strconv.Itoa(len(logo))+" bytes, served by oidcd") {
+		t.Fatalf("clients show:\n%s", out)
+	}
+	svg := filepath.Join(dir, "logo.svg")
+	os.WriteFile(svg, []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`), 0o600)
+	fails(t, dir, nil, "must be a PNG, JPEG, GIF or WebP image", "clients", "create", "--name", "B", "--redirect-uri", "https://a.example/cb", "--logo-file", svg)
+
+	fetched := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetched++
+		w.Header().Set("Content-Type", "image/png")
+		w.Write(logo)
+	}))
+	defer srv.Close()
+	// A loopback address is refused by default: the client is made, without a logo.
+	r := oidcd(t, dir, nil, "clients", "create", "--name", "C", "--redirect-uri", "https://a.example/cb", "--logo-url", srv.URL+"/logo.png", "--json")
+	if r.code != 0 || !strings.Contains(r.stderr, "was not fetched") || fetched != 0 {
+		t.Fatalf("loopback logo URL: %d fetched=%d\n%s", r.code, fetched, r.stderr)
+	}
+	r = oidcd(t, dir, []string{"OIDCD_ALLOW_PRIVATE_TARGETS=true"}, "clients", "create", "--name", "D", "--redirect-uri", "https://a.example/cb", "--logo-url", srv.URL+"/logo.png", "--json")
+	json.Unmarshal([]byte(r.stdout), &c)
+	if r.code != 0 || fetched != 1 {
+		t.Fatalf("logo URL with private targets allowed: %d fetched=%d\n%s", r.code, fetched, r.stderr)
+	}
+	if out := ok(t, dir, "clients", "show", c.ClientID); !strings.Contains(out, "served by oidcd") {
+		t.Fatalf("clients show after a fetched logo:\n%s", out)
 	}
 }

@@ -133,6 +133,7 @@ func cloneClient(c *storage.Client) *storage.Client {
 	cp.Scope = slices.Clone(c.Scope)
 	cp.CreatedAt = norm(c.CreatedAt)
 	cp.GrantTypes = slices.Clone(c.GrantTypes)
+	cp.LogoImage = bytes.Clone(c.LogoImage)
 	cp.RequestURIs = slices.Clone(c.RequestURIs)
 	cp.RegistrationTokenHash = bytes.Clone(c.RegistrationTokenHash)
 	return &cp

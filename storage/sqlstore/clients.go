@@ -9,14 +9,14 @@ import (
 const clientCols = `id, name, type, secret_hash, secret_sealed, response_types, redirect_uris,
 	post_logout_redirect_uris, jwt_alg, require_consent, reuse_consent, scope, website,
 	terms_url, contact_email, logo_url, created_at, metadata, registration_token_hash,
-	public_password_grant`
+	public_password_grant, logo_image, logo_type`
 
 func clientArgs(c *storage.Client) []any {
 	return []any{c.ID, c.Name, string(c.Type), blobArg(c.SecretHash), blobArg(c.SecretSealed),
 		listArg(c.ResponseTypes), listArg(c.RedirectURIs), listArg(c.PostLogoutRedirectURIs),
 		c.JWTAlg, c.RequireConsent, c.ReuseConsent, scopeArg(c.Scope), c.Website,
 		c.TermsURL, c.ContactEmail, c.LogoURL, timeArg(c.CreatedAt), metadataArg(c.ClientMetadata),
-		blobArg(c.RegistrationTokenHash), c.PublicPasswordGrant}
+		blobArg(c.RegistrationTokenHash), c.PublicPasswordGrant, blobArg(c.LogoImage), c.LogoType}
 }
 
 type scanner interface{ Scan(dest ...any) error }
@@ -28,7 +28,7 @@ func scanClient(r scanner) (*storage.Client, error) {
 		listCol{&c.ResponseTypes}, listCol{&c.RedirectURIs}, listCol{&c.PostLogoutRedirectURIs},
 		&c.JWTAlg, &c.RequireConsent, &c.ReuseConsent, scopeCol{&c.Scope}, &c.Website,
 		&c.TermsURL, &c.ContactEmail, &c.LogoURL, timeCol{&c.CreatedAt}, metadataCol{&c.ClientMetadata},
-		&c.RegistrationTokenHash, &c.PublicPasswordGrant)
+		&c.RegistrationTokenHash, &c.PublicPasswordGrant, &c.LogoImage, &c.LogoType)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +45,7 @@ func (s *Store) CreateClient(ctx context.Context, c *storage.Client) error {
 		return err
 	}
 	_, err := s.writer().exec(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, clientArgs(c)...)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, clientArgs(c)...)
 	return s.wrapErr("create client", err)
 }
 
@@ -71,7 +71,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *storage.Client) error {
 		secret_sealed = ?, response_types = ?, redirect_uris = ?, post_logout_redirect_uris = ?,
 		jwt_alg = ?, require_consent = ?, reuse_consent = ?, scope = ?, website = ?,
 		terms_url = ?, contact_email = ?, logo_url = ?, created_at = ?, metadata = ?,
-		registration_token_hash = ?, public_password_grant = ?
+		registration_token_hash = ?, public_password_grant = ?, logo_image = ?, logo_type = ?
 		WHERE id = ?`, args...)
 	if err != nil {
 		return s.wrapErr("update client", err)

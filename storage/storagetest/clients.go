@@ -74,6 +74,8 @@ func testClientUpdate(t *testing.T, s storage.Provider) {
 		TermsURL:               "https://new.example/terms",
 		ContactEmail:           "new@new.example",
 		LogoURL:                "https://new.example/logo.svg",
+		LogoImage:              []byte("GIF89a..."),
+		LogoType:               "image/gif",
 		CreatedAt:              at(-day),
 		ClientMetadata: storage.ClientMetadata{
 			TokenEndpointAuthMethod:            "client_secret_jwt",

@@ -180,6 +180,8 @@ func fullClient(id string) *storage.Client {
 		TermsURL:               "https://rp.example/terms",
 		ContactEmail:           "ops@rp.example",
 		LogoURL:                "https://rp.example/logo.png",
+		LogoImage:              []byte("\x89PNG\r\n\x1a\n..."),
+		LogoType:               "image/png",
 		CreatedAt:              t0,
 		ClientMetadata: storage.ClientMetadata{
 			TokenEndpointAuthMethod:            "private_key_jwt",
