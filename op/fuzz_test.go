@@ -101,6 +101,8 @@ func FuzzClientAuth(f *testing.F) {
 		{"", "client_id=" + pub + "&client_secret=x"},
 		{basic(id, secret), "client_id=other"},
 		{"Bearer x", "client_id=" + pub},
+		{"", "client_id=" + id + "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJ4In0.c2ln"},
+		{"", "client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=eyJhbGciOiJub25lIn0.e30."},
 	} {
 		f.Add(seed[0], seed[1])
 	}
@@ -179,5 +181,32 @@ func FuzzIDTokenHint(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, hint string) {
 		authorizeOnly(t, env, id, url.Values{"id_token_hint": {hint}})
+	})
+}
+
+// FuzzRegister posts arbitrary JSON to /register (RFC 7591): the answer is
+// a client or an RFC 7591 §3.2.2 JSON error, never a crash or a 5xx.
+func FuzzRegister(f *testing.F) {
+	env := newTestEnv(f, func(c *op.Config) { c.Registration.Enabled, c.Registration.Open = true, true })
+	for _, seed := range []string{
+		`{"client_name":"A","redirect_uris":["https://rp.example/cb"]}`,
+		`{"redirect_uris":["https://rp.example/cb"],"grant_types":["password"],"token_endpoint_auth_method":"none"}`,
+		`{"redirect_uris":["http://evil.example/cb#x"],"jwks":{"keys":[{"kty":"EC"}]},"logo_uri":"http://127.0.0.1/x"}`,
+		`{"redirect_uris":"x"}`, `[]`, `null`, `{"scope":"openid token_introspection"}`, `{"a":` + strings.Repeat("[", 100),
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		req := httptest.NewRequest(http.MethodPost, "/register", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		env.p.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("status %d for %q: %s", rec.Code, body, rec.Body)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &m); err != nil {
+			t.Fatalf("not JSON for %q: %s", body, rec.Body)
+		}
 	})
 }
