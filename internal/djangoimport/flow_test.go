@@ -226,7 +226,7 @@ func TestImportedSiteWorks(t *testing.T) {
 		}
 		// The consent page shows the client's logo, imported with --media
 		// and served by oidcd itself (docs/security.md "Browser pages").
-		if !strings.Contains(r.body, `<img src="/logo/`) {
+		if iu, _ := url.Parse(s.issuer); !strings.Contains(r.body, `<img src="`+strings.TrimSuffix(iu.Path, "/")+`/logo/`) {
 			t.Errorf("no imported logo on the consent page:\n%s", r.body)
 		}
 	})
