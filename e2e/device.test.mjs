@@ -1,4 +1,5 @@
-// The device authorization grant (RFC 8628) against a real oidcd, with two
+// The device authorization grant (RFC 8628) and DPoP (RFC 9449) against a
+// real oidcd, with two
 // client libraries no one here wrote: openid-client v6 and oauth4webapi v3
 // play the device (a public client that polls), while headless Chromium
 // plays the user on the verification pages: enter the code, sign in on
@@ -18,7 +19,11 @@ let tv; // a public client of the device grant only
 
 before(async () => {
   const [srv, br] = await Promise.all([
-    startOidcd({ extraEnv: { OIDCD_DEVICE_FLOW_ENABLE: 'true', OIDCD_DEVICE_POLL_INTERVAL: '1' } }),
+    startOidcd({ extraEnv: {
+      OIDCD_DEVICE_FLOW_ENABLE: 'true', OIDCD_DEVICE_POLL_INTERVAL: '1',
+      // DPoP with server nonces: clients without DPoP are not affected.
+      OIDCD_DPOP_ENABLE: 'true', OIDCD_DPOP_REQUIRE_NONCE: 'true',
+    } }),
     launchChromium(),
   ]);
   server = srv;
@@ -161,4 +166,83 @@ test('oauth4webapi: device grant with a typed code (a wrong one first), polling 
       await oauth.deviceCodeGrantRequest(as, c, auth, da.device_code, { [oauth.allowInsecureRequests]: true })),
     (err) => err instanceof oauth.ResponseBodyError && err.error === 'invalid_grant',
   );
+});
+
+test('openid-client with DPoP: device grant, bound tokens (nonce retries by the library), userinfo, bound refresh', async (t) => {
+  const config = await client.discovery(new URL(server.issuer), tv.client_id, undefined, client.None(), {
+    execute: [client.allowInsecureRequests],
+  });
+  assert.ok(config.serverMetadata().dpop_signing_alg_values_supported.includes('ES256'));
+  const keyPair = await client.randomDPoPKeyPair('ES256');
+  const DPoP = client.getDPoPHandle(config, keyPair);
+  const da = await client.initiateDeviceAuthorization(config, { scope: 'openid email offline_access' });
+  const polling = client.pollDeviceAuthorizationGrant(config, da, undefined, { DPoP }).then((v) => ({ v }), (e) => ({ e }));
+  const done = await user(t, da.verification_uri_complete, { shots: 'device-dpop' });
+  assert.match(done, /Device connected/);
+  const { v: tokens, e } = await polling;
+  assert.ifError(e);
+  assert.equal(tokens.token_type.toLowerCase(), 'dpop', 'a DPoP-bound access token');
+  const claims = tokens.claims();
+  const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub, { DPoP });
+  assert.equal(info.email, ALICE.email);
+  // Stolen, the token is useless as a bearer token (RFC 9449 §7.2).
+  const asBearer = await fetch(`${server.issuer}/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+  assert.equal(asBearer.status, 401);
+  // And with the DPoP scheme but no proof.
+  const noProof = await fetch(`${server.issuer}/userinfo`, { headers: { authorization: `DPoP ${tokens.access_token}` } });
+  assert.equal(noProof.status, 401);
+  assert.match(noProof.headers.get('www-authenticate'), /^DPoP .*error="invalid_dpop_proof"/);
+  // The public client's refresh token is bound to the key too.
+  const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token, undefined, { DPoP });
+  assert.equal(refreshed.token_type.toLowerCase(), 'dpop');
+  await assert.rejects(client.refreshTokenGrant(config, refreshed.refresh_token), (err) => {
+    assert.equal(err.error, 'invalid_dpop_proof');
+    return true;
+  });
+});
+
+test('oauth4webapi with DPoP: device grant and userinfo, answering use_dpop_nonce by hand', async (t) => {
+  const issuer = new URL(server.issuer);
+  const insecure = { [oauth.allowInsecureRequests]: true };
+  const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, insecure));
+  const c = { client_id: tv.client_id };
+  const auth = oauth.None();
+  const DPoP = oauth.DPoP(c, await oauth.generateKeyPair('ES256'));
+  const da = await oauth.processDeviceAuthorizationResponse(as, c,
+    await oauth.deviceAuthorizationRequest(as, c, auth, { scope: 'openid email' }, insecure));
+  let nonceRetries = 0;
+  const poll = async () => {
+    for (;;) {
+      try {
+        return await oauth.processDeviceCodeResponse(as, c,
+          await oauth.deviceCodeGrantRequest(as, c, auth, da.device_code, { DPoP, ...insecure }));
+      } catch (err) {
+        if (oauth.isDPoPNonceError(err)) { nonceRetries++; continue; } // the handle kept the nonce
+        if (err instanceof oauth.ResponseBodyError && err.error === 'authorization_pending') {
+          await new Promise((r) => setTimeout(r, da.interval * 1000 + 100));
+          continue;
+        }
+        throw err;
+      }
+    }
+  };
+  const polling = poll().then((v) => ({ v }), (e) => ({ e }));
+  const done = await user(t, da.verification_uri_complete, { shots: 'device-dpop-oauth4webapi' });
+  assert.match(done, /Device connected/);
+  const { v: tokens, e } = await polling;
+  assert.ifError(e);
+  assert.ok(nonceRetries >= 1, 'the server asked for a nonce');
+  assert.equal(tokens.token_type, 'dpop');
+  let info;
+  for (let i = 0; ; i++) {
+    try {
+      info = await oauth.processUserInfoResponse(as, c, oauth.skipSubjectCheck,
+        await oauth.userInfoRequest(as, c, tokens.access_token, { DPoP, ...insecure }));
+      break;
+    } catch (err) {
+      if (i < 1 && oauth.isDPoPNonceError(err)) continue;
+      throw err;
+    }
+  }
+  assert.equal(info.email, ALICE.email);
 });

@@ -67,6 +67,7 @@ type authRequest struct {
 	method       string
 	claims       string
 	hintSub      string     // the subject of a verified id_token_hint
+	dpopJKT      string     // RFC 9449 §10 dpop_jkt, when DPoP is on
 	params       url.Values // every parameter, single-valued, as received
 }
 
@@ -218,6 +219,13 @@ func (p *Provider) parseAuthRequest(ctx context.Context, params url.Values) (*au
 		req.maxAge = n
 	}
 	req.loginHint = params.Get("login_hint")
+	if v := params.Get("dpop_jkt"); v != "" && p.dpop != nil {
+		// RFC 9449 §10: the code's tokens will be bound to this key.
+		if !jktPattern.MatchString(v) {
+			return nil, fail(errInvalidRequest, "dpop_jkt must be a base64url SHA-256 JWK thumbprint.")
+		}
+		req.dpopJKT = v
+	}
 	if req.claims, err = parseClaimsRequest(params.Get("claims")); err != nil {
 		return nil, fail(errInvalidRequest, "%s", err.Error())
 	}

@@ -207,6 +207,7 @@ type ClientMetadata struct {
 	PostLogoutRedirectURIs       []string `json:"post_logout_redirect_uris,omitempty"`
 
 	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests,omitempty"`
+	DPoPBoundAccessTokens              bool   `json:"dpop_bound_access_tokens,omitempty"`
 	AccessTokenSignedResponseAlg       string `json:"access_token_signed_response_alg,omitempty"`
 
 	RequireConsent bool `json:"require_consent,omitempty"`
@@ -249,6 +250,7 @@ func MetadataOf(c *storage.Client) ClientMetadata {
 		RequestURIs:                        c.RequestURIs,
 		PostLogoutRedirectURIs:             c.PostLogoutRedirectURIs,
 		RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,
+		DPoPBoundAccessTokens:              c.DPoPBoundAccessTokens,
 		AccessTokenSignedResponseAlg:       c.AccessTokenSignedResponseAlg,
 		RequireConsent:                     c.RequireConsent,
 		ReuseConsent:                       c.ReuseConsent,
@@ -304,6 +306,7 @@ func (m *ClientMetadata) Spec() (ClientSpec, error) {
 			SubjectType:                        m.SubjectType,
 			SectorIdentifierURI:                m.SectorIdentifierURI,
 			RequirePushedAuthorizationRequests: m.RequirePushedAuthorizationRequests,
+			DPoPBoundAccessTokens:              m.DPoPBoundAccessTokens,
 			RequestURIs:                        m.RequestURIs,
 			RequestObjectSigningAlg:            m.RequestObjectSigningAlg,
 			AccessTokenSignedResponseAlg:       m.AccessTokenSignedResponseAlg,

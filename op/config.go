@@ -127,6 +127,22 @@ type Config struct {
 	// UserCodeFailureWindow defaults to 5m.
 	UserCodeFailureWindow time.Duration
 
+	// DPoP enables sender-constrained tokens (RFC 9449): a token request
+	// with a DPoP proof gets tokens bound to the proof's key, which are then
+	// accepted at userinfo and by Protect only with a proof by that key.
+	// Off by default (a DPoP header is then ignored).
+	DPoP bool
+	// DPoPProofWindow bounds how far a proof's iat may lie from now; its
+	// jti is remembered (in storage, for every node) twice as long.
+	// Defaults to 1m.
+	DPoPProofWindow time.Duration
+	// DPoPRequireNonce makes every proof carry a nonce from this server
+	// (RFC 9449 §8), given in the DPoP-Nonce header; nonces are stateless
+	// (a MAC over a 30 s time step), so every node accepts every node's.
+	DPoPRequireNonce bool
+	// DPoPNonceLifetime is how long a nonce is accepted. Defaults to 5m.
+	DPoPNonceLifetime time.Duration
+
 	// TokenExchange enables OAuth 2.0 Token Exchange (RFC 8693) for clients
 	// whose GrantTypes list GrantTypeTokenExchange. Without
 	// Hooks.TokenExchange a client may only exchange its own access token
@@ -289,6 +305,8 @@ func (c *Config) setDefaults() {
 	def(&c.ClientCacheTTL, 5*time.Second)
 	def(&c.ClientAuthFailureWindow, time.Minute)
 	def(&c.DeviceCodeExpire, 10*time.Minute)
+	def(&c.DPoPProofWindow, time.Minute)
+	def(&c.DPoPNonceLifetime, 5*time.Minute)
 	def(&c.DevicePollInterval, 5*time.Second)
 	def(&c.UserCodeFailureWindow, 5*time.Minute)
 	if c.UserCodeMaxFailures == 0 {
@@ -342,6 +360,7 @@ func (c *Config) validate() error {
 		"ClientAuthFailureWindow": c.ClientAuthFailureWindow,
 		"DeviceCodeExpire":        c.DeviceCodeExpire, "DevicePollInterval": c.DevicePollInterval,
 		"UserCodeFailureWindow": c.UserCodeFailureWindow,
+		"DPoPProofWindow":       c.DPoPProofWindow, "DPoPNonceLifetime": c.DPoPNonceLifetime,
 	} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("op: %s must not be negative", name))

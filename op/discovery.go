@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/oidcd/oidcd/keys"
+	"github.com/oidcd/oidcd/op/internal/dpop"
 )
 
 // discoveryDocument builds the provider's metadata once; it lists only what
@@ -71,6 +72,9 @@ func (p *Provider) metadata() map[string]any {
 	}
 	if p.cfg.Registration.Enabled {
 		doc["registration_endpoint"] = p.endpoint(PathRegister)
+	}
+	if p.dpop != nil {
+		doc["dpop_signing_alg_values_supported"] = dpop.AlgNames() // RFC 9449 §5.1
 	}
 	if p.cfg.DeviceFlow {
 		doc["device_authorization_endpoint"] = p.endpoint(PathDeviceAuthorization) // RFC 8628 §4

@@ -26,11 +26,11 @@ func (p *Provider) grantClientCredentials(r *http.Request, form url.Values, c *s
 	g := &storage.Grant{ID: newGrantID(now), ClientID: c.ID, Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire)}
 	tok := &storage.Token{
 		Hash: digest(access), Kind: storage.AccessToken, GrantID: g.ID, ClientID: c.ID,
-		Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire),
+		Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire), JKT: boundJKT(r),
 	}
 	if err := p.store.CreateGrant(r.Context(), g, tok); err != nil {
 		return nil, err
 	}
 	// The seed's response always names the scope, even the whole registered one.
-	return &tokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: int(p.cfg.TokenExpire.Seconds()), Scope: scope.String()}, nil
+	return &tokenResponse{AccessToken: access, TokenType: tokenType(tok.JKT), ExpiresIn: int(p.cfg.TokenExpire.Seconds()), Scope: scope.String()}, nil
 }

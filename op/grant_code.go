@@ -39,6 +39,9 @@ func (p *Provider) grantAuthorizationCode(r *http.Request, form url.Values, c *s
 	if err := checkPKCE(ac, form.Get("code_verifier")); err != nil {
 		return nil, err
 	}
+	if err := checkCodeJKT(r, ac); err != nil {
+		return nil, err
+	}
 	grant := &storage.Grant{
 		ID: ac.GrantID, ClientID: c.ID, UserID: ac.UserID, SessionID: ac.SessionID, Scope: ac.Scope,
 		Claims: ac.Claims, Nonce: ac.Nonce, AuthTime: ac.AuthTime, CreatedAt: now,
@@ -109,14 +112,20 @@ func storedChallenge(challenge, method string) string {
 func (p *Provider) mintTokens(r *http.Request, c *storage.Client, g *storage.Grant, scope scopeSet, nonce string, refresh bool) (*tokenResponse, []*storage.Token, error) {
 	now := p.now()
 	access := newSecret()
+	jkt := boundJKT(r) // RFC 9449 §5: bound to the proof's key, if any
 	toks := []*storage.Token{{
 		Hash: digest(access), Kind: storage.AccessToken, GrantID: g.ID, ClientID: c.ID, UserID: g.UserID,
-		Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire),
+		Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire), JKT: jkt,
 	}}
-	resp := &tokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: int(p.cfg.TokenExpire.Seconds()), Scope: scope.String()}
+	resp := &tokenResponse{AccessToken: access, TokenType: tokenType(jkt), ExpiresIn: int(p.cfg.TokenExpire.Seconds()), Scope: scope.String()}
 	if refresh {
 		rt := newSecret()
-		toks = append(toks, p.refreshToken(rt, g, now))
+		rtok := p.refreshToken(rt, g, now)
+		if c.Type == storage.Public {
+			// RFC 9449 §5: a public client's refresh token is bound too.
+			rtok.JKT = jkt
+		}
+		toks = append(toks, rtok)
 		resp.RefreshToken = rt
 	}
 	if scope.has("openid") {

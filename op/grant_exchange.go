@@ -179,7 +179,7 @@ func (p *Provider) grantTokenExchange(r *http.Request, form url.Values, c *stora
 	}
 	tok := &storage.Token{
 		Hash: digest(access), Kind: storage.AccessToken, GrantID: g.ID, ClientID: c.ID, UserID: args.UserID,
-		Scope: args.Scope, CreatedAt: now, ExpiresAt: exp, Audience: audience,
+		Scope: args.Scope, CreatedAt: now, ExpiresAt: exp, Audience: audience, JKT: boundJKT(r),
 	}
 	if err := p.store.CreateGrant(ctx, g, tok); err != nil {
 		return nil, err
@@ -187,7 +187,7 @@ func (p *Provider) grantTokenExchange(r *http.Request, form url.Values, c *stora
 	p.log.InfoContext(ctx, "token exchanged", "client_id", c.ID, "subject_type", subject.Type,
 		"subject_client", subject.ClientID, "delegation", actor != nil, "audience", audience)
 	return &tokenResponse{
-		AccessToken: access, IssuedTokenType: TokenTypeAccessToken, TokenType: "Bearer",
+		AccessToken: access, IssuedTokenType: TokenTypeAccessToken, TokenType: tokenType(tok.JKT),
 		ExpiresIn: int(exp.Sub(now).Seconds()), Scope: scopeSet(args.Scope).String(),
 	}, nil
 }

@@ -36,6 +36,9 @@ func (p *Provider) grantRefreshToken(r *http.Request, form url.Values, c *storag
 		// SECURITY D3: a refresh token works only for its own client.
 		return nil, newErr(errInvalidGrant, "The refresh token is invalid.")
 	}
+	if err := checkRefreshJKT(r, old); err != nil {
+		return nil, err
+	}
 	scope := scopeSet(old.Scope)
 	if s := form.Get("scope"); s != "" {
 		req := parseScope(s)
@@ -60,11 +63,17 @@ func (p *Provider) grantRefreshToken(r *http.Request, form url.Values, c *storag
 		scope = kept
 	}
 	access, refresh := newSecret(), newSecret()
+	jkt := boundJKT(r)
 	accessTok := &storage.Token{
 		Hash: digest(access), Kind: storage.AccessToken, GrantID: grant.ID, ClientID: c.ID, UserID: grant.UserID,
-		Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire),
+		Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire), JKT: jkt,
 	}
-	_, _, err = p.store.RotateRefreshToken(ctx, hash, now, accessTok, p.refreshToken(refresh, grant, now))
+	next := p.refreshToken(refresh, grant, now)
+	next.JKT = old.JKT // a bound refresh token stays bound to its key (RFC 9449 §5)
+	if next.JKT == "" && c.Type == storage.Public {
+		next.JKT = jkt
+	}
+	_, _, err = p.store.RotateRefreshToken(ctx, hash, now, accessTok, next)
 	switch {
 	case errors.Is(err, storage.ErrReused):
 		p.Emit(ctx, Event{Kind: EventTokenReuse, ClientID: c.ID, UserID: grant.UserID, Reason: "refresh_token"})
@@ -75,7 +84,7 @@ func (p *Provider) grantRefreshToken(r *http.Request, form url.Values, c *storag
 		return nil, err
 	}
 	resp := &tokenResponse{
-		AccessToken: access, TokenType: "Bearer", ExpiresIn: int(p.cfg.TokenExpire.Seconds()),
+		AccessToken: access, TokenType: tokenType(jkt), ExpiresIn: int(p.cfg.TokenExpire.Seconds()),
 		RefreshToken: refresh, Scope: scope.String(),
 	}
 	if scope.has("openid") {

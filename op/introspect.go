@@ -106,6 +106,11 @@ func (p *Provider) introspection(r *http.Request, caller *storage.Client, value 
 	} else {
 		resp["sub"] = tok.ClientID
 	}
+	if tok.JKT != "" {
+		// RFC 9449 §6.2: the key the token is bound to.
+		resp["token_type"] = "DPoP"
+		resp["cnf"] = map[string]any{"jkt": tok.JKT}
+	}
 	if len(tok.Audience) > 0 {
 		resp["aud"] = tok.Audience
 	}

@@ -12,6 +12,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/oidcd/oidcd/op/internal/dpop"
+	"github.com/oidcd/oidcd/storage"
+	"github.com/oidcd/oidcd/storage/memstore"
 )
 
 // Introspector guards handlers of a resource server that runs in another
@@ -30,9 +34,23 @@ type Introspector struct {
 	CacheTTL time.Duration
 	// CacheSize bounds the number of cached answers. Defaults to 10000.
 	CacheSize int
+	// ResourceURL is the resource server's public origin
+	// ("https://api.example.com"): with the request's path it is the URL
+	// DPoP proofs must name (RFC 9449 §4.3 htu). DPoP-bound tokens are
+	// refused without it; bearer tokens do not need it.
+	ResourceURL string
+	// Replays remembers DPoP proofs' jti values so that each is used once.
+	// Defaults to an in-memory store of this process; resource servers on
+	// several nodes pass shared storage (a storage.Provider does).
+	Replays storage.Replays
+	// DPoPProofWindow bounds how far a proof's iat may lie from now.
+	// Defaults to 1m.
+	DPoPProofWindow time.Duration
 
-	mu    sync.Mutex
-	cache map[[32]byte]cachedIntrospection
+	mu       sync.Mutex
+	dpopOnce sync.Once
+	dpop     *dpop.Checker
+	cache    map[[32]byte]cachedIntrospection
 }
 
 // Errors of Introspector.Check.
@@ -56,11 +74,11 @@ type cachedIntrospection struct {
 func (in *Introspector) Protect(scopes ...string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			value := ""
+			value, scheme := "", ""
 			if h := r.Header.Get("Authorization"); h != "" {
-				scheme, tok, ok := strings.Cut(h, " ")
-				if ok && strings.EqualFold(scheme, "Bearer") {
-					value = strings.TrimSpace(tok)
+				sch, tok, ok := strings.Cut(h, " ")
+				if ok && (strings.EqualFold(sch, "Bearer") || strings.EqualFold(sch, "DPoP")) {
+					value, scheme = strings.TrimSpace(tok), strings.ToLower(sch)
 				}
 			}
 			if value == "" {
@@ -68,10 +86,14 @@ func (in *Introspector) Protect(scopes ...string) func(http.Handler) http.Handle
 				w.WriteHeader(http.StatusUnauthorized)
 				return
 			}
+			challenge := bearerChallenge
+			if scheme == "dpop" {
+				challenge = dpopChallenge
+			}
 			info, err := in.Check(r.Context(), value)
 			if errors.Is(err, ErrTokenInactive) {
 				e := &Error{Code: errInvalidToken, Description: "The access token is invalid, expired or revoked.", Status: http.StatusUnauthorized}
-				w.Header().Set("WWW-Authenticate", bearerChallenge(e, ""))
+				w.Header().Set("WWW-Authenticate", challenge(e, ""))
 				writeJSON(w, e.status(), map[string]string{"error": e.Code, "error_description": e.Description})
 				return
 			}
@@ -80,9 +102,14 @@ func (in *Introspector) Protect(scopes ...string) func(http.Handler) http.Handle
 				writeJSON(w, e.status(), map[string]string{"error": e.Code, "error_description": e.Description})
 				return
 			}
+			if e := in.checkPresentation(r, scheme, value, info); e != nil {
+				w.Header().Set("WWW-Authenticate", dpopChallenge(e, ""))
+				writeJSON(w, e.status(), map[string]string{"error": e.Code, "error_description": e.Description})
+				return
+			}
 			if missing := missingScopes(info.Scope, scopes); missing != "" {
 				e := insufficientScope(missing)
-				w.Header().Set("WWW-Authenticate", bearerChallenge(e, missing))
+				w.Header().Set("WWW-Authenticate", challenge(e, missing))
 				writeJSON(w, e.status(), map[string]string{"error": e.Code, "error_description": e.Description})
 				return
 			}
@@ -190,6 +217,9 @@ func (in *Introspector) ask(ctx context.Context, token string) (*TokenInfo, erro
 		Sub       string `json:"sub"`
 		Exp       int64  `json:"exp"`
 		TokenType string `json:"token_type"`
+		Cnf       struct {
+			JKT string `json:"jkt"`
+		} `json:"cnf"`
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(nil, resp.Body, 1<<20)).Decode(&r); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrIntrospectionFailed, err)
@@ -205,5 +235,46 @@ func (in *Introspector) ask(ctx context.Context, token string) (*TokenInfo, erro
 		ClientCredentials: r.Sub == r.ClientID,
 		Scope:             strings.Fields(r.Scope),
 		ExpiresAt:         time.Unix(r.Exp, 0).UTC(),
+		JKT:               r.Cnf.JKT,
 	}, nil
+}
+
+// checkPresentation applies RFC 9449 §7 at a resource server: a DPoP-bound
+// token needs the DPoP scheme and a proof by its key over this request,
+// hashing the token; it is refused as a bearer token (§7.2).
+func (in *Introspector) checkPresentation(r *http.Request, scheme, value string, info *TokenInfo) *Error {
+	if scheme != "dpop" {
+		if info.JKT != "" {
+			return &Error{Code: errInvalidToken, Description: "The access token is bound to a DPoP key; present it with the DPoP scheme and a proof.", Status: http.StatusUnauthorized}
+		}
+		return nil
+	}
+	if in.ResourceURL == "" {
+		return &Error{Code: errInvalidToken, Description: "This resource server does not accept DPoP tokens.", Status: http.StatusUnauthorized}
+	}
+	in.dpopOnce.Do(func() {
+		replays := in.Replays
+		if replays == nil {
+			replays = memstore.New()
+		}
+		window := in.DPoPProofWindow
+		if window <= 0 {
+			window = time.Minute
+		}
+		in.dpop = &dpop.Checker{Replays: replays, Window: window, Now: time.Now}
+	})
+	path := r.URL.EscapedPath()
+	if u, err := url.ParseRequestURI(r.RequestURI); err == nil && r.RequestURI != "" {
+		path = u.EscapedPath()
+	}
+	proof, err := in.dpop.Check(r.Context(), r, strings.TrimSuffix(in.ResourceURL, "/")+path, value)
+	if err != nil {
+		e := proofError(err)
+		e.Status = http.StatusUnauthorized
+		return e
+	}
+	if info.JKT == "" || proof.JKT != info.JKT {
+		return &Error{Code: errInvalidToken, Description: "The access token is not bound to the DPoP proof's key.", Status: http.StatusUnauthorized}
+	}
+	return nil
 }

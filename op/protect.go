@@ -36,6 +36,10 @@ type TokenInfo struct {
 	Scope []string
 	// ExpiresAt is when the token expires, to the second, in UTC.
 	ExpiresAt time.Time
+	// JKT is the thumbprint of the key a DPoP-bound token is bound to (RFC
+	// 9449 §6), whose proof the middleware has checked; empty for bearer
+	// tokens.
+	JKT string
 }
 
 type tokenInfoKey struct{}
@@ -54,7 +58,7 @@ func TokenInfoFrom(ctx context.Context) (*TokenInfo, bool) {
 func (p *Provider) Protect(scopes ...string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			tok, _, e := p.accessToken(r)
+			tok, _, e := p.accessToken(r, p.resourceURL(r))
 			if e != nil {
 				p.writeBearerError(w, r, e, "")
 				return
@@ -83,6 +87,7 @@ func (p *Provider) tokenInfo(ctx context.Context, tok *storage.Token) (*TokenInf
 		UserID:            tok.UserID,
 		Scope:             slices.Clone(tok.Scope),
 		ExpiresAt:         time.Unix(tok.ExpiresAt.Unix(), 0).UTC(),
+		JKT:               tok.JKT,
 	}
 	if tok.UserID == "" {
 		return info, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/oidcd/oidcd/internal/safehttp"
 	"github.com/oidcd/oidcd/internal/ttlcache"
 	"github.com/oidcd/oidcd/keys"
+	"github.com/oidcd/oidcd/op/internal/dpop"
 	"github.com/oidcd/oidcd/op/internal/jwtauth"
 	"github.com/oidcd/oidcd/storage"
 	"github.com/oidcd/oidcd/web"
@@ -41,6 +42,7 @@ type Provider struct {
 	reloading    atomic.Bool
 	discovery    []byte
 	grantTypes   map[string]grantFunc
+	dpop         *dpop.Checker // nil unless Config.DPoP
 	// assertions verifies private_key_jwt and client_secret_jwt.
 	assertions *jwtauth.Verifier
 
@@ -113,6 +115,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	}
 	p.logoHTTP = NewLogoClient(cfg.InsecureAllowPrivateTargets)
 	p.jwksCache = []string{fmt.Sprintf("public, max-age=%d", int(p.cfg.JWKSMaxAge/time.Second))}
+	p.dpop = newDPoPChecker(&p.cfg)
 	if cfg.TokenExchange {
 		p.grantTypes[GrantTypeTokenExchange] = p.grantTokenExchange
 	}

@@ -22,6 +22,7 @@ func (p *Provider) respond(w http.ResponseWriter, r *http.Request, req *authRequ
 			Hash: digest(code), GrantID: grantID, ClientID: req.client.ID, UserID: user.ID,
 			SessionID: user.SessionID, RedirectURI: req.redirectURI, Scope: req.scope,
 			Nonce: req.nonce, Claims: req.claims, CodeChallenge: storedChallenge(req.challenge, req.method), CodeChallengeMethod: req.method,
+			DPoPJKT:  req.dpopJKT,
 			AuthTime: user.AuthTime.UTC(), CreatedAt: now, ExpiresAt: now.Add(p.cfg.CodeExpire),
 		})
 		if err != nil {

@@ -56,6 +56,12 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		p.writeJSONError(w, r, e)
 		return
 	}
+	bound, err := p.tokenEndpointProof(w, r, client)
+	if err != nil {
+		p.writeJSONError(w, r, err)
+		return
+	}
+	r = bound
 	resp, err := grant(r, form, client)
 	if err != nil {
 		p.writeJSONError(w, r, err)

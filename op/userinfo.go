@@ -40,25 +40,42 @@ func (p *Provider) bearerToken(r *http.Request) (string, *Error) {
 	return "", newErr(errInvalidRequest, "More than one access token was sent.")
 }
 
-// accessToken looks up a live access token.
-func (p *Provider) accessToken(r *http.Request) (*storage.Token, *storage.Grant, *Error) {
-	value, e := p.bearerToken(r)
+// accessToken looks up a live access token presented to the resource at
+// htu, checking its DPoP proof when it is bound (RFC 9449 §7).
+func (p *Provider) accessToken(r *http.Request, htu string) (*storage.Token, *storage.Grant, *Error) {
+	pt, e := p.resourceToken(r)
 	if e != nil {
 		return nil, nil, e
 	}
-	tok, grant, err := p.store.Token(r.Context(), digest(value), p.now())
+	tok, grant, err := p.store.Token(r.Context(), digest(pt.value), p.now())
 	if errors.Is(err, storage.ErrNotFound) || (err == nil && tok.Kind != storage.AccessToken) {
 		return nil, nil, &Error{Code: errInvalidToken, Description: "The access token is invalid, expired or revoked.", Status: http.StatusUnauthorized}
 	} else if err != nil {
 		return nil, nil, asError(err)
 	}
+	if e := p.checkResourceProof(r, pt, tok, htu); e != nil {
+		return nil, nil, e
+	}
 	return tok, grant, nil
 }
 
-// writeBearerError answers per RFC 6750 §3; scope names the scope an
-// insufficient_scope error lacks.
+// writeBearerError answers per RFC 6750 §3, or RFC 9449 §7.1 for requests
+// with the DPoP scheme; scope names the scope an insufficient_scope error
+// lacks. With DPoP on, bearer answers also offer the DPoP scheme.
 func (p *Provider) writeBearerError(w http.ResponseWriter, r *http.Request, e *Error, scope string) {
-	w.Header().Set("WWW-Authenticate", bearerChallenge(e, scope))
+	scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	switch {
+	case p.dpop != nil && (strings.EqualFold(scheme, "DPoP") || e.Code == errInvalidDPoPProof || e.Code == errUseDPoPNonce):
+		w.Header().Set("WWW-Authenticate", dpopChallenge(e, scope))
+		if p.cfg.DPoPRequireNonce {
+			w.Header().Set("DPoP-Nonce", p.dpop.Nonce())
+		}
+	case p.dpop != nil:
+		w.Header().Set("WWW-Authenticate", bearerChallenge(e, scope))
+		w.Header().Add("WWW-Authenticate", dpopChallenge(&Error{}, ""))
+	default:
+		w.Header().Set("WWW-Authenticate", bearerChallenge(e, scope))
+	}
 	if e.Code == "" {
 		p.logError(r, &Error{Code: "missing_token", Description: e.Description, Status: e.status()})
 		w.WriteHeader(e.status())
@@ -71,7 +88,7 @@ func (p *Provider) writeBearerError(w http.ResponseWriter, r *http.Request, e *E
 // token's scope, and sub equal to the ID token's.
 func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	tok, grant, e := p.accessToken(r)
+	tok, grant, e := p.accessToken(r, p.endpoint(PathUserinfo))
 	if e != nil {
 		p.writeBearerError(w, r, e, "")
 		return

@@ -84,6 +84,9 @@ type ClientMetadata struct {
 	// SectorIdentifierURI lists the client's redirect URIs (§8.1).
 	SubjectType         string
 	SectorIdentifierURI string
+	// DPoPBoundAccessTokens makes the client's token requests need a DPoP
+	// proof, so that all its tokens are bound to a key (RFC 9449 §5.2).
+	DPoPBoundAccessTokens bool
 	// RequirePushedAuthorizationRequests refuses authorization requests
 	// that do not come through /par (RFC 9126 §6).
 	RequirePushedAuthorizationRequests bool
@@ -123,10 +126,13 @@ type AuthCode struct {
 	Claims              string
 	CodeChallenge       string
 	CodeChallengeMethod string
-	AuthTime            time.Time
-	CreatedAt           time.Time
-	ExpiresAt           time.Time
-	ConsumedAt          time.Time // zero until redeemed
+	// DPoPJKT is the dpop_jkt of the authorization request (RFC 9449 §10):
+	// the key the code's tokens must be bound to; empty when not sent.
+	DPoPJKT    string
+	AuthTime   time.Time
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	ConsumedAt time.Time // zero until redeemed
 }
 
 // Grant groups the tokens issued from one authorization.
@@ -172,6 +178,9 @@ type Token struct {
 	// Audience names the resource servers (client ids) a token from token
 	// exchange is for (RFC 8693 §2.1); empty means the client itself.
 	Audience []string
+	// JKT is the JWK SHA-256 thumbprint of the key a DPoP-bound token is
+	// bound to (RFC 9449 §6); empty for bearer tokens.
+	JKT string
 }
 
 // Consent records scopes a user allowed a client.

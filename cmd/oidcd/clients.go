@@ -75,6 +75,7 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 	c.fs.Var(&grantTypes, "grant-type", "grant type the client may use, repeatable: authorization_code, implicit, refresh_token, client_credentials, password, device_code (RFC 8628; needs OIDCD_DEVICE_FLOW_ENABLE), token_exchange (RFC 8693; needs OIDCD_TOKEN_EXCHANGE_ENABLE) (default: every enabled grant but password, device_code and token_exchange)")
 	c.fs.BoolVar(&spec.PublicPasswordGrant, "allow-public-password-grant", false, "let this public client use the password grant (no secret protects it)")
 	c.fs.StringVar(&spec.TokenEndpointAuthSigningAlg, "token-endpoint-auth-signing-alg", "", "the only alg accepted for the client's assertions (private_key_jwt, client_secret_jwt)")
+	c.fs.BoolVar(&spec.DPoPBoundAccessTokens, "dpop-bound-access-tokens", false, "the client must send a DPoP proof with every token request (RFC 9449 §5.2; needs OIDCD_DPOP_ENABLE)")
 	c.fs.StringVar(&spec.JWKSURI, "jwks-uri", "", "URL of the client's public JWK Set (private_key_jwt)")
 	c.fs.StringVar(&jwksFile, "jwks", "", "FILE holding the client's public JWK Set (JSON)")
 	c.fs.StringVar(&spec.SoftwareID, "software-id", "", "identifier of the client software")

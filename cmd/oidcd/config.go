@@ -47,6 +47,9 @@ type Settings struct {
 	DisableQueryToken      bool
 	DeviceFlowEnable       bool
 	TokenExchangeEnable    bool
+	DPoPEnable             bool
+	DPoPRequireNonce       bool
+	DPoPProofWindow        time.Duration
 	DeviceCodeExpire       time.Duration
 	DevicePollInterval     time.Duration
 	UserCodeMaxFailures    int
@@ -137,6 +140,9 @@ var settingsTable = []setting{
 	{name: "introspection_validate_audience_scope", kind: kBool, def: "true", seed: "OIDC_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE", help: "check a token's audience against the introspecting client's scope", target: func(s *Settings) any { return &s.IntrospectionValidateAudienceScope }},
 	{name: "disable_query_token", kind: kBool, def: "false", help: "refuse access tokens in the URL query at userinfo", target: func(s *Settings) any { return &s.DisableQueryToken }},
 	{name: "device_flow_enable", kind: kBool, def: "false", help: "enable the device authorization grant (RFC 8628): /device_authorization and the /device page, for clients created with --grant-type device_code", target: func(s *Settings) any { return &s.DeviceFlowEnable }},
+	{name: "dpop_enable", kind: kBool, def: "false", help: "DPoP (RFC 9449): token requests with a DPoP proof get tokens bound to its key, accepted at userinfo only with proofs by that key", target: func(s *Settings) any { return &s.DPoPEnable }},
+	{name: "dpop_require_nonce", kind: kBool, def: "false", help: "make every DPoP proof carry a server nonce (DPoP-Nonce header; stateless, shared by all nodes)", target: func(s *Settings) any { return &s.DPoPRequireNonce }},
+	{name: "dpop_proof_window", kind: kSeconds, def: "60", help: "how far a DPoP proof's iat may lie from now; its jti is remembered twice as long", target: func(s *Settings) any { return &s.DPoPProofWindow }},
 	{name: "token_exchange_enable", kind: kBool, def: "false", help: "enable OAuth 2.0 Token Exchange (RFC 8693) for clients created with --grant-type token_exchange: a client may exchange its own access tokens for another audience or a narrower scope", target: func(s *Settings) any { return &s.TokenExchangeEnable }},
 	{name: "device_code_expire", kind: kSeconds, def: "600", help: "device code and user code lifetime", target: func(s *Settings) any { return &s.DeviceCodeExpire }},
 	{name: "device_poll_interval", kind: kSeconds, def: "5", help: "minimum seconds between a device's polls of the token endpoint", target: func(s *Settings) any { return &s.DevicePollInterval }},

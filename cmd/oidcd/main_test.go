@@ -405,6 +405,9 @@ func TestClientsCommands(t *testing.T) {
 	if len(svc.GrantTypes) != 2 || svc.GrantTypes[1] != op.GrantTypeTokenExchange {
 		t.Fatalf("token exchange client: %+v", svc)
 	}
+	if out := ok(t, dir, "clients", "create", "--name", "Bound", "--grant-type", "client_credentials", "--dpop-bound-access-tokens", "--json"); !strings.Contains(out, `"dpop_bound_access_tokens": true`) && !strings.Contains(out, `"dpop_bound_access_tokens":true`) {
+		t.Fatalf("DPoP-bound client:\n%s", out)
+	}
 	fails(t, dir, nil, `unsupported grant type "magic"`, "clients", "create", "--name", "X", "--redirect-uri", "https://x.example/cb", "--grant-type", "magic")
 
 	ok(t, dir, "clients", "delete", id)

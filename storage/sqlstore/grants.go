@@ -16,10 +16,10 @@ const grantCols = `id, client_id, user_id, session_id, scope, claims, nonce, aut
 const grantColsG = `g.id, g.client_id, g.user_id, g.session_id, g.scope, g.claims, g.nonce,
 	g.auth_time, g.created_at, g.expires_at, g.revoked_at, g.actor`
 
-const tokenCols = `hash, kind, grant_id, client_id, user_id, scope, created_at, expires_at, used_at, audience`
+const tokenCols = `hash, kind, grant_id, client_id, user_id, scope, created_at, expires_at, used_at, audience, jkt`
 
 const tokenColsT = `t.hash, t.kind, t.grant_id, t.client_id, t.user_id, t.scope, t.created_at,
-	t.expires_at, t.used_at, t.audience`
+	t.expires_at, t.used_at, t.audience, t.jkt`
 
 func grantDest(g *storage.Grant) []any {
 	return []any{&g.ID, &g.ClientID, &g.UserID, &g.SessionID, scopeCol{&g.Scope}, &g.Claims,
@@ -30,7 +30,7 @@ func grantDest(g *storage.Grant) []any {
 func tokenDest(t *storage.Token) []any {
 	return []any{&t.Hash, (*string)(&t.Kind), &t.GrantID, &t.ClientID, &t.UserID,
 		scopeCol{&t.Scope}, timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.UsedAt},
-		scopeCol{&t.Audience}}
+		scopeCol{&t.Audience}, &t.JKT}
 }
 
 func scanGrant(r scanner) (*storage.Grant, error) {
@@ -77,9 +77,9 @@ func checkTokens(grantID, clientID string, tokens []*storage.Token) error {
 
 func (s *Store) insertTokens(ctx context.Context, c conn, tokens []*storage.Token) error {
 	for _, t := range tokens {
-		_, err := c.exec(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := c.exec(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			t.Hash, string(t.Kind), t.GrantID, t.ClientID, t.UserID, scopeArg(t.Scope),
-			timeArg(t.CreatedAt), timeArg(t.ExpiresAt), timeArg(t.UsedAt), scopeArg(t.Audience))
+			timeArg(t.CreatedAt), timeArg(t.ExpiresAt), timeArg(t.UsedAt), scopeArg(t.Audience), t.JKT)
 		if err != nil {
 			return err
 		}

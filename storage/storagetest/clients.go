@@ -86,6 +86,7 @@ func testClientUpdate(t *testing.T, s storage.Provider) {
 			SubjectType:                        "public",
 			SectorIdentifierURI:                "https://new.example/sector.json",
 			RequirePushedAuthorizationRequests: true,
+			DPoPBoundAccessTokens:              true,
 			RequestURIs:                        []string{"https://new.example/r1", "https://new.example/r2"},
 			RequestObjectSigningAlg:            "none",
 			AccessTokenSignedResponseAlg:       "ES256",

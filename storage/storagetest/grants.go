@@ -17,6 +17,7 @@ func testGrantRoundTrip(t *testing.T, s storage.Provider) {
 	refresh := newToken(g, storage.RefreshToken, t0)
 	refresh.Scope = []string{"openid"}
 	access.Audience = []string{"api-b", "api-c"}
+	access.JKT = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
 	complete(t, "token", access, "UsedAt")
 	ok(t, s.CreateGrant(ctx, g, access, refresh), "CreateGrant")
 
