@@ -363,3 +363,27 @@ func TestTokenExchangeTrustedIssuer(t *testing.T) {
 		t.Errorf("token from an ID token: %v", info)
 	}
 }
+
+// TestTokenExchangeBoundedByRegisteredScope: without a scope parameter the
+// exchanged token gets the subject's scope, but never beyond what the
+// exchanging client is registered for (docs/security.md "Client policy").
+func TestTokenExchangeBoundedByRegisteredScope(t *testing.T) {
+	e := newExchangeEnv(t, nil)
+	own, _ := e.userToken(e.svc, e.svcSecret, "openid", "profile", "email")
+	c, err := e.store.Client(t.Context(), e.svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Scope = []string{"openid", "profile"}
+	if err := e.store.UpdateClient(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	e.p.ForgetClient(e.svc)
+	st, body := e.exchange(e.svc, e.svcSecret, with(subjectAccess(own), "audience", e.api))
+	if st != 200 || body["scope"] != "openid profile" {
+		t.Fatalf("exchange after the registered scope shrank: %d %v", st, body)
+	}
+	if st, body := e.exchange(e.svc, e.svcSecret, with(subjectAccess(own), "audience", e.api, "scope", "openid email")); st != 400 || body["error"] != "invalid_scope" {
+		t.Fatalf("exchange asking beyond the registered scope: %d %v", st, body)
+	}
+}

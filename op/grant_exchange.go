@@ -149,6 +149,16 @@ func (p *Provider) grantTokenExchange(r *http.Request, form url.Values, c *stora
 			}
 		}
 		scope = req
+	} else if len(c.Scope) > 0 {
+		// The exchanging client's registered scope bounds what it gets,
+		// as on every grant path (docs/security.md "Client policy").
+		var kept scopeSet
+		for _, sc := range scope {
+			if p.scopeAllowed(c, sc) {
+				kept = append(kept, sc)
+			}
+		}
+		scope = kept
 	}
 	args := &TokenExchangeArgs{
 		Client: c, Subject: subject, Actor: actor, Audience: audience, Resource: resource,
