@@ -530,3 +530,23 @@ func TestImportSubMap(t *testing.T) {
 		}
 	}
 }
+
+// A schema with migrations newer than the importer knows is imported and
+// reported as such.
+func TestImportNewerSchema(t *testing.T) {
+	m := loadManifest(t, "v0.8.3")
+	p := fixtureDB(t, "v0.8.3")
+	db := openRW(t, p)
+	if _, err := db.Exec(`INSERT INTO django_migrations (app, name, applied) VALUES ('oidc_provider', '0028_future', '2030-01-01 00:00:00')`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	target, _ := newTarget(t)
+	r, err := Run(t.Context(), target, options(t, m, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Release != "0.8+" || r.Migration != "0028_future" || r.Counts["clients"].Created != 5 {
+		t.Fatalf("release %q migration %q clients %+v", r.Release, r.Migration, *r.Counts["clients"])
+	}
+}

@@ -30,7 +30,7 @@ func openSource(ctx context.Context, from string) (*source, error) {
 		err error
 	)
 	switch {
-	case strings.HasPrefix(from, "postgres://"), strings.HasPrefix(from, "postgresql://"):
+	case isPostgres(from):
 		db, err = sql.Open("pgx", from)
 	case strings.Contains(from, "://") && !strings.HasPrefix(from, "sqlite:"):
 		return nil, fmt.Errorf("unsupported source %q: give a SQLite file or a postgres:// URL", redact(from))
@@ -53,8 +53,13 @@ func openSource(ctx context.Context, from string) (*source, error) {
 		return nil, fmt.Errorf("source: %w", err)
 	}
 	db.SetMaxOpenConns(1)
-	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: strings.Contains(from, "://") && !strings.HasPrefix(from, "sqlite:"),
-		Isolation: isolationFor(from)})
+	// PostgreSQL: one read-only snapshot for every table. SQLite: the file
+	// is opened read-only and one transaction reads it.
+	opts := &sql.TxOptions{}
+	if isPostgres(from) {
+		opts = &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
+	}
+	tx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("source %s cannot be read: %w", redact(from), err)
@@ -67,11 +72,8 @@ func openSource(ctx context.Context, from string) (*source, error) {
 	return s, nil
 }
 
-func isolationFor(from string) sql.IsolationLevel {
-	if strings.HasPrefix(from, "postgres") {
-		return sql.LevelRepeatableRead // one snapshot for every table
-	}
-	return sql.LevelDefault
+func isPostgres(from string) bool {
+	return strings.HasPrefix(from, "postgres://") || strings.HasPrefix(from, "postgresql://")
 }
 
 func (s *source) close() {
@@ -142,15 +144,24 @@ func (s *source) detect(ctx context.Context) error {
 func (s *source) release() string {
 	for _, r := range releaseOf {
 		if s.migrations[r.migration] {
-			n, _ := strconv.Atoi(s.last[:4])
-			known, _ := strconv.Atoi(releaseOf[0].migration[:4])
-			if n > known {
+			if migrationNumber(s.last) > migrationNumber(releaseOf[0].migration) {
 				return r.release + "+"
 			}
 			return r.release
 		}
 	}
 	return "unknown"
+}
+
+// migrationNumber is the number a Django migration name starts with
+// ("0027_alter_rsakey_options" → 27), 0 if none.
+func migrationNumber(name string) int {
+	digits, _, _ := strings.Cut(name, "_")
+	n, err := strconv.Atoi(digits)
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // has reports whether a migration of the oidc_provider app is applied.
