@@ -282,25 +282,21 @@ func ValidateUsername(username string) error {
 	return nil
 }
 
-// SetPassword changes a user's password, then revokes every grant of the
-// user and ends every session (SECURITY D8). A storage error is returned,
-// never ignored.
-func SetPassword(ctx context.Context, store storage.Storage, u *storage.User, password string, now time.Time) error {
+// SetPassword changes a user's password; in the same storage transaction
+// every grant of the user is revoked and every session ended (SECURITY D8),
+// so old grants never outlive the old password. A storage error is
+// returned, never ignored; then nothing has changed. u is updated to the
+// stored state.
+func SetPassword(ctx context.Context, store storage.Users, u *storage.User, password string, now time.Time) error {
 	hash, err := HashPassword(password)
 	if err != nil {
 		return err
 	}
+	if err := store.SetPassword(ctx, u.ID, hash, now); err != nil {
+		return fmt.Errorf("server: set password: %w", err)
+	}
 	u.PasswordHash = hash
-	u.UpdatedAt = now.UTC()
-	if err := store.UpdateUser(ctx, u); err != nil {
-		return fmt.Errorf("server: update user: %w", err)
-	}
-	if err := store.RevokeUserGrants(ctx, u.ID, now); err != nil {
-		return fmt.Errorf("server: revoke grants: %w", err)
-	}
-	if err := store.DeleteUserSessions(ctx, u.ID); err != nil {
-		return fmt.Errorf("server: delete sessions: %w", err)
-	}
+	u.UpdatedAt = time.UnixMicro(now.UnixMicro()).UTC()
 	return nil
 }
 

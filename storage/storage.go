@@ -209,6 +209,13 @@ type Users interface {
 	UserByUsername(ctx context.Context, username string) (*User, error)
 	// UpdateUser replaces every field of an existing user; ErrNotFound if none.
 	UpdateUser(ctx context.Context, u *User) error
+	// SetPassword changes a password in one atomic step: it sets the user's
+	// PasswordHash and UpdatedAt (to now), revokes every grant of the user
+	// (deleting their tokens), deletes the user's unredeemed authorization
+	// codes and every session of the user. Either all of it happens or none:
+	// old grants never survive under a new password. ErrNotFound (and no
+	// change) if no user has this id.
+	SetPassword(ctx context.Context, userID, passwordHash string, now time.Time) error
 	// DeleteUser removes the user with its sessions, consents and grants;
 	// ErrNotFound if none.
 	DeleteUser(ctx context.Context, id string) error

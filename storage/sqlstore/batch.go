@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 )
 
@@ -32,7 +31,7 @@ type txJob struct {
 }
 
 // errClosed is returned for transactions submitted after Close.
-var errClosed = errors.New("sqlstore: store is closed")
+var errClosed = newError("store is closed")
 
 // startBatcher starts the writer goroutine; stopBatcher ends it.
 func (s *Store) startBatcher() {
@@ -96,7 +95,7 @@ func (s *Store) runBatch(batch []*txJob) {
 		defer s.wc.preparePending(context.Background())
 		tx, err := s.w.BeginTx(context.Background(), nil)
 		if err != nil {
-			return fmt.Errorf("sqlstore: begin: %w", err)
+			return errorf("begin: %w", err)
 		}
 		defer tx.Rollback()
 		// Statements never see a caller's cancellation: an interrupted
@@ -107,7 +106,7 @@ func (s *Store) runBatch(batch []*txJob) {
 		for i, j := range batch {
 			if !single {
 				if _, err := tx.Exec("SAVEPOINT batch_job"); err != nil {
-					return fmt.Errorf("sqlstore: savepoint: %w", err)
+					return errorf("savepoint: %w", err)
 				}
 			}
 			ferr := runBody(j.fn, c)
@@ -123,17 +122,17 @@ func (s *Store) runBatch(batch []*txJob) {
 					return nil // the deferred rollback undoes it
 				}
 				if _, err := tx.Exec("ROLLBACK TO batch_job"); err != nil {
-					return fmt.Errorf("sqlstore: rollback to savepoint: %w", err)
+					return errorf("rollback to savepoint: %w", err)
 				}
 			}
 			if !single {
 				if _, err := tx.Exec("RELEASE batch_job"); err != nil {
-					return fmt.Errorf("sqlstore: release savepoint: %w", err)
+					return errorf("release savepoint: %w", err)
 				}
 			}
 		}
 		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("sqlstore: commit: %w", err)
+			return errorf("commit: %w", err)
 		}
 		return nil
 	}()
@@ -152,7 +151,7 @@ func (s *Store) runBatch(batch []*txJob) {
 func runBody(fn func(c conn) error, c conn) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = fmt.Errorf("sqlstore: panic in transaction: %v", v)
+			err = errorf("panic in transaction: %v", v)
 		}
 	}()
 	return fn(c)

@@ -2,8 +2,6 @@ package sqlstore
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -29,7 +27,7 @@ func (c timeCol) Scan(src any) error {
 	case int64:
 		*c.t = time.UnixMicro(v).UTC()
 	default:
-		return fmt.Errorf("sqlstore: time column holds %T", src)
+		return errorf("time column holds %T", src)
 	}
 	return nil
 }
@@ -40,7 +38,7 @@ func (c timeCol) Scan(src any) error {
 func checkScope(scope []string) error {
 	for _, s := range scope {
 		if s == "" || strings.ContainsAny(s, " \t\r\n") {
-			return fmt.Errorf("sqlstore: invalid scope token %q", s)
+			return errorf("invalid scope token %q", s)
 		}
 	}
 	return nil
@@ -60,7 +58,7 @@ func (c scopeCol) Scan(src any) error {
 	case []byte:
 		v = string(x)
 	default:
-		return fmt.Errorf("sqlstore: scope column holds %T", src)
+		return errorf("scope column holds %T", src)
 	}
 	*c.s = nil
 	if f := strings.Fields(v); len(f) > 0 {
@@ -91,7 +89,7 @@ func (c listCol) Scan(src any) error {
 	case []byte:
 		b = x
 	default:
-		return fmt.Errorf("sqlstore: list column holds %T", src)
+		return errorf("list column holds %T", src)
 	}
 	*c.l = nil
 	if len(b) == 0 {
@@ -99,7 +97,7 @@ func (c listCol) Scan(src any) error {
 	}
 	var l []string
 	if err := json.Unmarshal(b, &l); err != nil {
-		return fmt.Errorf("sqlstore: list column: %w", err)
+		return errorf("list column: %w", err)
 	}
 	if len(l) > 0 {
 		*c.l = l
@@ -115,7 +113,7 @@ func blobArg(b []byte) any {
 	return b
 }
 
-var errEmptyHash = errors.New("sqlstore: empty hash")
+var errEmptyHash = newError("empty hash")
 
 func checkHash(h []byte) error {
 	if len(h) == 0 {
@@ -126,7 +124,7 @@ func checkHash(h []byte) error {
 
 func checkID(what, id string) error {
 	if id == "" {
-		return fmt.Errorf("sqlstore: empty %s id", what)
+		return errorf("empty %s id", what)
 	}
 	return checkText(what+" id", id)
 }
@@ -135,7 +133,7 @@ func checkID(what, id string) error {
 // invalid UTF-8), so both dialects accept the same keys.
 func checkText(what, s string) error {
 	if unmatchable(s) {
-		return fmt.Errorf("sqlstore: %s %q is not valid UTF-8 text", what, s)
+		return errorf("%s %q is not valid UTF-8 text", what, s)
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/oidcd/oidcd/storage"
@@ -103,7 +102,7 @@ func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time, g *
 	if err := s.inTx(ctx, func(tx conn) error { return s.revokeCodeGrant(ctx, tx, c, now) }); err != nil {
 		return c, err
 	}
-	return c, fmt.Errorf("sqlstore: consume code: %w", storage.ErrReused)
+	return c, errorf("consume code: %w", storage.ErrReused)
 }
 
 // revokeCodeGrant revokes the grant named by a replayed code and deletes its

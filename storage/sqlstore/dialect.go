@@ -27,6 +27,10 @@ type dialect struct {
 	isUnique func(error) bool
 	// isForeignKey reports whether err is a foreign-key violation.
 	isForeignKey func(error) bool
+	// isUnavailable reports the dialect's own codes for a database that
+	// cannot be used for now (beyond the connection failures isUnavailable
+	// recognises for every dialect).
+	isUnavailable func(error) bool
 	// blobType is the binary column type, for casts.
 	blobType string
 	// isRetryable reports whether a statement failed only because it lost a
@@ -64,6 +68,21 @@ func newSQLiteDialect() *dialect {
 			var e *sqlite.Error
 			return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 		},
+		// The database file is locked by another process beyond
+		// busy_timeout (a backup, the command line), cannot be opened or
+		// read: transient for the caller, who answers 503. The primary
+		// result code is the low byte of an extended one.
+		isUnavailable: func(err error) bool {
+			var e *sqlite.Error
+			if !errors.As(err, &e) {
+				return false
+			}
+			switch e.Code() & 0xff {
+			case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR:
+				return true
+			}
+			return false
+		},
 	}
 }
 
@@ -76,10 +95,11 @@ func newPostgresDialect() *dialect {
 			c := pgCode(err)
 			return c == "40P01" || c == "40001" // deadlock_detected, serialization_failure
 		},
-		isUnique:     func(err error) bool { return pgCode(err) == "23505" }, // unique_violation
-		isForeignKey: func(err error) bool { return pgCode(err) == "23503" }, // foreign_key_violation
-		lockRow:      " FOR NO KEY UPDATE",
-		lockFirstKey: "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(firstKeyLockKey, 10) + ")",
+		isUnique:      func(err error) bool { return pgCode(err) == "23505" }, // unique_violation
+		isForeignKey:  func(err error) bool { return pgCode(err) == "23503" }, // foreign_key_violation
+		isUnavailable: func(error) bool { return false },                      // isUnavailable has the SQLSTATE classes
+		lockRow:       " FOR NO KEY UPDATE",
+		lockFirstKey:  "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(firstKeyLockKey, 10) + ")",
 	}
 }
 

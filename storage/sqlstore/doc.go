@@ -21,6 +21,13 @@
 // UPDATE whose affected-row count decides the single winner on either
 // database (SECURITY B3, D4).
 //
+// Errors are classified by the driver's types and codes, never by message
+// text: PostgreSQL SQLSTATEs (*pgconn.PgError: 23505 unique, 23503 foreign
+// key, 08xxx and 57P0x unavailable, 40P01/40001 retried) and SQLite result
+// codes (*sqlite.Error: CONSTRAINT_UNIQUE/PRIMARYKEY, BUSY, LOCKED, CANTOPEN,
+// IOERR). Sentinels (storage.ErrAlreadyExists, ErrUnavailable...) wrap the
+// driver's error with %w, so errors.As still finds it.
+//
 // sqlstore imports only the storage package of oidcd. Nothing in oidcd but
 // the command (cmd/oidcd) and tests should import sqlstore.
 package sqlstore

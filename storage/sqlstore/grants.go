@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/oidcd/oidcd/storage"
@@ -57,13 +56,13 @@ func checkTokens(grantID, clientID string, tokens []*storage.Token) error {
 			return err
 		}
 		if t.Kind != storage.AccessToken && t.Kind != storage.RefreshToken {
-			return fmt.Errorf("sqlstore: invalid token kind %q", t.Kind)
+			return errorf("invalid token kind %q", t.Kind)
 		}
 		if t.GrantID != grantID {
-			return fmt.Errorf("sqlstore: token of grant %q stored under grant %q", t.GrantID, grantID)
+			return errorf("token of grant %q stored under grant %q", t.GrantID, grantID)
 		}
 		if t.ClientID != clientID {
-			return fmt.Errorf("sqlstore: token of client %q stored under a grant of client %q", t.ClientID, clientID)
+			return errorf("token of client %q stored under a grant of client %q", t.ClientID, clientID)
 		}
 		if err := checkScope(t.Scope); err != nil {
 			return err
@@ -217,7 +216,7 @@ func (s *Store) refreshNotClaimed(ctx context.Context, c conn, hash []byte, now 
 	if err := s.revokeGrant(ctx, c, t.GrantID, now); err != nil {
 		return err
 	}
-	return commitAnd(fmt.Errorf("sqlstore: rotate refresh token: %w", storage.ErrReused))
+	return commitAnd(errorf("rotate refresh token: %w", storage.ErrReused))
 }
 
 func (s *Store) revokeGrant(ctx context.Context, c conn, id string, now time.Time) error {
@@ -265,17 +264,20 @@ func (s *Store) RevokeSessionGrants(ctx context.Context, sessionID string, now t
 // revokeGrantsWhere revokes the grants whose column (a constant of this
 // file, never input) equals value, and deletes their tokens.
 func (s *Store) revokeGrantsWhere(ctx context.Context, column, value string, now time.Time) error {
+	return s.inTx(ctx, func(c conn) error { return s.revokeGrantsWhereTx(ctx, c, column, value, now) })
+}
+
+// revokeGrantsWhereTx is revokeGrantsWhere inside the caller's transaction.
+func (s *Store) revokeGrantsWhereTx(ctx context.Context, c conn, column, value string, now time.Time) error {
 	what := "revoke grants by " + column
-	return s.inTx(ctx, func(c conn) error {
-		// The "<> ''" lets the planner use the partial index on column.
-		if _, err := c.exec(ctx, `UPDATE grants SET revoked_at = ? WHERE `+column+` = ? AND `+column+` <> '' AND revoked_at IS NULL`,
-			now.UnixMicro(), value); err != nil {
-			return s.wrapErr(what, err)
-		}
-		if _, err := c.exec(ctx, `DELETE FROM tokens WHERE grant_id IN (SELECT id FROM grants WHERE `+column+` = ? AND `+column+` <> '')`,
-			value); err != nil {
-			return s.wrapErr(what, err)
-		}
-		return nil
-	})
+	// The "<> ''" lets the planner use the partial index on column.
+	if _, err := c.exec(ctx, `UPDATE grants SET revoked_at = ? WHERE `+column+` = ? AND `+column+` <> '' AND revoked_at IS NULL`,
+		now.UnixMicro(), value); err != nil {
+		return s.wrapErr(what, err)
+	}
+	if _, err := c.exec(ctx, `DELETE FROM tokens WHERE grant_id IN (SELECT id FROM grants WHERE `+column+` = ? AND `+column+` <> '')`,
+		value); err != nil {
+		return s.wrapErr(what, err)
+	}
+	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"embed"
-	"fmt"
 	"io/fs"
 	"path"
 	"sort"
@@ -27,7 +26,7 @@ func loadMigrations(dialect string) ([]migration, error) {
 	dir := path.Join("migrations", dialect)
 	entries, err := fs.ReadDir(migrationFiles, dir)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: read migrations: %w", err)
+		return nil, errorf("read migrations: %w", err)
 	}
 	var ms []migration
 	seen := map[int64]string{}
@@ -39,15 +38,15 @@ func loadMigrations(dialect string) ([]migration, error) {
 		num, _, ok := strings.Cut(name, "_")
 		v, err := strconv.ParseInt(num, 10, 64)
 		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("sqlstore: migration %s: name is not NNN_name.sql", e.Name())
+			return nil, errorf("migration %s: name is not NNN_name.sql", e.Name())
 		}
 		if other, dup := seen[v]; dup {
-			return nil, fmt.Errorf("sqlstore: migrations %s and %s share version %d", other, e.Name(), v)
+			return nil, errorf("migrations %s and %s share version %d", other, e.Name(), v)
 		}
 		seen[v] = e.Name()
 		b, err := fs.ReadFile(migrationFiles, path.Join(dir, e.Name()))
 		if err != nil {
-			return nil, fmt.Errorf("sqlstore: read migration %s: %w", e.Name(), err)
+			return nil, errorf("read migration %s: %w", e.Name(), err)
 		}
 		ms = append(ms, migration{version: v, name: name, sql: string(b)})
 	}
@@ -76,11 +75,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 	// PostgreSQL: pin one connection, lock, migrate, unlock.
 	pc, err := s.w.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("sqlstore: migrate: %w", markUnavailable(err))
+		return errorf("migrate: %w", s.markUnavailable(err))
 	}
 	defer pc.Close()
 	if _, err := pc.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrateLockKey); err != nil {
-		return fmt.Errorf("sqlstore: migrate: take advisory lock: %w", err)
+		return errorf("migrate: take advisory lock: %w", err)
 	}
 	defer func() {
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -93,14 +92,14 @@ func (s *Store) Migrate(ctx context.Context) error {
 	}()
 	tx, err := pc.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlstore: migrate: begin: %w", err)
+		return errorf("migrate: begin: %w", err)
 	}
 	if err := s.applyMigrations(ctx, conn{q: tx, d: s.d}, ms); err != nil {
 		tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlstore: migrate: commit: %w", err)
+		return errorf("migrate: commit: %w", err)
 	}
 	return nil
 }
@@ -111,24 +110,24 @@ func (s *Store) applyMigrations(ctx context.Context, c conn, ms []migration) err
 		name       TEXT   NOT NULL,
 		applied_at BIGINT NOT NULL
 	)`); err != nil {
-		return fmt.Errorf("sqlstore: migrate: create schema_migrations: %w", err)
+		return errorf("migrate: create schema_migrations: %w", err)
 	}
 	rows, err := c.rows(ctx, `SELECT version FROM schema_migrations`)
 	if err != nil {
-		return fmt.Errorf("sqlstore: migrate: read schema_migrations: %w", err)
+		return errorf("migrate: read schema_migrations: %w", err)
 	}
 	applied := map[int64]bool{}
 	for rows.Next() {
 		var v int64
 		if err := rows.Scan(&v); err != nil {
 			rows.Close()
-			return fmt.Errorf("sqlstore: migrate: read schema_migrations: %w", err)
+			return errorf("migrate: read schema_migrations: %w", err)
 		}
 		applied[v] = true
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("sqlstore: migrate: read schema_migrations: %w", err)
+		return errorf("migrate: read schema_migrations: %w", err)
 	}
 	var latest int64
 	if len(ms) > 0 {
@@ -136,7 +135,7 @@ func (s *Store) applyMigrations(ctx context.Context, c conn, ms []migration) err
 	}
 	for v := range applied {
 		if v > latest {
-			return fmt.Errorf("sqlstore: migrate: database schema version %d is newer than this program's (%d)", v, latest)
+			return errorf("migrate: database schema version %d is newer than this program's (%d)", v, latest)
 		}
 	}
 	for _, m := range ms {
@@ -144,11 +143,11 @@ func (s *Store) applyMigrations(ctx context.Context, c conn, ms []migration) err
 			continue
 		}
 		if _, err := c.q.ExecContext(ctx, m.sql); err != nil { // no rebind: DDL has no parameters
-			return fmt.Errorf("sqlstore: migrate: apply %s: %w", m.name, err)
+			return errorf("migrate: apply %s: %w", m.name, err)
 		}
 		if _, err := c.exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 			m.version, m.name, time.Now().UnixMicro()); err != nil {
-			return fmt.Errorf("sqlstore: migrate: record %s: %w", m.name, err)
+			return errorf("migrate: record %s: %w", m.name, err)
 		}
 	}
 	return nil

@@ -115,7 +115,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		}
 		s, err = openSQLite(p)
 	case strings.Contains(dsn, "://"):
-		return nil, fmt.Errorf("sqlstore: unsupported database url scheme in %q", redact(dsn))
+		return nil, errorf("unsupported database url scheme in %q", redact(dsn))
 	default:
 		s, err = openSQLite(dsn)
 	}
@@ -132,11 +132,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 func openSQLite(path string) (*Store, error) {
 	switch {
 	case path == "":
-		return nil, errors.New("sqlstore: empty sqlite path")
+		return nil, newError("empty sqlite path")
 	case path == ":memory:" || strings.HasPrefix(path, "file:"):
-		return nil, fmt.Errorf("sqlstore: sqlite path %q: give a file path (in-memory databases and URIs are not supported)", path)
+		return nil, errorf("sqlite path %q: give a file path (in-memory databases and URIs are not supported)", path)
 	case strings.ContainsRune(path, '?'):
-		return nil, fmt.Errorf("sqlstore: sqlite path %q must not contain '?'", path)
+		return nil, errorf("sqlite path %q must not contain '?'", path)
 	}
 	// Create the file ourselves so that it is private to us; SQLite would use
 	// 0644. The -wal and -shm files inherit the database file's mode.
@@ -146,13 +146,13 @@ func openSQLite(path string) (*Store, error) {
 		f.Close()
 	case errors.Is(err, fs.ErrExist):
 	default:
-		return nil, fmt.Errorf("sqlstore: create database file: %w", err)
+		return nil, errorf("create database file: %w", err)
 	}
 
 	common := "_pragma=busy_timeout(" + sqliteBusyTimeout + ")&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
 	w, err := sql.Open("sqlite", path+"?"+common+"&_pragma=journal_mode(WAL)&_txlock=immediate")
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
+		return nil, errorf("open sqlite: %w", err)
 	}
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
@@ -162,7 +162,7 @@ func openSQLite(path string) (*Store, error) {
 	r, err := sql.Open("sqlite", path+"?"+common+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
-		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
+		return nil, errorf("open sqlite: %w", err)
 	}
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
@@ -175,7 +175,7 @@ func openSQLite(path string) (*Store, error) {
 func openPostgres(dsn string) (*Store, error) {
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
+		return nil, errorf("open postgres: %w", err)
 	}
 	db.SetMaxOpenConns(defaultMaxOpen)
 	db.SetMaxIdleConns(defaultMaxIdle)
@@ -231,7 +231,7 @@ func (s *Store) Close() error {
 		err = errors.Join(err, s.r.Close())
 	}
 	if err != nil {
-		return fmt.Errorf("sqlstore: close: %w", err)
+		return errorf("close: %w", err)
 	}
 	return nil
 }
@@ -443,7 +443,7 @@ func (s *Store) inTx(ctx context.Context, fn func(c conn) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.inTxOnce(ctx, fn)
 		if err == nil || attempt == 3 || !s.d.isRetryable(err) || ctx.Err() != nil {
-			return markUnavailable(err)
+			return s.markUnavailable(err)
 		}
 	}
 }
@@ -455,7 +455,7 @@ func (s *Store) inTxOnce(ctx context.Context, fn func(c conn) error) error {
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlstore: begin: %w", err)
+		return errorf("begin: %w", err)
 	}
 	defer tx.Rollback() // a no-op after Commit; frees the connection on panic
 	ferr := fn(conn{q: tx, d: s.d, sc: s.wc, tx: tx, obs: s.obs})
@@ -464,7 +464,7 @@ func (s *Store) inTxOnce(ctx context.Context, fn func(c conn) error) error {
 		return ferr
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlstore: commit: %w", err)
+		return errorf("commit: %w", err)
 	}
 	if ferr != nil {
 		return ce.err
@@ -479,24 +479,25 @@ func (s *Store) wrapErr(op string, err error) error {
 		return nil
 	case errors.Is(err, storage.ErrUnavailable):
 		return err
-	case isUnavailable(err):
-		return fmt.Errorf("sqlstore: %s: %w: %w", op, storage.ErrUnavailable, err)
-	case strings.HasPrefix(err.Error(), "sqlstore: "):
+	case isUnavailable(err) || s.d.isUnavailable(err):
+		return errorf("%s: %w: %w", op, storage.ErrUnavailable, err)
+	case classified(err):
 		return err
 	case errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("sqlstore: %s: %w", op, storage.ErrNotFound)
+		return errorf("%s: %w", op, storage.ErrNotFound)
 	case s.d.isUnique(err):
-		return fmt.Errorf("sqlstore: %s: %w", op, storage.ErrAlreadyExists)
+		// The driver's error stays in the chain (errors.As finds it).
+		return errorf("%s: %w: %w", op, storage.ErrAlreadyExists, err)
 	case s.d.isForeignKey(err):
-		return fmt.Errorf("sqlstore: %s: a referenced row does not exist: %w", op, err)
+		return errorf("%s: a referenced row does not exist: %w", op, err)
 	}
-	return fmt.Errorf("sqlstore: %s: %w", op, err)
+	return errorf("%s: %w", op, err)
 }
 
 // markUnavailable wraps err with storage.ErrUnavailable when it is a
 // connection-level failure; other errors are returned unchanged.
-func markUnavailable(err error) error {
-	if err == nil || errors.Is(err, storage.ErrUnavailable) || !isUnavailable(err) {
+func (s *Store) markUnavailable(err error) error {
+	if err == nil || errors.Is(err, storage.ErrUnavailable) || !(isUnavailable(err) || s.d.isUnavailable(err)) {
 		return err
 	}
 	return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
@@ -505,7 +506,9 @@ func markUnavailable(err error) error {
 // isUnavailable reports whether err means the database could not be reached
 // or went away, as opposed to refusing one statement: a failed connection
 // attempt, a connection lost mid-statement, or PostgreSQL shutting down,
-// starting up or crashed. Such errors are transient; database/sql discards
+// starting up or crashed. It goes by error types and PostgreSQL's SQLSTATE
+// codes, never by message text; SQLite's result codes are the dialect's
+// isUnavailable. Such errors are transient; database/sql discards
 // the broken connection and the next statement dials a new one.
 func isUnavailable(err error) bool {
 	if err == nil {
@@ -536,11 +539,9 @@ func isUnavailable(err error) bool {
 	case code == "57P01", code == "57P02", code == "57P03": // admin_shutdown, crash_shutdown, cannot_connect_now
 		return true
 	}
-	// Drivers that flatten their errors into text.
-	msg := err.Error()
-	return strings.Contains(msg, "connection refused") || strings.Contains(msg, "connection reset by peer")
+	return false
 }
 
 func notFound(op string) error {
-	return fmt.Errorf("sqlstore: %s: %w", op, storage.ErrNotFound)
+	return errorf("%s: %w", op, storage.ErrNotFound)
 }

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"time"
 
 	"github.com/oidcd/oidcd/storage"
 )
@@ -94,6 +95,37 @@ func (s *Store) UpdateUser(ctx context.Context, u *storage.User) error {
 		return notFound("update user")
 	}
 	return nil
+}
+
+// SetPassword implements storage.Users: one transaction updates the hash,
+// revokes the user's grants (deleting their tokens), deletes the user's
+// unredeemed codes and sessions.
+func (s *Store) SetPassword(ctx context.Context, userID, passwordHash string, now time.Time) error {
+	if err := checkID("user", userID); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(c conn) error {
+		n, err := c.execN(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`,
+			passwordHash, timeArg(now), userID)
+		if err != nil {
+			return s.wrapErr("set password", err)
+		}
+		if n == 0 {
+			return notFound("set password")
+		}
+		if err := s.revokeGrantsWhereTx(ctx, c, "user_id", userID, now); err != nil {
+			return err
+		}
+		for _, q := range []string{
+			`DELETE FROM codes WHERE user_id = ? AND consumed_at IS NULL`,
+			`DELETE FROM sessions WHERE user_id = ?`,
+		} {
+			if _, err := c.exec(ctx, q, userID); err != nil {
+				return s.wrapErr("set password", err)
+			}
+		}
+		return nil
+	})
 }
 
 // DeleteUser implements storage.Users: the user goes with its sessions,

@@ -255,3 +255,60 @@ func testUserDeleteCascades(t *testing.T, s storage.Storage) {
 		t.Errorf("ListUsers after delete = %v, want only bob", users)
 	}
 }
+
+// SetPassword changes the hash and ends everything the old password
+// opened — grants with their tokens, unredeemed codes, sessions — in one
+// step; for an unknown user it changes nothing at all.
+func testUserSetPassword(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	c := mustClient(t, s, "rp")
+	alice := mustUser(t, s, "alice")
+	bob := mustUser(t, s, "bob")
+	aSess, bSess := fullSession(alice.ID), fullSession(bob.ID)
+	ok(t, s.CreateSession(ctx, aSess), "CreateSession")
+	ok(t, s.CreateSession(ctx, bSess), "CreateSession")
+	ag, aAccess, aRefresh := mustGrant(t, s, c.ID, alice.ID)
+	bg, bAccess, _ := mustGrant(t, s, c.ID, bob.ID)
+	pending := mustCode(t, s, c.ID, alice.ID)
+	redeemed := mustCode(t, s, c.ID, alice.ID)
+	_, err := s.ConsumeCode(ctx, redeemed.Hash, t0, nil)
+	ok(t, err, "ConsumeCode")
+	ok(t, s.SaveConsent(ctx, fullConsent(alice.ID, c.ID)), "SaveConsent")
+	// A grant of a user id without an account, to see that a failed call
+	// changes nothing.
+	ghost, ghostAccess, _ := mustGrant(t, s, c.ID, "ghost")
+
+	is(t, s.SetPassword(ctx, "ghost", "$argon2id$x", t0), storage.ErrNotFound, "SetPassword of an unknown user")
+	_, err = s.Grant(ctx, ghost.ID)
+	ok(t, err, "grant after a failed SetPassword")
+	tokenFound(t, s, ghostAccess.Hash, t0, "token after a failed SetPassword")
+
+	later := at(time.Hour)
+	ok(t, s.SetPassword(ctx, alice.ID, "$argon2id$new", later), "SetPassword")
+	got, err := s.User(ctx, alice.ID)
+	ok(t, err, "User")
+	want := *alice
+	want.PasswordHash, want.UpdatedAt = "$argon2id$new", later
+	same(t, "user after SetPassword", &want, got)
+	_, err = s.Session(ctx, aSess.Hash, t0)
+	is(t, err, storage.ErrNotFound, "alice's Session after SetPassword")
+	_, err = s.Grant(ctx, ag.ID)
+	is(t, err, storage.ErrNotFound, "alice's Grant after SetPassword")
+	tokenGone(t, s, aAccess.Hash, t0, "alice's access token after SetPassword")
+	tokenGone(t, s, aRefresh.Hash, t0, "alice's refresh token after SetPassword")
+	_, err = s.ConsumeCode(ctx, pending.Hash, t0, nil)
+	is(t, err, storage.ErrNotFound, "alice's unredeemed code after SetPassword")
+	_, err = s.ConsumeCode(ctx, redeemed.Hash, t0, nil)
+	is(t, err, storage.ErrReused, "alice's redeemed code after SetPassword (still a replay)")
+	_, err = s.Consent(ctx, alice.ID, c.ID, t0)
+	ok(t, err, "alice's Consent (a password change does not withdraw consent)")
+
+	_, err = s.Session(ctx, bSess.Hash, t0)
+	ok(t, err, "bob's Session")
+	_, err = s.Grant(ctx, bg.ID)
+	ok(t, err, "bob's Grant")
+	tokenFound(t, s, bAccess.Hash, t0, "bob's token")
+	got, err = s.User(ctx, bob.ID)
+	ok(t, err, "User bob")
+	same(t, "bob after alice's SetPassword", bob, got)
+}

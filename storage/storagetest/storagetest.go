@@ -142,6 +142,7 @@ var accountTests = []accountTest{
 	{"UserUpdate", testUserUpdate},
 	{"UserList", testUserList},
 	{"UserDeleteCascades", testUserDeleteCascades},
+	{"UserSetPassword", testUserSetPassword},
 }
 
 func testPing(t *testing.T, s storage.Provider) {
