@@ -11,7 +11,7 @@ import (
 
 // errInAtomically is returned by the methods that make no sense on the
 // store Atomically hands out (Close, Migrate, SetPool).
-var errInAtomically = errors.New("sqlstore: not available inside Atomically")
+var errInAtomically = newError("not available inside Atomically")
 
 // Atomically runs fn with a storage.Storage whose every method runs inside
 // one write transaction: what fn writes is committed together when fn
@@ -28,7 +28,7 @@ var errInAtomically = errors.New("sqlstore: not available inside Atomically")
 // transaction is chosen as a deadlock victim, so it must start from scratch.
 func (s *Store) Atomically(ctx context.Context, fn func(tx storage.Storage) error) error {
 	if s.txc != nil {
-		return errors.New("sqlstore: Atomically inside Atomically")
+		return newError("Atomically inside Atomically")
 	}
 	return s.inTx(ctx, func(c conn) error {
 		return fn(&Store{d: s.d, txc: &c, savepoints: new(atomic.Int64)})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/oidcd/oidcd/storage"
@@ -168,7 +167,7 @@ func (s *Store) ConsumeDeviceAuth(ctx context.Context, deviceCodeHash []byte, no
 		return nil, s.wrapErr("consume device authorization", err)
 	}
 	if !d.ConsumedAt.IsZero() {
-		return d, fmt.Errorf("sqlstore: consume device authorization: %w", storage.ErrReused)
+		return d, errorf("consume device authorization: %w", storage.ErrReused)
 	}
 	return nil, notFound("consume device authorization")
 }

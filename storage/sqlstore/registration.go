@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/oidcd/oidcd/storage"
@@ -28,14 +27,14 @@ func (c metadataCol) Scan(src any) error {
 	case []byte:
 		b = x
 	default:
-		return fmt.Errorf("sqlstore: metadata column holds %T", src)
+		return errorf("metadata column holds %T", src)
 	}
 	*c.m = storage.ClientMetadata{}
 	if len(b) == 0 {
 		return nil
 	}
 	if err := json.Unmarshal(b, c.m); err != nil {
-		return fmt.Errorf("sqlstore: metadata column: %w", err)
+		return errorf("metadata column: %w", err)
 	}
 	return nil
 }
@@ -46,7 +45,7 @@ func (s *Store) CreateRegistrationToken(ctx context.Context, t *storage.Registra
 		return err
 	}
 	if t.UsesLeft < 0 {
-		return fmt.Errorf("sqlstore: registration token with %d uses", t.UsesLeft)
+		return errorf("registration token with %d uses", t.UsesLeft)
 	}
 	_, err := s.writer().exec(ctx, `INSERT INTO registration_tokens (hash, uses_left, created_at, expires_at)
 		VALUES (?, ?, ?, ?)`, t.Hash, t.UsesLeft, timeArg(t.CreatedAt), t.ExpiresAt.UnixMicro())
@@ -103,7 +102,7 @@ func (s *Store) UseOnce(ctx context.Context, key []byte, now, expiresAt time.Tim
 		return s.wrapErr("use once", err)
 	}
 	if n == 0 {
-		return fmt.Errorf("sqlstore: use once: %w", storage.ErrReused)
+		return errorf("use once: %w", storage.ErrReused)
 	}
 	return nil
 }
