@@ -11,9 +11,10 @@ import (
 	"github.com/oidcd/oidcd/internal/pgtest"
 	"html"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
@@ -50,15 +51,33 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freePort returns a loopback port nothing listens on right now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// balancer is the cluster's load balancer: the shared issuer's address, a
+// listener the test owns for the whole test, forwarding every request to the
+// first node that is running (as a load balancer's health check would).
+type balancer struct {
+	mu    sync.Mutex
+	nodes []*node
+}
+
+func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b.mu.Lock()
+	var target string
+	for _, n := range b.nodes {
+		if u, ok := n.serving(); ok {
+			target = u
+			break
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	b.mu.Unlock()
+	if target == "" {
+		http.Error(w, "no node is running", http.StatusBadGateway)
+		return
+	}
+	u, _ := url.Parse(target)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	// The nodes trust no proxy, so they see the balancer as the client,
+	// as they saw the test before; nothing else of the request changes.
+	rp.ServeHTTP(w, r)
 }
 
 // cleanEnv is the test's environment without OIDCD_ variables, plus extra.
@@ -97,9 +116,13 @@ type cluster struct {
 type node struct {
 	t    *testing.T
 	name string
-	addr string // 127.0.0.1:port
+	// addr (127.0.0.1:port, the port the node chose) and url are set from
+	// the node's "listening" log line before ready is closed: read them
+	// after waitReady.
+	addr string
 	url  string
 	env  []string
+	up   bool // listening and not exited (under mu)
 
 	cmd    *exec.Cmd
 	mu     sync.Mutex
@@ -115,26 +138,29 @@ type node struct {
 func newCluster(t *testing.T, dsn string, n int, extra ...string) *cluster {
 	t.Helper()
 	c := &cluster{t: t, dsn: dsn}
-	ports := make([]int, n)
-	for i := range ports {
-		ports[i] = freePort(t)
-	}
-	c.issuer = fmt.Sprintf("http://127.0.0.1:%d", ports[0])
+	// Every listener is bound to port 0 by its owner and its address read
+	// back: the balancer's here, each node's from its "listening" log line.
+	lb := &balancer{}
+	srv := httptest.NewServer(lb)
+	t.Cleanup(srv.Close)
+	c.issuer = srv.URL
 	c.env = append([]string{
 		"OIDCD_DATABASE=" + dsn,
 		"OIDCD_SECRET=" + secret,
 		"OIDCD_ISSUER=" + c.issuer,
 		"OIDCD_ADMIN_PASSWORD=" + adminPassword,
 	}, extra...)
-	for i, p := range ports {
+	for i := range n {
 		name := fmt.Sprintf("node%d", i+1)
-		addr := fmt.Sprintf("127.0.0.1:%d", p)
 		env := append([]string{}, c.env...)
 		// application_name tells each node's connections apart in
 		// pg_stat_activity.
-		env = append(env, "OIDCD_ADDR="+addr, "OIDCD_DATABASE="+pgtest.WithParam(dsn, "application_name", "oidcd-"+name))
-		c.nodes = append(c.nodes, &node{t: t, name: name, addr: addr, url: "http://" + addr, env: env})
+		env = append(env, "OIDCD_ADDR=127.0.0.1:0", "OIDCD_DATABASE="+pgtest.WithParam(dsn, "application_name", "oidcd-"+name))
+		c.nodes = append(c.nodes, &node{t: t, name: name, env: env})
 	}
+	lb.mu.Lock()
+	lb.nodes = c.nodes
+	lb.mu.Unlock()
 	return c
 }
 
@@ -182,8 +208,11 @@ func (n *node) start() {
 			n.mu.Lock()
 			n.logs.WriteString(line + "\n")
 			n.mu.Unlock()
-			if !ready && listeningRE.MatchString(line) {
+			if m := listeningRE.FindStringSubmatch(line); !ready && m != nil {
 				ready = true
+				n.mu.Lock()
+				n.addr, n.url, n.up = m[1], "http://"+m[1], true
+				n.mu.Unlock()
 				close(n.ready)
 			}
 		}
@@ -192,6 +221,9 @@ func (n *node) start() {
 	go func() {
 		<-readDone
 		cmd.Wait()
+		n.mu.Lock()
+		n.up = false
+		n.mu.Unlock()
 		close(n.exited)
 	}()
 	n.t.Cleanup(n.stop)
@@ -241,6 +273,13 @@ func (n *node) kill() {
 		n.t.Fatalf("kill %s: %v", n.name, err)
 	}
 	<-n.exited
+}
+
+// serving returns the node's URL while its process listens.
+func (n *node) serving() (string, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.url, n.up
 }
 
 // alive reports whether the process is still running.

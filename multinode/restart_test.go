@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/oidcd/oidcd/internal/pgtest"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -59,7 +60,10 @@ func pgBinDir(t *testing.T) string {
 
 func startPrivatePostgres(t *testing.T) *privatePostgres {
 	t.Helper()
-	pg := &privatePostgres{t: t, bindir: pgBinDir(t), port: freePort(t)}
+	// The server listens only on a Unix socket in its own directory: no TCP
+	// port to pick, so nothing can race for one. 5432 only names the socket
+	// file.
+	pg := &privatePostgres{t: t, bindir: pgBinDir(t), port: 5432}
 	dir, err := os.MkdirTemp("", "oidcd-pg-")
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +86,7 @@ func startPrivatePostgres(t *testing.T) *privatePostgres {
 	if out, err := pg.run(60*time.Second, "initdb", "-D", pg.data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
-	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories=%s -c fsync=off -c max_connections=200", pg.port, pg.dir)
+	opts := fmt.Sprintf("-p %d -c listen_addresses='' -c unix_socket_directories=%s -c fsync=off -c max_connections=200", pg.port, pg.dir)
 	if out, err := pg.run(60*time.Second, "pg_ctl", "-D", pg.data, "-l", filepath.Join(pg.dir, "server.log"), "-w", "-t", "60", "-o", opts, "start"); err != nil {
 		t.Fatalf("pg_ctl start: %v\n%s\n%s", err, out, pg.serverLog())
 	}
@@ -91,7 +95,7 @@ func startPrivatePostgres(t *testing.T) *privatePostgres {
 			t.Errorf("pg_ctl stop: %v\n%s", err, out)
 		}
 	})
-	pg.url = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", pg.port)
+	pg.url = fmt.Sprintf("postgres://postgres@/postgres?host=%s&port=%d&sslmode=disable", url.QueryEscape(pg.dir), pg.port)
 	return pg
 }
 

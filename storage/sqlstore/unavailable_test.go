@@ -65,48 +65,37 @@ func TestIsUnavailable(t *testing.T) {
 
 // An unreachable server fails Open with ErrUnavailable.
 func TestOpenUnreachable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now: connection refused
-	_, err = Open(t.Context(), "postgres://postgres@"+addr+"/x?sslmode=disable&connect_timeout=5")
+	// Port 1 is privileged and never a database: connection refused,
+	// without freeing a port someone else could take meanwhile.
+	_, err := Open(t.Context(), "postgres://postgres@127.0.0.1:1/x?sslmode=disable&connect_timeout=5")
 	if !errors.Is(err, storage.ErrUnavailable) {
 		t.Fatalf("Open(unreachable) = %v, want ErrUnavailable", err)
 	}
 }
 
 // proxy is a TCP relay in front of PostgreSQL that the test can take down
-// (refusing connections and cutting the open ones) and bring back on the
-// same address, like a database restart seen from the client.
+// (dropping new connections at once and cutting the open ones) and bring
+// back, like a database restart seen from the client. Its listener, bound
+// to port 0, stays open for the whole test, so no other process can take
+// the address while the database is "down".
 type proxy struct {
 	t      testing.TB
 	target string
 	addr   string
+	ln     net.Listener
 
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]bool
-	wg    sync.WaitGroup
+	mu       sync.Mutex
+	isDown   bool
+	conns    map[net.Conn]bool
+	wg       sync.WaitGroup
 }
 
 func newProxy(t testing.TB, target string) *proxy {
-	p := &proxy{t: t, target: target, conns: map[net.Conn]bool{}}
-	p.listen("127.0.0.1:0")
-	p.addr = p.ln.Addr().String()
-	t.Cleanup(func() { p.down(); p.wg.Wait() })
-	return p
-}
-
-func (p *proxy) listen(addr string) {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		p.t.Fatalf("proxy listen %s: %v", addr, err)
+		t.Fatalf("proxy listen: %v", err)
 	}
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
+	p := &proxy{t: t, target: target, addr: ln.Addr().String(), ln: ln, conns: map[net.Conn]bool{}}
 	p.wg.Go(func() {
 		for {
 			c, err := ln.Accept()
@@ -116,12 +105,18 @@ func (p *proxy) listen(addr string) {
 			p.wg.Go(func() { p.relay(c) })
 		}
 	})
+	t.Cleanup(func() {
+		p.down()
+		ln.Close()
+		p.wg.Wait()
+	})
+	return p
 }
 
 func (p *proxy) track(c net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.ln == nil {
+	if p.isDown {
 		return false
 	}
 	p.conns[c] = true
@@ -144,22 +139,23 @@ func (p *proxy) relay(c net.Conn) {
 	<-done
 }
 
-// down stops accepting and cuts every relayed connection.
+// down cuts every relayed connection and drops new ones as they come.
 func (p *proxy) down() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
+	p.isDown = true
 	for c := range p.conns {
 		c.Close()
 		delete(p.conns, c)
 	}
 }
 
-// up listens again on the same address.
-func (p *proxy) up() { p.listen(p.addr) }
+// up relays new connections again.
+func (p *proxy) up() {
+	p.mu.Lock()
+	p.isDown = false
+	p.mu.Unlock()
+}
 
 // TestPostgresOutage takes the database away under an open Store: every
 // operation fails fast with ErrUnavailable (nothing half-written), and
