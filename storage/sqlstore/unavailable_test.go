@@ -84,10 +84,10 @@ type proxy struct {
 	addr   string
 	ln     net.Listener
 
-	mu       sync.Mutex
-	isDown   bool
-	conns    map[net.Conn]bool
-	wg       sync.WaitGroup
+	mu     sync.Mutex
+	isDown bool
+	conns  map[net.Conn]bool
+	wg     sync.WaitGroup
 }
 
 func newProxy(t testing.TB, target string) *proxy {
