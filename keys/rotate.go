@@ -36,7 +36,7 @@ func State(k *storage.SigningKey, now time.Time) string {
 // algorithm retire at the moment it activates (they sign until then), and
 // stay published while tokens they signed can live. It returns the new key
 // and the keys it retires.
-func AddKey(ctx context.Context, store storage.Keys, k crypto.Signer, s *Sealer, now time.Time, activateAfter time.Duration, rotate bool) (*storage.SigningKey, []*storage.SigningKey, error) {
+func AddKey(ctx context.Context, store storage.Keys, k crypto.Signer, s Sealer, now time.Time, activateAfter time.Duration, rotate bool) (*storage.SigningKey, []*storage.SigningKey, error) {
 	sk, err := NewSigningKey(k, s, now)
 	if err != nil {
 		return nil, nil, err

@@ -11,10 +11,36 @@ import (
 	"fmt"
 )
 
-// Sealer encrypts secrets at rest (private keys, client secrets) with
-// AES-256-GCM and computes keyed MACs (CSRF tokens, signed hints), both
-// derived from one system secret.
-type Sealer struct {
+// Sealer holds the system key: it encrypts secrets at rest (signing keys'
+// private halves, client secrets) and computes keyed MACs (CSRF tokens,
+// throttle keys, signed markers). op, server and the command line use only
+// this interface, so a host can keep the key elsewhere, in a KMS or an HSM.
+//
+// Seal and Open may call out to such a service and fail; they run when a key
+// or client is created or loaded and for HS256 ID tokens, not on every
+// request. MAC and VerifyMAC run on every form and throttle check, so an
+// implementation backed by a remote service keeps its MAC key in memory
+// (for example unwrapped once at start). *SecretSealer, made by NewSealer
+// from a secret, is the default implementation.
+type Sealer interface {
+	// Seal encrypts plaintext; aad binds the result to its context (e.g. the
+	// row id) so that a sealed value cannot be moved to another row.
+	Seal(plaintext, aad []byte) ([]byte, error)
+	// Open decrypts a value made by Seal with the same aad; an error
+	// wrapping ErrUnseal if it was corrupt, moved or sealed with another key.
+	Open(sealed, aad []byte) ([]byte, error)
+	// MAC returns a keyed MAC over the parts, each length-prefixed so that
+	// ("ab","c") and ("a","bc") differ.
+	MAC(parts ...string) []byte
+	// VerifyMAC compares mac with MAC(parts...) in constant time.
+	VerifyMAC(mac []byte, parts ...string) bool
+}
+
+var _ Sealer = (*SecretSealer)(nil)
+
+// SecretSealer is the default Sealer: AES-256-GCM encryption and
+// HMAC-SHA256 MACs under keys derived from one system secret.
+type SecretSealer struct {
 	aead   cipher.AEAD
 	macKey []byte
 }
@@ -22,8 +48,9 @@ type Sealer struct {
 // MinSecretLen is the shortest system secret accepted.
 const MinSecretLen = 32
 
-// NewSealer derives the encryption and MAC keys from secret with HKDF-SHA256.
-func NewSealer(secret []byte) (*Sealer, error) {
+// NewSealer returns the default Sealer, deriving its encryption and MAC keys
+// from secret with HKDF-SHA256.
+func NewSealer(secret []byte) (*SecretSealer, error) {
 	if len(secret) < MinSecretLen {
 		return nil, fmt.Errorf("keys: system secret must be at least %d bytes, got %d", MinSecretLen, len(secret))
 	}
@@ -43,22 +70,21 @@ func NewSealer(secret []byte) (*Sealer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
-	return &Sealer{aead: aead, macKey: macKey}, nil
+	return &SecretSealer{aead: aead, macKey: macKey}, nil
 }
 
-// Seal encrypts plaintext; aad binds the ciphertext to its context (e.g. the
-// row id) so a sealed value cannot be moved to another row.
-func (s *Sealer) Seal(plaintext, aad []byte) []byte {
+// Seal implements Sealer; it does not fail.
+func (s *SecretSealer) Seal(plaintext, aad []byte) ([]byte, error) {
 	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plaintext)+s.aead.Overhead())
 	rand.Read(nonce)
-	return s.aead.Seal(nonce, nonce, plaintext, aad)
+	return s.aead.Seal(nonce, nonce, plaintext, aad), nil
 }
 
 // ErrUnseal means a sealed value was corrupt or sealed with another key.
 var ErrUnseal = errors.New("keys: cannot unseal (wrong system secret or corrupt data)")
 
-// Open decrypts a value made by Seal with the same aad.
-func (s *Sealer) Open(sealed, aad []byte) ([]byte, error) {
+// Open implements Sealer.
+func (s *SecretSealer) Open(sealed, aad []byte) ([]byte, error) {
 	n := s.aead.NonceSize()
 	if len(sealed) < n+s.aead.Overhead() {
 		return nil, ErrUnseal
@@ -72,7 +98,7 @@ func (s *Sealer) Open(sealed, aad []byte) ([]byte, error) {
 
 // MAC returns HMAC-SHA256 over the parts, each length-prefixed so that
 // ("ab","c") and ("a","bc") differ.
-func (s *Sealer) MAC(parts ...string) []byte {
+func (s *SecretSealer) MAC(parts ...string) []byte {
 	m := hmac.New(sha256.New, s.macKey)
 	var l [4]byte
 	for _, p := range parts {
@@ -85,11 +111,12 @@ func (s *Sealer) MAC(parts ...string) []byte {
 }
 
 // VerifyMAC compares mac with MAC(parts...) in constant time.
-func (s *Sealer) VerifyMAC(mac []byte, parts ...string) bool {
+func (s *SecretSealer) VerifyMAC(mac []byte, parts ...string) bool {
 	return hmac.Equal(mac, s.MAC(parts...))
 }
 
 // CheckValue is a value that identifies the system secret without
 // revealing it: stored in the database, it tells a wrong or new secret from
 // the one the data was sealed with (docs/security.md "System secret").
-func (s *Sealer) CheckValue() []byte { return s.MAC("oidcd system secret check v1") }
+// It is a MAC, so any Sealer has one.
+func CheckValue(s Sealer) []byte { return s.MAC("oidcd system secret check v1") }

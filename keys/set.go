@@ -28,7 +28,7 @@ var ErrNoKey = errors.New("keys: no active signing key for algorithm")
 // yet; active keys sign (the newest per algorithm); retired keys (RetiredAt
 // reached) are published until RetiredAt+publishFor, so tokens they signed
 // still verify (docs/security.md "Signing keys").
-func NewSet(stored []*storage.SigningKey, s *Sealer, now time.Time, publishFor time.Duration) (*Set, error) {
+func NewSet(stored []*storage.SigningKey, s Sealer, now time.Time, publishFor time.Duration) (*Set, error) {
 	set := &Set{
 		signers: map[string]jose.Signer{},
 		kids:    map[string]string{},

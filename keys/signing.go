@@ -107,7 +107,7 @@ func Thumbprint(k crypto.Signer) (string, error) {
 }
 
 // NewSigningKey seals k into a storage row.
-func NewSigningKey(k crypto.Signer, s *Sealer, now time.Time) (*storage.SigningKey, error) {
+func NewSigningKey(k crypto.Signer, s Sealer, now time.Time) (*storage.SigningKey, error) {
 	kid, err := Thumbprint(k)
 	if err != nil {
 		return nil, err
@@ -118,7 +118,7 @@ func NewSigningKey(k crypto.Signer, s *Sealer, now time.Time) (*storage.SigningK
 // NewSigningKeyWithKID seals k into a storage row under a given kid: for
 // keys imported from another provider, whose kid relying parties already
 // see in the ID tokens they hold.
-func NewSigningKeyWithKID(k crypto.Signer, kid string, s *Sealer, now time.Time) (*storage.SigningKey, error) {
+func NewSigningKeyWithKID(k crypto.Signer, kid string, s Sealer, now time.Time) (*storage.SigningKey, error) {
 	alg, err := AlgFor(k)
 	if err != nil {
 		return nil, err
@@ -130,16 +130,20 @@ func NewSigningKeyWithKID(k crypto.Signer, kid string, s *Sealer, now time.Time)
 	if err != nil {
 		return nil, fmt.Errorf("keys: marshal: %w", err)
 	}
+	sealed, err := s.Seal(der, []byte("signing-key:"+kid))
+	if err != nil {
+		return nil, fmt.Errorf("keys: seal key %s: %w", kid, err)
+	}
 	return &storage.SigningKey{
 		ID:            kid,
 		Alg:           alg,
-		PrivateSealed: s.Seal(der, []byte("signing-key:"+kid)),
+		PrivateSealed: sealed,
 		CreatedAt:     now.UTC(),
 	}, nil
 }
 
 // Unseal decrypts a stored signing key.
-func Unseal(sk *storage.SigningKey, s *Sealer) (crypto.Signer, error) {
+func Unseal(sk *storage.SigningKey, s Sealer) (crypto.Signer, error) {
 	der, err := s.Open(sk.PrivateSealed, []byte("signing-key:"+sk.ID))
 	if err != nil {
 		return nil, fmt.Errorf("keys: key %s: %w", sk.ID, err)

@@ -46,7 +46,7 @@ type ClientSpec struct {
 // NewClient validates spec and returns the client to store with its
 // generated id and, for confidential clients, its secret. The secret is
 // shown once: only its digest and a sealed copy are kept.
-func NewClient(spec ClientSpec, sealer *keys.Sealer, now time.Time) (*storage.Client, string, error) {
+func NewClient(spec ClientSpec, sealer keys.Sealer, now time.Time) (*storage.Client, string, error) {
 	c := &storage.Client{
 		ID:                     newClientID(),
 		Name:                   strings.TrimSpace(spec.Name),
@@ -96,7 +96,10 @@ func NewClient(spec ClientSpec, sealer *keys.Sealer, now time.Time) (*storage.Cl
 	if c.Type == storage.Confidential && c.TokenEndpointAuthMethod != AuthPrivateKeyJWT || c.JWTAlg == keys.HS256 {
 		// A private_key_jwt client needs no secret, unless its ID tokens
 		// are HS256 (OIDC Core §10.1).
-		secret = SetClientSecret(c, sealer)
+		var err error
+		if secret, err = SetClientSecret(c, sealer); err != nil {
+			return nil, "", err
+		}
 	}
 	return c, secret, nil
 }
@@ -121,19 +124,27 @@ func expandGrantTypes(gts []string) []string {
 
 // SetClientSecret gives a confidential client a new secret (256 bits) and
 // returns it; the old one stops working once the client is saved.
-func SetClientSecret(c *storage.Client, sealer *keys.Sealer) string {
+func SetClientSecret(c *storage.Client, sealer keys.Sealer) (string, error) {
 	secret := newSecret()
-	SetClientSecretTo(c, secret, sealer)
-	return secret
+	if err := SetClientSecretTo(c, secret, sealer); err != nil {
+		return "", err
+	}
+	return secret, nil
 }
 
 // SetClientSecretTo gives a confidential client a known secret, stored as
 // every secret is: its digest and a sealed copy. It is for secrets that
 // relying parties already hold (a client imported from another provider);
 // new secrets come from SetClientSecret.
-func SetClientSecretTo(c *storage.Client, secret string, sealer *keys.Sealer) {
+// It fails only if the Sealer does; the client is then unchanged.
+func SetClientSecretTo(c *storage.Client, secret string, sealer keys.Sealer) error {
+	sealed, err := sealer.Seal([]byte(secret), []byte("client-secret:"+c.ID))
+	if err != nil {
+		return fmt.Errorf("op: seal client secret: %w", err)
+	}
 	c.SecretHash = digest(secret)
-	c.SecretSealed = sealer.Seal([]byte(secret), []byte("client-secret:"+c.ID))
+	c.SecretSealed = sealed
+	return nil
 }
 
 // SecretDigest is how codes, access and refresh tokens and client secrets

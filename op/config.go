@@ -29,8 +29,10 @@ type Config struct {
 	Storage storage.Provider
 	// Users tells who is logged in and what their claims are. Required.
 	Users Users
-	// Sealer seals secrets at rest and keys CSRF MACs. Required.
-	Sealer *keys.Sealer
+	// Sealer holds the system key: it seals secrets at rest and keys CSRF
+	// MACs. keys.NewSealer(secret) is the default; a host may keep the key in
+	// a KMS or HSM with its own keys.Sealer. Required.
+	Sealer keys.Sealer
 	// LoginURL is where a browser without a logged-in user is sent, with the
 	// authorization request in the "next" query parameter. Defaults to "/login".
 	LoginURL string

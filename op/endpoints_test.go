@@ -262,7 +262,10 @@ func TestClientCacheBound(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		secret := op.SetClientSecret(c, env.sealer)
+		secret, err := op.SetClientSecret(c, env.sealer)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := env.store.UpdateClient(t.Context(), c); err != nil {
 			t.Fatal(err)
 		}

@@ -35,7 +35,7 @@ type testEnv struct {
 	p      *op.Provider
 	store  storage.Provider
 	dbPath string // the SQLite file of newSQLiteTestEnv, to see what is at rest
-	sealer *keys.Sealer
+	sealer keys.Sealer
 	users  *testUsers
 	clock  *clock
 }

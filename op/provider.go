@@ -129,14 +129,14 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 
 // EnsureSigningKey creates an RS256 signing key when the storage holds no
 // key at all; of several nodes starting together exactly one creates it.
-func EnsureSigningKey(ctx context.Context, store storage.Keys, sealer *keys.Sealer, now time.Time) error {
+func EnsureSigningKey(ctx context.Context, store storage.Keys, sealer keys.Sealer, now time.Time) error {
 	_, err := ensureSigningKey(ctx, store, sealer, now)
 	return err
 }
 
 // ensureSigningKey is EnsureSigningKey, returning the key when this call
 // created it.
-func ensureSigningKey(ctx context.Context, store storage.Keys, sealer *keys.Sealer, now time.Time) (*storage.SigningKey, error) {
+func ensureSigningKey(ctx context.Context, store storage.Keys, sealer keys.Sealer, now time.Time) (*storage.SigningKey, error) {
 	existing, err := store.ListKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("op: list keys: %w", err)

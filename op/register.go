@@ -360,7 +360,11 @@ func (p *Provider) registrationClient(w http.ResponseWriter, r *http.Request) {
 		if next.Type == storage.Confidential && (next.TokenEndpointAuthMethod != AuthPrivateKeyJWT || next.JWTAlg == keys.HS256) {
 			if len(c.SecretHash) == 0 {
 				// It becomes confidential: it needs a secret of its own.
-				secret := SetClientSecret(next, p.cfg.Sealer)
+				secret, err := SetClientSecret(next, p.cfg.Sealer)
+				if err != nil {
+					p.writeJSONError(w, r, err)
+					return
+				}
 				if err := p.store.UpdateClient(ctx, next); err != nil {
 					p.writeJSONError(w, r, err)
 					return

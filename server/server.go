@@ -29,7 +29,7 @@ type Config struct {
 	// throttle counters. Required.
 	Store storage.Storage
 	// Sealer seals secrets at rest and keys the CSRF MACs. Required.
-	Sealer *keys.Sealer
+	Sealer keys.Sealer
 	// Logger receives the access log and errors. Defaults to a logger that
 	// discards.
 	Logger *slog.Logger
@@ -79,7 +79,7 @@ type Config struct {
 type Server struct {
 	cfg      Config
 	store    storage.Storage
-	sealer   *keys.Sealer
+	sealer   keys.Sealer
 	log      *slog.Logger
 	now      func() time.Time
 	provider *op.Provider

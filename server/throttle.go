@@ -24,7 +24,7 @@ import (
 type LoginThrottle struct {
 	Store storage.Throttle
 	// Sealer keys the counters (HMAC). Required.
-	Sealer *keys.Sealer
+	Sealer keys.Sealer
 	// MaxFailures locks a username or IP once it has this many failures in
 	// the window. Defaults to 10.
 	MaxFailures int

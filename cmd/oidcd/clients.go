@@ -209,7 +209,10 @@ func (a *app) clientsByID(ctx context.Context, sub string, args []string) error 
 		if err != nil {
 			return err
 		}
-		secret := op.SetClientSecret(client, seal)
+		secret, err := op.SetClientSecret(client, seal)
+		if err != nil {
+			return err
+		}
 		if err := store.UpdateClient(ctx, client); err != nil {
 			return err
 		}

@@ -297,7 +297,7 @@ func (c *command) open(ctx context.Context, s *Settings) (*sqlstore.Store, error
 
 // throwawaySealer seals nothing that is kept: NewClient needs a sealer to
 // validate a client before the database and its secret are opened.
-func throwawaySealer() *keys.Sealer {
+func throwawaySealer() keys.Sealer {
 	b := make([]byte, keys.MinSecretLen)
 	rand.Read(b)
 	s, _ := keys.NewSealer(b)

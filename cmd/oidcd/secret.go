@@ -25,7 +25,7 @@ import (
 
 // openSealed opens (and migrates) the database of s and returns it with the
 // sealer of its system secret, checked against the database.
-func (c *command) openSealed(ctx context.Context, s *Settings) (*sqlstore.Store, *keys.Sealer, error) {
+func (c *command) openSealed(ctx context.Context, s *Settings) (*sqlstore.Store, keys.Sealer, error) {
 	// A missing or malformed OIDCD_SECRET is reported before connecting.
 	if pg, _ := databaseKind(s.Database); pg || s.Secret != "" {
 		if _, err := systemSecret(s); err != nil {
@@ -57,7 +57,7 @@ func secretOrigin(s *Settings) (origin, file string) {
 
 // checkedSealer returns the sealer of s's system secret after checking it
 // against the check value stored in the database (storing it on first use).
-func checkedSealer(ctx context.Context, s *Settings, store *sqlstore.Store) (*keys.Sealer, error) {
+func checkedSealer(ctx context.Context, s *Settings, store *sqlstore.Store) (keys.Sealer, error) {
 	origin, file := secretOrigin(s)
 	stored, err := store.SecretCheck(ctx)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
@@ -88,7 +88,7 @@ func checkedSealer(ctx context.Context, s *Settings, store *sqlstore.Store) (*ke
 	if err != nil {
 		return nil, err
 	}
-	check := seal.CheckValue()
+	check := keys.CheckValue(seal)
 	mismatch := func() error {
 		msg := fmt.Sprintf("%s is not the system secret the database %s was sealed with.\n"+
 			"Use the secret the database was created with (restore it from the backup taken with the database); "+
@@ -96,7 +96,7 @@ func checkedSealer(ctx context.Context, s *Settings, store *sqlstore.Store) (*ke
 		if file != "" {
 			if b, err := os.ReadFile(file + ".new"); err == nil {
 				if sec, err := hex.DecodeString(strings.TrimSpace(string(b))); err == nil {
-					if ns, err := keys.NewSealer(sec); err == nil && hmac.Equal(ns.CheckValue(), stored) {
+					if ns, err := keys.NewSealer(sec); err == nil && hmac.Equal(keys.CheckValue(ns), stored) {
 						msg += fmt.Sprintf(".\nAn interrupted 'oidcd secret rotate' left the matching secret in %s.new: move it to %s", file, file)
 					}
 				}
@@ -125,7 +125,7 @@ func checkedSealer(ctx context.Context, s *Settings, store *sqlstore.Store) (*ke
 }
 
 // verifySealed opens every sealed value with seal.
-func verifySealed(ctx context.Context, store *sqlstore.Store, seal *keys.Sealer) error {
+func verifySealed(ctx context.Context, store *sqlstore.Store, seal keys.Sealer) error {
 	ks, err := store.ListKeys(ctx)
 	if err != nil {
 		return err
@@ -200,7 +200,7 @@ func (a *app) secretRotate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if hmac.Equal(newSeal.CheckValue(), oldSeal.CheckValue()) {
+	if hmac.Equal(keys.CheckValue(newSeal), keys.CheckValue(oldSeal)) {
 		return errors.New("secret rotate: the new secret is the current one")
 	}
 	_, file := secretOrigin(s)
@@ -220,12 +220,12 @@ func (a *app) secretRotate(ctx context.Context, args []string) error {
 			return fmt.Errorf("secret rotate: %w", err)
 		}
 	}
-	n, err := store.Reseal(ctx, oldSeal.CheckValue(), newSeal.CheckValue(), func(v sqlstore.SealedValue) ([]byte, error) {
+	n, err := store.Reseal(ctx, keys.CheckValue(oldSeal), keys.CheckValue(newSeal), func(v sqlstore.SealedValue) ([]byte, error) {
 		plain, err := oldSeal.Open(v.Sealed, v.AAD)
 		if err != nil {
 			return nil, err
 		}
-		return newSeal.Seal(plain, v.AAD), nil
+		return newSeal.Seal(plain, v.AAD)
 	})
 	if err != nil {
 		if file != "" {

@@ -109,7 +109,7 @@ func fixtureDB(t *testing.T, release string) string {
 
 var testSecret = bytes.Repeat([]byte("s"), 32)
 
-func testSealer(t *testing.T) *keys.Sealer {
+func testSealer(t *testing.T) keys.Sealer {
 	t.Helper()
 	s, err := keys.NewSealer(testSecret)
 	if err != nil {

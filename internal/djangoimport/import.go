@@ -55,7 +55,7 @@ type Options struct {
 	// hosts (SECURITY A4), as "clients create --insecure-allow-http" does.
 	InsecureAllowHTTP bool
 	// Sealer seals client secrets and private keys (the system key).
-	Sealer *keys.Sealer
+	Sealer keys.Sealer
 	// Now is the time of the import. Defaults to time.Now.
 	Now func() time.Time
 	// RefreshTokenExpire and RefreshTokenIdleExpire bound imported refresh
@@ -235,7 +235,9 @@ func (im *importer) client(ctx context.Context, dc *djClient) error {
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		if c.Type == storage.Confidential {
-			op.SetClientSecretTo(c, dc.secret, im.opts.Sealer)
+			if err := op.SetClientSecretTo(c, dc.secret, im.opts.Sealer); err != nil {
+				return fmt.Errorf("client %s: %w", c.ID, err)
+			}
 		}
 		if err := im.tx.CreateClient(ctx, c); err != nil {
 			return fmt.Errorf("client %s: %w", c.ID, err)
@@ -252,8 +254,8 @@ func (im *importer) client(ctx context.Context, dc *djClient) error {
 		if c.Type == storage.Confidential {
 			if bytes.Equal(old.SecretHash, op.SecretDigest(dc.secret)) {
 				c.SecretHash, c.SecretSealed = old.SecretHash, old.SecretSealed
-			} else {
-				op.SetClientSecretTo(c, dc.secret, im.opts.Sealer)
+			} else if err := op.SetClientSecretTo(c, dc.secret, im.opts.Sealer); err != nil {
+				return fmt.Errorf("client %s: %w", c.ID, err)
 			}
 		}
 		if sameClient(old, c) {
