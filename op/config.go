@@ -154,6 +154,15 @@ type Config struct {
 	// (subject_token_type TokenTypeJWT); Hooks.TokenExchange must then map
 	// the JWT's subject to a user. Defaults to none.
 	TokenExchangeIssuers []TrustedIssuer
+	// GrantTypes registers extension grants (RFC 6749 §4.5) by their
+	// grant_type, an absolute URI such as
+	// "urn:ietf:params:oauth:grant-type:jwt-bearer". The token endpoint
+	// authenticates the client, runs the handler and issues the access token
+	// it decides; discovery advertises the grant type. Which clients may use
+	// it is the handler's decision (GrantRequest.Client); a client registered
+	// with an explicit list of grant types is refused before the handler
+	// runs, as for any grant type it does not list.
+	GrantTypes map[string]GrantHandler
 
 	Hooks  Hooks
 	Logger *slog.Logger     // Defaults to a logger that discards.
@@ -373,6 +382,19 @@ func (c *Config) validate() error {
 	}
 	if c.ClientAuthMaxFailures < 0 {
 		errs = append(errs, errors.New("op: ClientAuthMaxFailures must not be negative"))
+	}
+	for gt, h := range c.GrantTypes {
+		u, err := url.Parse(gt)
+		switch {
+		case h == nil:
+			errs = append(errs, fmt.Errorf("op: GrantTypes[%q] has no handler", gt))
+		case err != nil || u.Scheme == "" || strings.ContainsAny(gt, " \"\\"):
+			errs = append(errs, fmt.Errorf("op: extension grant type %q must be an absolute URI (RFC 6749 §4.5)", gt))
+		case gt == GrantTypeDeviceCode:
+			errs = append(errs, fmt.Errorf("op: grant type %q is built in (Config.DeviceFlow)", gt))
+		case gt == GrantTypeTokenExchange:
+			errs = append(errs, fmt.Errorf("op: grant type %q is built in (Config.TokenExchange)", gt))
+		}
 	}
 	seen := map[string]bool{}
 	for _, s := range standardScopes {

@@ -119,6 +119,9 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if cfg.TokenExchange {
 		p.grantTypes[GrantTypeTokenExchange] = p.grantTokenExchange
 	}
+	for gt, h := range cfg.GrantTypes {
+		p.grantTypes[gt] = p.extensionGrant(gt, h)
+	}
 	p.discovery, err = p.discoveryDocument()
 	if err != nil {
 		return nil, err

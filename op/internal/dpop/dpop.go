@@ -59,7 +59,7 @@ type Checker struct {
 	// used once on any node (RFC 9449 §11.1). Required.
 	Replays storage.Replays
 	// Sealer keys the nonces. Required.
-	Sealer *keys.Sealer
+	Sealer keys.Sealer
 	// Window bounds how far a proof's iat may lie from now, either way
 	// (RFC 9449 §4.3 item 11); a jti is remembered twice as long.
 	Window time.Duration
