@@ -1,6 +1,8 @@
 package storagetest
 
 import (
+	"bytes"
+	"slices"
 	"testing"
 	"time"
 
@@ -185,4 +187,22 @@ func testClientDeleteCascades(t *testing.T, s storage.Provider) {
 	tokenFound(t, s, keptAccess.Hash, t0, "token of kept client")
 	_, err = s.Consent(ctx, user, kept.ID, t0)
 	ok(t, err, "Consent of kept client")
+}
+
+// Values are the caller's: changing what was stored or what was returned
+// changes nothing in the store.
+func testValuesAreCopies(t *testing.T, s storage.Provider) {
+	ctx := t.Context()
+	c := fullClient("rp")
+	want := *c
+	want.RedirectURIs, want.Scope, want.SecretHash = slices.Clone(c.RedirectURIs), slices.Clone(c.Scope), bytes.Clone(c.SecretHash)
+	ok(t, s.CreateClient(ctx, c), "CreateClient")
+	c.RedirectURIs[0], c.Scope[0], c.SecretHash[0] = "https://evil.example/cb", "admin", c.SecretHash[0]^1
+	got, err := s.Client(ctx, "rp")
+	ok(t, err, "Client")
+	same(t, "client after changing the stored value", &want, got)
+	got.RedirectURIs[0], got.Scope[0] = "https://evil.example/cb", "admin"
+	got, err = s.Client(ctx, "rp")
+	ok(t, err, "Client again")
+	same(t, "client after changing a returned value", &want, got)
 }

@@ -60,6 +60,7 @@ var providerTests = []subtest{
 	{"ClientUpdate", testClientUpdate},
 	{"ClientList", testClientList},
 	{"ClientDeleteCascades", testClientDeleteCascades},
+	{"ValuesAreCopies", testValuesAreCopies},
 
 	{"CodeRoundTrip", testCodeRoundTrip},
 	{"CodeCreateDuplicate", testCodeCreateDuplicate},
