@@ -16,11 +16,11 @@ import (
 )
 
 // Config configures a Provider. Zero values take the defaults named in each
-// field's comment (the seed's defaults where the seed has the setting).
+// field's comment (django-oidc-provider's defaults where django-oidc-provider has the setting).
 type Config struct {
 	// Issuer is the provider's identifier and the base URL of its endpoints,
 	// e.g. "https://id.example.com" or "https://example.com/openid". Required
-	// (the seed's SITE_URL); never derived from request headers (SECURITY G2).
+	// (django-oidc-provider's SITE_URL); never derived from request headers (SECURITY G2).
 	Issuer string
 	// Storage keeps clients, codes, grants, tokens, consents, signing keys and
 	// throttle counters: storage.Provider, which a host implements without
@@ -53,10 +53,10 @@ type Config struct {
 	// 90 days.
 	SkipConsentExpire time.Duration
 	// IDTokenIncludeClaims puts the standard claims of the granted scopes
-	// into ID tokens (the seed's OIDC_IDTOKEN_INCLUDE_CLAIMS).
+	// into ID tokens (django-oidc-provider's OIDC_IDTOKEN_INCLUDE_CLAIMS).
 	IDTokenIncludeClaims bool
 	// Scopes adds scopes beyond openid, profile, email, phone, address and
-	// offline_access (the seed's OIDC_EXTRA_SCOPE_CLAIMS).
+	// offline_access (django-oidc-provider's OIDC_EXTRA_SCOPE_CLAIMS).
 	Scopes []Scope
 	// Templates overlays the embedded page templates: a file named like an
 	// embedded one (authorize.html, error.html, form_post.html) replaces it.
@@ -90,15 +90,15 @@ type Config struct {
 	// deletion (for a host that schedules DeleteExpired itself).
 	CleanupInterval time.Duration
 	// PasswordGrant enables the resource owner password credentials grant
-	// (RFC 6749 §4.3; the seed's OIDC_GRANT_TYPE_PASSWORD_ENABLE). It also
+	// (RFC 6749 §4.3; django-oidc-provider's OIDC_GRANT_TYPE_PASSWORD_ENABLE). It also
 	// needs Users to implement PasswordAuthenticator. Off by default.
 	PasswordGrant bool
 	// InsecureIntrospectionAnyAudience lets a client introspect tokens of
 	// any audience. By default the token's client must be in the caller's
-	// scope (the seed's OIDC_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE=True).
+	// scope (django-oidc-provider's OIDC_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE=True).
 	InsecureIntrospectionAnyAudience bool
-	// DisableQueryToken refuses access tokens sent in the URL query (the
-	// seed accepts them at userinfo; SECURITY D11 keeps that default but lets
+	// DisableQueryToken refuses access tokens sent in the URL query (
+	// django-oidc-provider accepts them at userinfo; SECURITY D11 keeps that default but lets
 	// it be switched off). Tokens in the header or form body still work.
 	DisableQueryToken bool
 	// InsecureAllowPrivateTargets lets the provider's outgoing requests to
@@ -169,7 +169,7 @@ type Config struct {
 	Now    func() time.Time // Defaults to time.Now.
 }
 
-// Users is the host application's view of its users (the seed's
+// Users is the host application's view of its users (django-oidc-provider's
 // request.user and OIDC_USERINFO).
 type Users interface {
 	// CurrentUser returns the user logged in on the browser making r, or
@@ -179,7 +179,10 @@ type Users interface {
 	Claims(ctx context.Context, userID string, c *Claims) error
 }
 
-// User is a logged-in end user.
+// User is who is logged in on a request, as the host's session knows it:
+// the user's id in the host application, when they authenticated, and the
+// browser session. It is not an account (the oidcd server keeps those as
+// storage.User; a host keeps its own).
 type User struct {
 	ID       string
 	AuthTime time.Time
@@ -199,10 +202,10 @@ type Scope struct {
 
 // Hooks are optional callbacks; nil means the default behaviour.
 type Hooks struct {
-	// Subject returns the "sub" for a user and client (the seed's
+	// Subject returns the "sub" for a user and client (django-oidc-provider's
 	// OIDC_IDTOKEN_SUB_GENERATOR). Defaults to the user id.
 	Subject func(ctx context.Context, a SubjectArgs) (string, error)
-	// IDToken hooks run in order and may add or change claims (the seed's
+	// IDToken hooks run in order and may add or change claims (django-oidc-provider's
 	// OIDC_IDTOKEN_PROCESSING_HOOK list).
 	IDToken []func(ctx context.Context, a *IDTokenArgs) error
 	// AfterLogin runs when an authorization request arrives with a logged-in
@@ -210,7 +213,7 @@ type Hooks struct {
 	// (e.g. a redirect elsewhere, returning later to the same request).
 	AfterLogin func(w http.ResponseWriter, r *http.Request, a AfterLoginArgs) (handled bool, err error)
 	// Introspection may change an introspection response of an active
-	// token (the seed's OIDC_INTROSPECTION_PROCESSING_HOOK).
+	// token (django-oidc-provider's OIDC_INTROSPECTION_PROCESSING_HOOK).
 	Introspection func(ctx context.Context, a *IntrospectionArgs) error
 	// TokenExchange decides a token exchange (RFC 8693): return nil to
 	// allow it, an error to refuse it (an *Error is sent as it is, anything
@@ -219,8 +222,9 @@ type Hooks struct {
 	// a trusted issuer. Without it only the default policy applies (see
 	// Config.TokenExchange).
 	TokenExchange func(ctx context.Context, a *TokenExchangeArgs) error
-	// OnConsent is told when a user accepts or declines the consent page (the
-	// seed's user_accept_consent / user_decline_consent signals).
+	// OnConsent is told when a user accepts or declines the consent page
+	// (django-oidc-provider's user_accept_consent / user_decline_consent
+	// signals).
 	OnConsent func(ctx context.Context, e ConsentEvent)
 	// Registration is the policy for dynamic registration and its updates
 	// (RFC 7591 §3, RFC 7592 §2.2): it may change a.Metadata, or refuse with
@@ -242,7 +246,8 @@ type PasswordAuthenticator interface {
 	AuthenticatePassword(r *http.Request, username, password string) (*User, error)
 }
 
-// ErrInvalidCredentials is a wrong username or password.
+// ErrInvalidCredentials is a wrong username or password, whoever checked it
+// (a PasswordAuthenticator, the oidcd server's login page).
 var ErrInvalidCredentials = errors.New("op: invalid username or password")
 
 // ThrottledError refuses an attempt without checking it, after too many

@@ -7,4 +7,6 @@
 //
 // It imports op, storage, keys and web. It must not import a storage
 // backend (sqlstore) or anything of cmd: the binary wires a backend in.
+//
+// docs/architecture.md describes the layering.
 package server

@@ -106,7 +106,7 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 	ip := s.clientIP(r)
 	u, err := s.Authenticate(r.Context(), page.Username, r.PostForm.Get("password"), ip)
 	switch {
-	case errors.Is(err, ErrLoginThrottled), errors.Is(err, ErrInvalidLogin):
+	case errors.Is(err, ErrLoginThrottled), errors.Is(err, op.ErrInvalidCredentials):
 		// A lockout answers exactly like a wrong password: same status,
 		// page and headers (SECURITY I3); only the log tells them apart,
 		// without the typed username (SECURITY L7).
@@ -139,7 +139,7 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 		Name:     SessionCookie,
 		Value:    value,
 		Path:     "/",
-		MaxAge:   int(s.cfg.SessionLifetime / time.Second),
+		MaxAge:   int(s.cfg.SessionExpire / time.Second),
 		HttpOnly: true,
 		Secure:   s.secure,
 		SameSite: http.SameSiteLaxMode,

@@ -44,18 +44,20 @@ type Config struct {
 	Provider op.Config
 
 	// Templates overlays the embedded page templates, for the provider's
-	// pages and the login and logout pages alike (the seed's OIDC_TEMPLATES).
+	// pages and the login and logout pages alike (django-oidc-provider's OIDC_TEMPLATES).
 	// Defaults to none.
 	Templates fs.FS
 	// InsecureCookies drops the Secure attribute of cookies even when the
 	// issuer is https. Cookies are Secure exactly when the issuer is https
 	// unless this is set (SECURITY F5).
 	InsecureCookies bool
-	// SessionLifetime bounds a login session. Defaults to 14 days.
-	SessionLifetime time.Duration
+	// SessionExpire bounds a login session (named like op.Config's
+	// CodeExpire, TokenExpire...). Defaults to 14 days.
+	SessionExpire time.Duration
 	// ClaimsCacheTTL is how long a user's claims are reused: an account
 	// changed through another node or the CLI shows in userinfo and ID
-	// tokens within it. Defaults to 5s.
+	// tokens within it. Defaults to 5s; negative disables the cache (as
+	// op.Config.ClientCacheTTL).
 	ClaimsCacheTTL time.Duration
 	// LoginMaxFailures is how many failed logins, per username and per client
 	// IP, lock further attempts until the window has passed. Defaults to 10.
@@ -103,13 +105,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.SessionLifetime == 0 {
-		cfg.SessionLifetime = 14 * 24 * time.Hour
+	if cfg.SessionExpire == 0 {
+		cfg.SessionExpire = 14 * 24 * time.Hour
 	}
 	if cfg.LoginMaxFailures == 0 {
 		cfg.LoginMaxFailures = 10
 	}
-	if cfg.ClaimsCacheTTL <= 0 {
+	if cfg.ClaimsCacheTTL == 0 {
 		cfg.ClaimsCacheTTL = 5 * time.Second
 	}
 	if cfg.LoginFailureWindow == 0 {
@@ -122,8 +124,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Sealer == nil {
 		errs = append(errs, errors.New("server: Sealer is required"))
 	}
-	if cfg.SessionLifetime < 0 || cfg.LoginMaxFailures < 0 || cfg.LoginFailureWindow < 0 {
-		errs = append(errs, errors.New("server: SessionLifetime, LoginMaxFailures and LoginFailureWindow must not be negative"))
+	if cfg.SessionExpire < 0 || cfg.LoginMaxFailures < 0 || cfg.LoginFailureWindow < 0 {
+		errs = append(errs, errors.New("server: SessionExpire, LoginMaxFailures and LoginFailureWindow must not be negative"))
 	}
 	iss, err := url.Parse(strings.TrimSuffix(cfg.Provider.Issuer, "/"))
 	if err != nil || cfg.Provider.Issuer == "" {
@@ -148,7 +150,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			Window:      cfg.LoginFailureWindow,
 			Now:         cfg.Now,
 		},
-		claims: ttlcache.New[string, op.Claims](cfg.ClaimsCacheTTL, 10000),
+		claims: ttlcache.New[string, op.Claims](max(cfg.ClaimsCacheTTL, 0), 10000),
 	}
 	if s.pages, err = web.New(cfg.Templates); err != nil {
 		return nil, fmt.Errorf("server: templates: %w", err)

@@ -29,9 +29,12 @@ const (
 
 // Login errors returned by Server.Authenticate.
 var (
-	// ErrInvalidLogin means the username or the password is wrong; which one
-	// is never told (SECURITY F8).
-	ErrInvalidLogin = errors.New("server: invalid username or password")
+	// ErrInvalidLogin is op.ErrInvalidCredentials, the one error for a
+	// wrong username or password (which one is never told, SECURITY F8),
+	// whether the login page or the password grant asked.
+	//
+	// Deprecated: use op.ErrInvalidCredentials.
+	ErrInvalidLogin = op.ErrInvalidCredentials
 	// ErrLoginThrottled means too many failures for the username or the
 	// client IP; the password was not checked (SECURITY I3).
 	ErrLoginThrottled = errors.New("server: too many failed logins")
@@ -59,7 +62,8 @@ func (u *users) CurrentUser(r *http.Request) (*op.User, error) {
 // introspection do not read the account on every request.
 func (u *users) Claims(ctx context.Context, userID string, c *op.Claims) error {
 	now := u.now()
-	if cached, ok := u.claims.Get(userID, now); ok {
+	caching := u.cfg.ClaimsCacheTTL > 0
+	if cached, ok := u.claims.Get(userID, now); caching && ok {
 		*c = cached
 		return nil
 	}
@@ -68,7 +72,9 @@ func (u *users) Claims(ctx context.Context, userID string, c *op.Claims) error {
 		return fmt.Errorf("server: user claims: %w", err)
 	}
 	*c = claimsOf(a)
-	u.claims.Put(userID, *c, now)
+	if caching {
+		u.claims.Put(userID, *c, now)
+	}
 	return nil
 }
 
@@ -120,7 +126,7 @@ func (u *users) AuthenticatePassword(r *http.Request, username, password string)
 		// Retry-After, which would tell that the account is being guessed.
 		s.log.WarnContext(r.Context(), "password grant throttled", "ip", s.clientIP(r))
 		return nil, op.ErrInvalidCredentials
-	case errors.Is(err, ErrInvalidLogin):
+	case errors.Is(err, op.ErrInvalidCredentials):
 		return nil, op.ErrInvalidCredentials
 	case err != nil:
 		return nil, err
@@ -171,7 +177,7 @@ func (s *Server) startSession(ctx context.Context, userID string) (string, *stor
 		UserID:    userID,
 		AuthTime:  now,
 		CreatedAt: now,
-		ExpiresAt: now.Add(s.cfg.SessionLifetime),
+		ExpiresAt: now.Add(s.cfg.SessionExpire),
 	}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		return "", nil, fmt.Errorf("server: create session: %w", err)
@@ -180,10 +186,10 @@ func (s *Server) startSession(ctx context.Context, userID string) (string, *stor
 }
 
 // Authenticate checks a username and password for a login from ip (may be
-// empty), behind the login throttle. It returns the user, ErrInvalidLogin,
+// empty), behind the login throttle. It returns the user, op.ErrInvalidCredentials,
 // or ErrLoginThrottled when the password was not checked because the
 // username or the IP is locked; callers must answer a lockout exactly like
-// ErrInvalidLogin (SECURITY I3) and may only log the difference. Unknown
+// op.ErrInvalidCredentials (SECURITY I3) and may only log the difference. Unknown
 // usernames and lockouts cost the same time as wrong passwords (SECURITY
 // F8). The login form uses it; so does the password grant.
 func (s *Server) Authenticate(ctx context.Context, username, password, ip string) (*storage.User, error) {
@@ -213,7 +219,7 @@ func (s *Server) Authenticate(ctx context.Context, username, password, ip string
 	}
 	if u == nil {
 		s.provider.Emit(ctx, op.Event{Kind: op.EventLoginFailed, Username: NormalizeUsername(username), IP: ip})
-		return nil, ErrInvalidLogin // the reservation stays as the failure
+		return nil, op.ErrInvalidCredentials // the reservation stays as the failure
 	}
 	if err := attempt.Succeed(ctx); err != nil {
 		return nil, err

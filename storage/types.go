@@ -40,7 +40,7 @@ type Client struct {
 	LogoURL      string
 	CreatedAt    time.Time
 
-	// Registration metadata beyond the seed's (RFC 7591 §2, OpenID Connect
+	// Registration metadata beyond django-oidc-provider's (RFC 7591 §2, OpenID Connect
 	// Dynamic Client Registration 1.0 §2, RFC 9126 §6, RFC 9068 §2).
 	ClientMetadata
 	// RegistrationTokenHash is the digest of the registration access token
@@ -59,7 +59,7 @@ type Client struct {
 	PublicPasswordGrant bool
 }
 
-// ClientMetadata are a client's registration properties that the seed does
+// ClientMetadata are a client's registration properties that django-oidc-provider does
 // not have. The zero value of each is the behaviour of a client made
 // before they existed.
 type ClientMetadata struct {
@@ -224,7 +224,7 @@ type Session struct {
 }
 
 // User is an account of the oidcd server, with the standard claims of
-// OIDC Core §5.1.
+// OIDC Core §5.1. (op.User, by contrast, is who is logged in on a request.)
 type User struct {
 	ID           string
 	Username     string

@@ -140,7 +140,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 			UserCodeFailureWindow:   s.UserCodeFailureWindow,
 			ClientAuthMaxFailures:   s.ClientAuthMaxFailures,
 			ClientAuthFailureWindow: s.ClientAuthFailureWindow,
-			// The seed's OIDC_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE=False.
+			// django-oidc-provider's OIDC_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE=False.
 			InsecureIntrospectionAnyAudience: !s.IntrospectionValidateAudienceScope,
 			InsecureAllowPrivateTargets:      s.AllowPrivateTargets,
 			// /register always answers; it needs an initial access token
@@ -153,7 +153,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		},
 		Templates:          templates,
 		InsecureCookies:    s.InsecureCookies,
-		SessionLifetime:    s.SessionExpire,
+		SessionExpire:      s.SessionExpire,
 		LoginMaxFailures:   s.LoginMaxFailures,
 		LoginFailureWindow: s.LoginFailureWindow,
 		TrustedProxies:     s.TrustedProxies,
