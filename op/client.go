@@ -13,7 +13,7 @@ import (
 	"github.com/oidcd/oidcd/storage"
 )
 
-// ClientSpec describes a client to register (the seed's Client properties).
+// ClientSpec describes a client to register (django-oidc-provider's Client properties).
 type ClientSpec struct {
 	Name                   string
 	Type                   storage.ClientType // Defaults to confidential.
@@ -28,7 +28,7 @@ type ClientSpec struct {
 	TermsURL               string
 	ContactEmail           string
 	LogoURL                string
-	// ClientMetadata are the registration properties beyond the seed's
+	// ClientMetadata are the registration properties beyond django-oidc-provider's
 	// (token_endpoint_auth_method, grant_types, jwks, jwks_uri, ...).
 	storage.ClientMetadata
 	// PublicPasswordGrant lets a public client list the password grant

@@ -44,8 +44,8 @@ func assertionAlgNames() []string {
 var knownGrantTypes = []string{"authorization_code", "implicit", "refresh_token", "client_credentials", "password",
 	GrantTypeDeviceCode, GrantTypeTokenExchange}
 
-// checkClientMetadata validates the registration properties beyond the
-// seed's. It is part of NormalizeClient, so the CLI and /register apply the
+// checkClientMetadata validates the registration properties beyond
+// django-oidc-provider's. It is part of NormalizeClient, so the CLI and /register apply the
 // same rules.
 func checkClientMetadata(c *storage.Client, allowHTTP bool) []error {
 	var errs []error
@@ -168,7 +168,7 @@ func ParseClientJWKS(raw string) (*jose.JSONWebKeySet, error) {
 // Connect Dynamic Client Registration 1.0 §2, RFC 7592, RFC 9126 §6): the
 // JSON of /register and of `oidcd clients show --json`, where every
 // property is named as in its registry. require_consent and reuse_consent
-// are the seed's own properties.
+// are django-oidc-provider's own properties.
 type ClientMetadata struct {
 	ClientID                string `json:"client_id,omitempty"`
 	ClientSecret            string `json:"client_secret,omitempty"`

@@ -54,7 +54,7 @@ func TestPasswordGrantPerClient(t *testing.T) {
 
 // TestRegisteredScopeBoundsEveryGrant: a client registered with "openid
 // profile email" cannot get phone or address on any grant path; a client
-// registered without a scope keeps the seed's behaviour.
+// registered without a scope keeps django-oidc-provider's behaviour.
 func TestRegisteredScopeBoundsEveryGrant(t *testing.T) {
 	env := newTestEnv(t, func(c *op.Config) { c.PasswordGrant = true })
 	id, secret := env.client(op.ClientSpec{Scope: []string{"openid", "profile", "email", "offline_access"},

@@ -28,7 +28,7 @@ func withoutConsentFields(params url.Values) url.Values {
 	return out
 }
 
-// canSkipConsent applies the seed's rules: prompt=consent always asks; public
+// canSkipConsent applies django-oidc-provider's rules: prompt=consent always asks; public
 // clients using the code or hybrid flow always ask (their identity is not
 // proven, RFC 6749 §10.2); otherwise a client without require_consent skips,
 // and a client with reuse_consent skips when a stored, unexpired consent
@@ -93,7 +93,7 @@ type ClaimInfo struct {
 	Title string
 }
 
-// ConsentPage is the context of the authorize.html template (the seed's
+// ConsentPage is the context of the authorize.html template (django-oidc-provider's
 // client, hidden_inputs, params and scopes). Claims are the claims the
 // request asks for beyond its scopes (the "claims" parameter): a template
 // must show them too, as they will be released.

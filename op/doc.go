@@ -8,4 +8,8 @@
 // on a request, and a user's claims). op contains no SQL, no command
 // line and no admin pages; it imports storage, keys, web,
 // internal/ttlcache, internal/safehttp and its own op/internal packages only.
+//
+// docs/architecture.md places op among the other packages and follows a
+// request through it; docs/storage.md lists what a storage backend must
+// guarantee.
 package op

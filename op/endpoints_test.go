@@ -292,8 +292,8 @@ func TestClientCacheBound(t *testing.T) {
 	}
 }
 
-// Config.Templates overlays the built-in pages; the consent page gets the
-// seed's context (client, scopes, hidden_inputs, params).
+// Config.Templates overlays the built-in pages; the consent page gets
+// django-oidc-provider's context (client, scopes, hidden_inputs, params).
 func TestTemplateOverlay(t *testing.T) {
 	overlay := fstest.MapFS{"authorize.html": {Data: []byte(
 		`<p>{{.Client.Name}} asks for {{range .Scopes}}[{{.Name}}]{{end}} state={{index .Params "state"}}</p>` +

@@ -31,6 +31,6 @@ func (p *Provider) grantClientCredentials(r *http.Request, form url.Values, c *s
 	if err := p.store.CreateGrant(r.Context(), g, tok); err != nil {
 		return nil, err
 	}
-	// The seed's response always names the scope, even the whole registered one.
+	// django-oidc-provider's response always names the scope, even the whole registered one.
 	return &tokenResponse{AccessToken: access, TokenType: tokenType(tok.JKT), ExpiresIn: int(p.cfg.TokenExpire.Seconds()), Scope: scope.String()}, nil
 }

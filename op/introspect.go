@@ -10,7 +10,7 @@ import (
 )
 
 // introspectionScope is what a client's scope must hold to call /introspect
-// (the seed's convention).
+// (django-oidc-provider's convention).
 const introspectionScope = "token_introspection"
 
 var inactive = map[string]any{"active": false}

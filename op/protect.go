@@ -51,8 +51,8 @@ func TokenInfoFrom(ctx context.Context) (*TokenInfo, bool) {
 	return ti, ok
 }
 
-// Protect guards handlers of the application that mounts the provider (the
-// seed's protected_resource_view): the request needs a live access token
+// Protect guards handlers of the application that mounts the provider (
+// django-oidc-provider's protected_resource_view): the request needs a live access token
 // carrying every one of scopes. Missing, expired or revoked tokens get 401
 // invalid_token, too narrow ones 403 insufficient_scope (RFC 6750 §3).
 func (p *Provider) Protect(scopes ...string) func(http.Handler) http.Handler {

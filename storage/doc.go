@@ -19,4 +19,6 @@
 // Secrets never reach this package in usable form: codes and tokens are stored
 // as SHA-256 digests, client secrets as a digest plus a copy sealed with the
 // system key, private keys sealed with the system key. Sealing is the caller's job.
+//
+// docs/storage.md states the guarantees every backend keeps.
 package storage

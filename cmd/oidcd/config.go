@@ -108,7 +108,7 @@ type setting struct {
 	name    string
 	kind    kind
 	def     string // default, in the setting's own syntax ("" = empty/none)
-	seed    string // the seed's setting this mirrors, if any
+	seed    string // django-oidc-provider's setting this mirrors, if any
 	help    string
 	target  func(*Settings) any
 	choices []string
@@ -430,7 +430,7 @@ func printSettings(w io.Writer) {
 		fmt.Fprintln(w)
 		fmt.Fprintf(w, "      %s", st.help)
 		if st.seed != "" {
-			fmt.Fprintf(w, " [seed: %s]", st.seed)
+			fmt.Fprintf(w, " [django-oidc-provider: %s]", st.seed)
 		}
 		fmt.Fprintln(w)
 	}

@@ -167,7 +167,7 @@ func TestSettingsTable(t *testing.T) {
 			t.Errorf("setting %s has no help", st.name)
 		}
 	}
-	// Every seed setting that is a value (not code) has its variable.
+	// Every django-oidc-provider setting that is a value (not code) has its variable.
 	for _, name := range []string{"CODE_EXPIRE", "TOKEN_EXPIRE", "IDTOKEN_EXPIRE", "SKIP_CONSENT_EXPIRE",
 		"IDTOKEN_INCLUDE_CLAIMS", "GRANT_TYPE_PASSWORD_ENABLE", "SESSION_MANAGEMENT_ENABLE",
 		"UNAUTHENTICATED_SESSION_MANAGEMENT_KEY", "INTROSPECTION_VALIDATE_AUDIENCE_SCOPE", "LOGIN_URL",

@@ -39,7 +39,7 @@ func toKeyJSON(k *storage.SigningKey, now time.Time) keyJSON {
 	return j
 }
 
-// keys manages signing keys (the seed's creatersakey, and more).
+// keys manages signing keys (django-oidc-provider's creatersakey, and more).
 func (a *app) keys(ctx context.Context, args []string) error {
 	sub, args, err := subcommand("keys", args, "create", "list", "rotate")
 	if err != nil {

@@ -518,7 +518,7 @@ func TestKeysCommands(t *testing.T) {
 }
 
 // OIDCD_TEMPLATES names a directory whose files replace the built-in pages
-// by name (the seed's OIDC_TEMPLATES); the others stay built in.
+// by name (django-oidc-provider's OIDC_TEMPLATES); the others stay built in.
 func TestServeTemplatesDirectory(t *testing.T) {
 	dir := t.TempDir()
 	tpl := filepath.Join(dir, "templates")

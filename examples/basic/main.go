@@ -1,6 +1,6 @@
 // Command basic is a tiny net/http application that mounts the oidcd
-// provider library under /openid/ with its own login page, the way the
-// seed's example project plugs django-oidc-provider into a Django site.
+// provider library under /openid/ with its own login page, the way
+// django-oidc-provider's example project plugs django-oidc-provider into a Django site.
 //
 //	go run ./examples/basic
 //
