@@ -3,46 +3,21 @@ package op
 import (
 	"context"
 	"fmt"
+	"github.com/oidcd/oidcd/storage"
 	"slices"
 	"strings"
-	"time"
 )
 
 // Claims are a user's standard claims (OIDC Core §5.1), filled by
-// Users.Claims. Empty values are never released.
-type Claims struct {
-	Name                string
-	GivenName           string
-	FamilyName          string
-	MiddleName          string
-	Nickname            string
-	PreferredUsername   string
-	Profile             string
-	Picture             string
-	Website             string
-	Gender              string
-	Birthdate           string
-	Zoneinfo            string
-	Locale              string
-	UpdatedAt           time.Time
-	Email               string
-	EmailVerified       bool
-	PhoneNumber         string
-	PhoneNumberVerified bool
-	Address             Address
-}
+// Users.Claims. Empty values are never released. It is storage.Claims: one
+// model of the standard claims for op, the oidcd server's accounts and its
+// command line.
+type Claims = storage.Claims
 
 // Address is the structured address claim (OIDC Core §5.1.1).
-type Address struct {
-	Formatted     string `json:"formatted,omitempty"`
-	StreetAddress string `json:"street_address,omitempty"`
-	Locality      string `json:"locality,omitempty"`
-	Region        string `json:"region,omitempty"`
-	PostalCode    string `json:"postal_code,omitempty"`
-	Country       string `json:"country,omitempty"`
-}
+type Address = storage.Address
 
-func (a Address) empty() bool { return a == Address{} }
+func addressEmpty(a Address) bool { return a == Address{} }
 
 // standardScopes are the scopes OIDC Core §5.4 defines, with their claims.
 var standardScopes = []Scope{
@@ -73,7 +48,7 @@ func supportedClaims() []string {
 }
 
 // asMap returns every non-empty standard claim by its JSON name.
-func (c *Claims) asMap() map[string]any {
+func claimsMap(c *Claims) map[string]any {
 	m := map[string]any{}
 	put := func(k, v string) {
 		if v != "" {
@@ -104,7 +79,7 @@ func (c *Claims) asMap() map[string]any {
 		m["phone_number"] = c.PhoneNumber
 		m["phone_number_verified"] = c.PhoneNumberVerified
 	}
-	if !c.Address.empty() {
+	if !addressEmpty(c.Address) {
 		m["address"] = c.Address
 	}
 	return m
@@ -165,7 +140,7 @@ func (p *Provider) userClaims(ctx context.Context, userID string, scope scopeSet
 	if err := p.cfg.Users.Claims(ctx, userID, &c); err != nil {
 		return nil, fmt.Errorf("op: user claims: %w", err)
 	}
-	all := c.asMap()
+	all := claimsMap(&c)
 	out := map[string]any{}
 	for _, s := range scope {
 		for _, name := range scopeClaims[s] {

@@ -78,36 +78,10 @@ func (u *users) Claims(ctx context.Context, userID string, c *op.Claims) error {
 	return nil
 }
 
-// claimsOf maps an account to its standard claims.
+// claimsOf is an account's standard claims; an account without a
+// preferred_username goes by its username.
 func claimsOf(a *storage.User) op.Claims {
-	c := op.Claims{
-		Name:                a.Name,
-		GivenName:           a.GivenName,
-		FamilyName:          a.FamilyName,
-		MiddleName:          a.MiddleName,
-		Nickname:            a.Nickname,
-		PreferredUsername:   a.PreferredUsername,
-		Profile:             a.Profile,
-		Picture:             a.Picture,
-		Website:             a.Website,
-		Gender:              a.Gender,
-		Birthdate:           a.Birthdate,
-		Zoneinfo:            a.Zoneinfo,
-		Locale:              a.Locale,
-		UpdatedAt:           a.UpdatedAt,
-		Email:               a.Email,
-		EmailVerified:       a.EmailVerified,
-		PhoneNumber:         a.PhoneNumber,
-		PhoneNumberVerified: a.PhoneNumberVerified,
-		Address: op.Address{
-			Formatted:     a.Address.Formatted,
-			StreetAddress: a.Address.StreetAddress,
-			Locality:      a.Address.Locality,
-			Region:        a.Address.Region,
-			PostalCode:    a.Address.PostalCode,
-			Country:       a.Address.Country,
-		},
-	}
+	c := a.Claims
 	if c.PreferredUsername == "" {
 		c.PreferredUsername = a.Username
 	}
@@ -266,7 +240,9 @@ func NewUser(username, password string, now time.Time) (*storage.User, error) {
 		Username:     username,
 		PasswordHash: hash,
 		CreatedAt:    now,
-		UpdatedAt:    now,
+		Claims: storage.Claims{
+			UpdatedAt: now,
+		},
 	}, nil
 }
 

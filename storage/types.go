@@ -230,38 +230,46 @@ type User struct {
 	Username     string
 	PasswordHash string // PHC string, e.g. $argon2id$...
 	Admin        bool
-
-	Name                string
-	GivenName           string
-	FamilyName          string
-	MiddleName          string
-	Nickname            string
-	PreferredUsername   string
-	Profile             string
-	Picture             string
-	Website             string
-	Gender              string
-	Birthdate           string
-	Zoneinfo            string
-	Locale              string
-	Email               string
-	EmailVerified       bool
-	PhoneNumber         string
-	PhoneNumberVerified bool
-	Address             Address
-
+	// Claims are the account's standard claims; Claims.UpdatedAt is when the
+	// account last changed.
+	Claims
 	CreatedAt time.Time
-	UpdatedAt time.Time
+}
+
+// Claims are a user's standard claims (OIDC Core §5.1): one model for the op
+// library (op.Claims is this type, filled by a host's Users.Claims), the
+// oidcd server's accounts (User embeds it) and the command line's JSON
+// (the tags are the claim names). Empty values are never released.
+type Claims struct {
+	Name                string    `json:"name,omitempty"`
+	GivenName           string    `json:"given_name,omitempty"`
+	FamilyName          string    `json:"family_name,omitempty"`
+	MiddleName          string    `json:"middle_name,omitempty"`
+	Nickname            string    `json:"nickname,omitempty"`
+	PreferredUsername   string    `json:"preferred_username,omitempty"`
+	Profile             string    `json:"profile,omitempty"`
+	Picture             string    `json:"picture,omitempty"`
+	Website             string    `json:"website,omitempty"`
+	Gender              string    `json:"gender,omitempty"`
+	Birthdate           string    `json:"birthdate,omitempty"`
+	Zoneinfo            string    `json:"zoneinfo,omitempty"`
+	Locale              string    `json:"locale,omitempty"`
+	UpdatedAt           time.Time `json:"updated_at"`
+	Email               string    `json:"email,omitempty"`
+	EmailVerified       bool      `json:"email_verified"`
+	PhoneNumber         string    `json:"phone_number,omitempty"`
+	PhoneNumberVerified bool      `json:"phone_number_verified"`
+	Address             Address   `json:"address,omitzero"`
 }
 
 // Address is the structured address claim (OIDC Core §5.1.1).
 type Address struct {
-	Formatted     string
-	StreetAddress string
-	Locality      string
-	Region        string
-	PostalCode    string
-	Country       string
+	Formatted     string `json:"formatted,omitempty"`
+	StreetAddress string `json:"street_address,omitempty"`
+	Locality      string `json:"locality,omitempty"`
+	Region        string `json:"region,omitempty"`
+	PostalCode    string `json:"postal_code,omitempty"`
+	Country       string `json:"country,omitempty"`
 }
 
 // DeviceStatus is where a device authorization stands (RFC 8628 §3.3-3.5).

@@ -14,54 +14,19 @@ import (
 	"github.com/oidcd/oidcd/storage/sqlstore"
 )
 
-// userJSON is an account in --json output (never the password hash).
+// userJSON is an account in --json output (never the password hash): its
+// standard claims are storage.Claims, whose JSON names are the claims'.
 type userJSON struct {
-	ID                  string       `json:"id"`
-	Username            string       `json:"username"`
-	Admin               bool         `json:"admin"`
-	Name                string       `json:"name,omitempty"`
-	GivenName           string       `json:"given_name,omitempty"`
-	FamilyName          string       `json:"family_name,omitempty"`
-	MiddleName          string       `json:"middle_name,omitempty"`
-	Nickname            string       `json:"nickname,omitempty"`
-	PreferredUsername   string       `json:"preferred_username,omitempty"`
-	Profile             string       `json:"profile,omitempty"`
-	Picture             string       `json:"picture,omitempty"`
-	Website             string       `json:"website,omitempty"`
-	Gender              string       `json:"gender,omitempty"`
-	Birthdate           string       `json:"birthdate,omitempty"`
-	Zoneinfo            string       `json:"zoneinfo,omitempty"`
-	Locale              string       `json:"locale,omitempty"`
-	Email               string       `json:"email,omitempty"`
-	EmailVerified       bool         `json:"email_verified"`
-	PhoneNumber         string       `json:"phone_number,omitempty"`
-	PhoneNumberVerified bool         `json:"phone_number_verified"`
-	Address             *addressJSON `json:"address,omitempty"`
-	CreatedAt           time.Time    `json:"created_at"`
-	UpdatedAt           time.Time    `json:"updated_at"`
-}
-
-type addressJSON struct {
-	Formatted     string `json:"formatted,omitempty"`
-	StreetAddress string `json:"street_address,omitempty"`
-	Locality      string `json:"locality,omitempty"`
-	Region        string `json:"region,omitempty"`
-	PostalCode    string `json:"postal_code,omitempty"`
-	Country       string `json:"country,omitempty"`
+	ID       string `json:"id"`
+	Username string `json:"username"`
+	Admin    bool   `json:"admin"`
+	storage.Claims
+	CreatedAt time.Time `json:"created_at"`
 }
 
 func toUserJSON(u *storage.User) userJSON {
-	j := userJSON{
-		ID: u.ID, Username: u.Username, Admin: u.Admin, Name: u.Name, GivenName: u.GivenName,
-		FamilyName: u.FamilyName, MiddleName: u.MiddleName, Nickname: u.Nickname,
-		PreferredUsername: u.PreferredUsername, Profile: u.Profile, Picture: u.Picture,
-		Website: u.Website, Gender: u.Gender, Birthdate: u.Birthdate, Zoneinfo: u.Zoneinfo,
-		Locale: u.Locale, Email: u.Email, EmailVerified: u.EmailVerified, PhoneNumber: u.PhoneNumber,
-		PhoneNumberVerified: u.PhoneNumberVerified, CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(),
-	}
-	if a := u.Address; a != (storage.Address{}) {
-		j.Address = &addressJSON{a.Formatted, a.StreetAddress, a.Locality, a.Region, a.PostalCode, a.Country}
-	}
+	j := userJSON{ID: u.ID, Username: u.Username, Admin: u.Admin, Claims: u.Claims, CreatedAt: u.CreatedAt.UTC()}
+	j.UpdatedAt = j.UpdatedAt.UTC()
 	return j
 }
 

@@ -383,15 +383,17 @@ func (im *importer) user(ctx context.Context, du *djUser, claims map[string]any)
 		return nil
 	}
 	u := &storage.User{
-		ID:         id,
-		Username:   du.username,
-		Admin:      du.staff || du.superuser,
-		Name:       strings.TrimSpace(du.first + " " + du.last),
-		GivenName:  du.first,
-		FamilyName: du.last,
-		Email:      du.email,
-		CreatedAt:  du.joined,
-		UpdatedAt:  du.joined,
+		ID:        id,
+		Username:  du.username,
+		Admin:     du.staff || du.superuser,
+		CreatedAt: du.joined,
+		Claims: storage.Claims{
+			Name:       strings.TrimSpace(du.first + " " + du.last),
+			GivenName:  du.first,
+			FamilyName: du.last,
+			Email:      du.email,
+			UpdatedAt:  du.joined,
+		},
 	}
 	if err := applyClaims(u, claims); err != nil {
 		im.r.skip("users", label, "claims: %v", err)

@@ -15,7 +15,7 @@ func TestSQLiteSetPasswordIsAtomic(t *testing.T) {
 	s := newSQLite(t)
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	u := &storage.User{ID: "u1", Username: "alice", PasswordHash: "$old", CreatedAt: now, UpdatedAt: now}
+	u := &storage.User{ID: "u1", Username: "alice", PasswordHash: "$old", CreatedAt: now, Claims: storage.Claims{UpdatedAt: now}}
 	if err := s.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}

@@ -164,13 +164,32 @@ func testUserUpdate(t *testing.T, s storage.Storage) {
 	bob := mustUser(t, s, "bob")
 
 	upd := &storage.User{
-		ID: u.ID, Username: "alice2", PasswordHash: "$argon2id$new", Admin: false,
-		Name: "A", GivenName: "B", FamilyName: "C", MiddleName: "D", Nickname: "E",
-		PreferredUsername: "F", Profile: "G", Picture: "H", Website: "I", Gender: "J",
-		Birthdate: "0000-01-02", Zoneinfo: "UTC", Locale: "fr", Email: "x@y.example",
-		EmailVerified: false, PhoneNumber: "+1", PhoneNumberVerified: false,
-		Address:   storage.Address{Country: "FR"},
-		CreatedAt: u.CreatedAt, UpdatedAt: at(time.Hour),
+		ID:           u.ID,
+		Username:     "alice2",
+		PasswordHash: "$argon2id$new",
+		Admin:        false,
+		CreatedAt:    u.CreatedAt,
+		Claims: storage.Claims{
+			Name:                "A",
+			GivenName:           "B",
+			FamilyName:          "C",
+			MiddleName:          "D",
+			Nickname:            "E",
+			PreferredUsername:   "F",
+			Profile:             "G",
+			Picture:             "H",
+			Website:             "I",
+			Gender:              "J",
+			Birthdate:           "0000-01-02",
+			Zoneinfo:            "UTC",
+			Locale:              "fr",
+			Email:               "x@y.example",
+			EmailVerified:       false,
+			PhoneNumber:         "+1",
+			PhoneNumberVerified: false,
+			Address:             storage.Address{Country: "FR"},
+			UpdatedAt:           at(time.Hour),
+		},
 	}
 	ok(t, s.UpdateUser(ctx, upd), "UpdateUser")
 	got, err := s.User(ctx, u.ID)
