@@ -1,6 +1,7 @@
 package server
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -39,5 +40,16 @@ func TestClaimsCacheTTL(t *testing.T) {
 				t.Fatalf("claims after 6s: %q", got)
 			}
 		})
+	}
+}
+
+// server.New refuses an op.Config whose collaborators it would overwrite,
+// instead of silently ignoring them.
+func TestNewRefusesProviderCollaborators(t *testing.T) {
+	e := newTestServer(t, nil)
+	_, err := New(t.Context(), Config{Store: e.store, Sealer: e.srv.sealer,
+		Provider: op.Config{Issuer: "https://id.example", Now: time.Now, Sealer: e.srv.sealer}})
+	if err == nil || !strings.Contains(err.Error(), "Provider.Now is set by the server") || !strings.Contains(err.Error(), "Provider.Sealer is set by the server") {
+		t.Fatalf("New = %v", err)
 	}
 }

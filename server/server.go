@@ -38,9 +38,9 @@ type Config struct {
 
 	// Provider configures the protocol engine. Provider.Issuer is required.
 	// The server fills Storage, Users, Sealer, Logger and Now (with the
-	// values above; Users always with the server's accounts), Templates (with
-	// Templates below) when unset, and LoginURL when unset: "/login" under
-	// the issuer's path.
+	// values above; Users always with the server's accounts) and New refuses
+	// a Provider that sets any of them; it fills Templates (with Templates
+	// below) and LoginURL ("/login" under the issuer's path) when unset.
 	Provider op.Config
 
 	// Templates overlays the embedded page templates, for the provider's
@@ -126,6 +126,19 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.SessionExpire < 0 || cfg.LoginMaxFailures < 0 || cfg.LoginFailureWindow < 0 {
 		errs = append(errs, errors.New("server: SessionExpire, LoginMaxFailures and LoginFailureWindow must not be negative"))
+	}
+	// The server supplies these to the provider from its own fields; a value
+	// set here would be ignored, so it is refused instead.
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"Storage", cfg.Provider.Storage != nil}, {"Users", cfg.Provider.Users != nil},
+		{"Sealer", cfg.Provider.Sealer != nil}, {"Logger", cfg.Provider.Logger != nil}, {"Now", cfg.Provider.Now != nil},
+	} {
+		if f.set {
+			errs = append(errs, fmt.Errorf("server: Provider.%s is set by the server (from Store, its accounts, Sealer, Logger, Now); leave it unset", f.name))
+		}
 	}
 	iss, err := url.Parse(strings.TrimSuffix(cfg.Provider.Issuer, "/"))
 	if err != nil || cfg.Provider.Issuer == "" {
