@@ -69,6 +69,9 @@ type authRequest struct {
 	hintSub      string     // the subject of a verified id_token_hint
 	dpopJKT      string     // RFC 9449 §10 dpop_jkt, when DPoP is on
 	params       url.Values // every parameter, single-valued, as received
+	// requestURI is the /par request_uri the request came from, if any:
+	// then params hold only client_id and request_uri (RFC 9126 §4).
+	requestURI string
 }
 
 // redirectError is an error delivered to a trusted redirect URI.
@@ -105,11 +108,20 @@ func authParams(r *http.Request) (url.Values, *Error) {
 // §4.1.2.1 require: while client_id and redirect_uri are not trusted, errors
 // are shown on a page (*Error); afterwards they go to the redirect URI
 // (*redirectError).
-func (p *Provider) parseAuthRequest(ctx context.Context, params url.Values) (*authRequest, error) {
-	for _, k := range []string{"client_id", "redirect_uri"} {
+// pushing is true at /par, where the request is checked before it is stored.
+func (p *Provider) parseAuthRequest(ctx context.Context, params url.Values, pushing bool) (*authRequest, error) {
+	for _, k := range []string{"client_id", "redirect_uri", "request_uri"} {
 		if len(params[k]) > 1 {
 			return nil, newErr(errInvalidRequest, "The %s parameter was sent more than once.", k)
 		}
+	}
+	var carry url.Values
+	if !pushing && strings.HasPrefix(params.Get("request_uri"), requestURIPrefix) {
+		pushed, c, err := p.pushedParams(ctx, params)
+		if err != nil {
+			return nil, err
+		}
+		params, carry = pushed, c
 	}
 	clientID := params.Get("client_id")
 	if clientID == "" {
@@ -164,8 +176,14 @@ func (p *Provider) parseAuthRequest(ctx context.Context, params url.Values) (*au
 	if params.Get("request") != "" {
 		return nil, fail(errRequestNotSupported, "The request parameter is not supported.")
 	}
-	if params.Get("request_uri") != "" {
-		return nil, fail(errRequestURINotSupported, "The request_uri parameter is not supported.")
+	if carry != nil {
+		req.requestURI = carry.Get("request_uri")
+		req.params = carry
+	} else if params.Get("request_uri") != "" {
+		return nil, fail(errRequestURINotSupported, "Only request_uri values from this server's pushed authorization request endpoint are accepted.")
+	} else if !pushing && (p.cfg.RequirePAR || client.RequirePushedAuthorizationRequests) {
+		// RFC 9126 §5, §6
+		return nil, fail(errInvalidRequest, "This client must push its authorization requests (pushed authorization request endpoint).")
 	}
 	if params.Get("response_type") == "" {
 		return nil, fail(errUnsupportedResponseType, "The response_type parameter is missing.")
@@ -324,7 +342,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		csrf, allow = params.Get(consentField), params.Get("allow")
 		params = withoutConsentFields(params)
 	}
-	req, err := p.parseAuthRequest(r.Context(), params)
+	req, err := p.parseAuthRequest(r.Context(), params, false)
 	if err != nil {
 		p.authError(w, r, err)
 		return

@@ -124,14 +124,13 @@ func checkClientMetadata(c *storage.Client, allowHTTP bool) []error {
 		errs = append(errs, fmt.Errorf("subject_type %q is not supported", m.SubjectType))
 	}
 	for name, set := range map[string]bool{
-		"sector_identifier_uri":                 m.SectorIdentifierURI != "",
-		"require_pushed_authorization_requests": m.RequirePushedAuthorizationRequests,
-		"request_uris":                          len(m.RequestURIs) > 0,
-		"request_object_signing_alg":            m.RequestObjectSigningAlg != "",
-		"access_token_signed_response_alg":      m.AccessTokenSignedResponseAlg != "",
-		"id_token_encrypted_response_alg":       m.IDTokenEncryptedResponseAlg != "" || m.IDTokenEncryptedResponseEnc != "",
-		"userinfo_signed_response_alg":          m.UserinfoSignedResponseAlg != "",
-		"userinfo_encrypted_response_alg":       m.UserinfoEncryptedResponseAlg != "" || m.UserinfoEncryptedResponseEnc != "",
+		"sector_identifier_uri":            m.SectorIdentifierURI != "",
+		"request_uris":                     len(m.RequestURIs) > 0,
+		"request_object_signing_alg":       m.RequestObjectSigningAlg != "",
+		"access_token_signed_response_alg": m.AccessTokenSignedResponseAlg != "",
+		"id_token_encrypted_response_alg":  m.IDTokenEncryptedResponseAlg != "" || m.IDTokenEncryptedResponseEnc != "",
+		"userinfo_signed_response_alg":     m.UserinfoSignedResponseAlg != "",
+		"userinfo_encrypted_response_alg":  m.UserinfoEncryptedResponseAlg != "" || m.UserinfoEncryptedResponseEnc != "",
 	} {
 		if set {
 			errs = append(errs, fmt.Errorf("%s is not supported", name))

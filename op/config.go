@@ -101,6 +101,14 @@ type Config struct {
 	// django-oidc-provider accepts them at userinfo; SECURITY D11 keeps that default but lets
 	// it be switched off). Tokens in the header or form body still work.
 	DisableQueryToken bool
+	// PARExpire is how long a request_uri from the pushed authorization
+	// request endpoint (RFC 9126) may be used: it must outlast the user's
+	// login. Defaults to 5m.
+	PARExpire time.Duration
+	// RequirePAR refuses authorization requests that were not pushed to
+	// /par first, for every client (RFC 9126 §5); a client can also require
+	// it for itself (require_pushed_authorization_requests).
+	RequirePAR bool
 	// InsecureAllowPrivateTargets lets the provider's outgoing requests to
 	// URLs that clients supply (jwks_uri) reach loopback, private and
 	// link-local addresses (tests, relying parties on an internal network).
@@ -317,6 +325,7 @@ func (c *Config) setDefaults() {
 	def(&c.SkipConsentExpire, 90*24*time.Hour)
 	def(&c.KeyRefresh, 30*time.Second)
 	def(&c.JWKSMaxAge, 5*time.Minute)
+	def(&c.PARExpire, 5*time.Minute)
 	def(&c.CleanupInterval, 5*time.Minute)
 	def(&c.ClientCacheTTL, 5*time.Second)
 	def(&c.ClientAuthFailureWindow, time.Minute)
@@ -372,7 +381,7 @@ func (c *Config) validate() error {
 	for name, d := range map[string]time.Duration{
 		"CodeExpire": c.CodeExpire, "IDTokenExpire": c.IDTokenExpire, "TokenExpire": c.TokenExpire,
 		"RefreshTokenExpire": c.RefreshTokenExpire, "RefreshTokenIdleExpire": c.RefreshTokenIdleExpire,
-		"SkipConsentExpire": c.SkipConsentExpire, "KeyRefresh": c.KeyRefresh, "JWKSMaxAge": c.JWKSMaxAge,
+		"SkipConsentExpire": c.SkipConsentExpire, "KeyRefresh": c.KeyRefresh, "JWKSMaxAge": c.JWKSMaxAge, "PARExpire": c.PARExpire,
 		"ClientAuthFailureWindow": c.ClientAuthFailureWindow,
 		"DeviceCodeExpire":        c.DeviceCodeExpire, "DevicePollInterval": c.DevicePollInterval,
 		"UserCodeFailureWindow": c.UserCodeFailureWindow,

@@ -70,6 +70,9 @@ func (p *Provider) metadata() map[string]any {
 		"authorization_response_iss_parameter_supported": true,
 		"prompt_values_supported":                        []string{"none", "login", "consent", "select_account"},
 	}
+	// RFC 9126 §5
+	doc["pushed_authorization_request_endpoint"] = p.endpoint(PathPAR)
+	doc["require_pushed_authorization_requests"] = p.cfg.RequirePAR
 	if p.cfg.Registration.Enabled {
 		doc["registration_endpoint"] = p.endpoint(PathRegister)
 	}

@@ -12,6 +12,10 @@ import (
 // §3.2.2.5, §3.3.2.5) and delivers it to the client.
 func (p *Provider) respond(w http.ResponseWriter, r *http.Request, req *authRequest, user *User) {
 	ctx := r.Context()
+	if err := p.consumePushed(ctx, req); err != nil {
+		p.authError(w, r, &redirectError{e: asError(err), req: req})
+		return
+	}
 	now := p.now()
 	grantID := newGrantID(now)
 	out := url.Values{}

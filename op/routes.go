@@ -86,6 +86,7 @@ func (p *Provider) Mount(mux *http.ServeMux, prefix string) {
 	handle(PathRevoke, post, p.revoke, true)
 	handle(PathIntrospect, post, p.introspect, false)
 	handle(PathLogo+"/{id}", get, p.serveLogo, false)
+	handle(PathPAR, post, p.pushedAuthorizationRequest, true)
 	if p.cfg.Registration.Enabled {
 		handle(PathRegister, post, p.register, true)
 		handle(PathRegister+"/{id}", []string{http.MethodGet, http.MethodPut, http.MethodDelete}, p.registrationClient, true)

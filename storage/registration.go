@@ -37,3 +37,28 @@ type Replays interface {
 	// one succeeds.
 	UseOnce(ctx context.Context, key []byte, now, expiresAt time.Time) error
 }
+
+// PushedRequest is a pushed authorization request (RFC 9126), stored by
+// the digest of its request_uri.
+type PushedRequest struct {
+	Hash     []byte
+	ClientID string
+	// Params are the authorization request's parameters, form-encoded.
+	Params    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// PushedRequests stores pushed authorization requests.
+type PushedRequests interface {
+	// CreatePushedRequest returns ErrAlreadyExists on a hash collision.
+	CreatePushedRequest(ctx context.Context, r *PushedRequest) error
+	// PushedRequest returns the request without using it up; ErrNotFound if
+	// none exists, it expired before now or it was consumed.
+	PushedRequest(ctx context.Context, hash []byte, now time.Time) (*PushedRequest, error)
+	// ConsumePushedRequest uses the request up, atomically: of concurrent
+	// calls for one hash on any number of nodes exactly one succeeds; the
+	// others, and every later call, get ErrNotFound (as for an unknown or
+	// expired request).
+	ConsumePushedRequest(ctx context.Context, hash []byte, now time.Time) error
+}

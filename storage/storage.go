@@ -39,9 +39,10 @@ type Provider interface {
 	RegistrationTokens
 	Replays
 	DeviceAuths
+	PushedRequests
 	// DeleteExpired removes codes, device authorizations, tokens, grants,
-	// consents, throttle counters, initial access tokens, one-time values
-	// (and, in a backend that also implements Accounts, sessions)
+	// consents, throttle counters, initial access tokens, one-time values,
+	// pushed requests (and, in a backend that also implements Accounts, sessions)
 	// whose lifetime ended at or before now, and returns how many rows it
 	// removed. Safe to run on several nodes at once.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)

@@ -78,6 +78,7 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 	c.fs.BoolVar(&spec.DPoPBoundAccessTokens, "dpop-bound-access-tokens", false, "the client must send a DPoP proof with every token request (RFC 9449 §5.2; needs OIDCD_DPOP_ENABLE)")
 	c.fs.StringVar(&spec.JWKSURI, "jwks-uri", "", "URL of the client's public JWK Set (private_key_jwt)")
 	c.fs.StringVar(&jwksFile, "jwks", "", "FILE holding the client's public JWK Set (JSON)")
+	c.fs.BoolVar(&spec.RequirePushedAuthorizationRequests, "require-pushed-authorization-requests", false, "refuse authorization requests not pushed to /par first (RFC 9126)")
 	c.fs.StringVar(&spec.SoftwareID, "software-id", "", "identifier of the client software")
 	c.fs.StringVar(&spec.SoftwareVersion, "software-version", "", "version of the client software")
 	c.fs.BoolVar(&spec.InsecureAllowHTTP, "insecure-allow-http", false, "allow http redirect URIs on non-loopback hosts (development only; also OIDCD_INSECURE_ALLOW_HTTP_REDIRECTS)")
@@ -258,6 +259,9 @@ func (a *app) clientsByID(ctx context.Context, sub string, args []string) error 
 	}
 	if client.JWKS != "" {
 		row("jwks", client.JWKS)
+	}
+	if client.RequirePushedAuthorizationRequests {
+		row("require_pushed_authorization_requests", "true")
 	}
 	if len(client.RegistrationTokenHash) > 0 {
 		row("registered", "through /register (dynamic registration)")

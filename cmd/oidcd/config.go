@@ -64,6 +64,8 @@ type Settings struct {
 	InsecureAllowHTTPRedirects bool
 	RegistrationOpen           bool
 	AllowPrivateTargets        bool
+	RequirePAR                 bool
+	PARExpire                  time.Duration
 	InsecureCookies            bool
 	SessionExpire              time.Duration
 	LoginMaxFailures           int
@@ -150,6 +152,8 @@ var settingsTable = []setting{
 	{name: "user_code_failure_window", kind: kSeconds, def: "300", help: "sliding window of the user code throttle", target: func(s *Settings) any { return &s.UserCodeFailureWindow }},
 	{name: "insecure_allow_http_redirects", kind: kBool, def: "false", help: "allow http redirect URIs on non-loopback hosts when registering clients (development only)", target: func(s *Settings) any { return &s.InsecureAllowHTTPRedirects }},
 	{name: "registration_open", kind: kBool, def: "false", help: "let anyone register a client at /register (RFC 7591) without an initial access token", target: func(s *Settings) any { return &s.RegistrationOpen }},
+	{name: "require_pushed_authorization_requests", kind: kBool, def: "false", help: "refuse every authorization request not pushed to /par first (RFC 9126)", target: func(s *Settings) any { return &s.RequirePAR }},
+	{name: "par_expire", kind: kSeconds, def: "300", help: "lifetime of a request_uri from /par (it must outlast the user's login)", target: func(s *Settings) any { return &s.PARExpire }},
 	{name: "allow_private_targets", kind: kBool, def: "false", help: "let requests to URLs that clients supply (jwks_uri) reach loopback, private and link-local addresses (tests, relying parties on an internal network)", target: func(s *Settings) any { return &s.AllowPrivateTargets }},
 	{name: "insecure_cookies", kind: kBool, def: "false", help: "omit the Secure cookie attribute even with an https issuer (development only)", target: func(s *Settings) any { return &s.InsecureCookies }},
 	{name: "session_expire", kind: kSeconds, def: "1209600", help: "login session lifetime (14 days)", target: func(s *Settings) any { return &s.SessionExpire }},

@@ -73,7 +73,7 @@ Usage:
                        [--post-logout-redirect-uri U ...] [--scope "a b" ...] [--jwt-alg RS256|ES256|EdDSA|HS256]
                        [--require-consent] [--reuse-consent] [--website URL] [--terms-url URL]
                        [--contact-email E] [--logo-url URL] [--token-endpoint-auth-method M] [--token-endpoint-auth-signing-alg A]
-                       [--grant-type G ...] [--jwks-uri URL | --jwks FILE] [--software-id S]
+                       [--grant-type G ...] [--jwks-uri URL | --jwks FILE] [--require-pushed-authorization-requests] [--software-id S]
                        [--software-version V] [--insecure-allow-http] [--json]
   oidcd clients list [--json]
   oidcd clients show ID [--json]

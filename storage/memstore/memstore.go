@@ -34,6 +34,7 @@ type Store struct {
 	usedOnce  map[string]time.Time                  // replay keys → expiry
 	devices   map[string]*storage.DeviceAuth        // by string(device code hash)
 	userCodes map[string]string                     // user code hash → device code hash
+	pushed    map[string]*storage.PushedRequest     // by string(hash)
 }
 
 type consentKey struct{ user, client string }
@@ -56,6 +57,7 @@ func New() *Store {
 		usedOnce:  map[string]time.Time{},
 		devices:   map[string]*storage.DeviceAuth{},
 		userCodes: map[string]string{},
+		pushed:    map[string]*storage.PushedRequest{},
 	}
 }
 
@@ -256,6 +258,11 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	for k := range s.consents {
 		if k.client == id {
 			delete(s.consents, k)
+		}
+	}
+	for h, r := range s.pushed {
+		if r.ClientID == id {
+			delete(s.pushed, h)
 		}
 	}
 	return nil

@@ -67,6 +67,12 @@ func (s *Store) deleteExpiredRegistration(now time.Time) int64 {
 			n++
 		}
 	}
+	for k, r := range s.pushed {
+		if !live(r.ExpiresAt, now) {
+			delete(s.pushed, k)
+			n++
+		}
+	}
 	for k, exp := range s.usedOnce {
 		if !exp.After(now) {
 			delete(s.usedOnce, k)
@@ -87,5 +93,53 @@ func (s *Store) UseOnce(ctx context.Context, key []byte, now, expiresAt time.Tim
 		return fmt.Errorf("memstore: use once: %w", storage.ErrReused)
 	}
 	s.usedOnce[string(key)] = norm(expiresAt)
+	return nil
+}
+
+// CreatePushedRequest implements storage.PushedRequests.
+func (s *Store) CreatePushedRequest(ctx context.Context, r *storage.PushedRequest) error {
+	if err := checkHash(r.Hash); err != nil {
+		return err
+	}
+	if err := checkID("client", r.ClientID); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.pushed[string(r.Hash)]; ok {
+		return exists("create pushed request")
+	}
+	if _, ok := s.clients[r.ClientID]; !ok {
+		return fmt.Errorf("memstore: create pushed request: unknown client %q", r.ClientID)
+	}
+	cp := *r
+	cp.Hash = bytes.Clone(r.Hash)
+	cp.CreatedAt, cp.ExpiresAt = norm(r.CreatedAt), norm(r.ExpiresAt)
+	s.pushed[string(r.Hash)] = &cp
+	return nil
+}
+
+// PushedRequest implements storage.PushedRequests.
+func (s *Store) PushedRequest(ctx context.Context, hash []byte, now time.Time) (*storage.PushedRequest, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r, ok := s.pushed[string(hash)]
+	if !ok || !live(r.ExpiresAt, norm(now)) {
+		return nil, notFound("pushed request")
+	}
+	cp := *r
+	cp.Hash = bytes.Clone(r.Hash)
+	return &cp, nil
+}
+
+// ConsumePushedRequest implements storage.PushedRequests.
+func (s *Store) ConsumePushedRequest(ctx context.Context, hash []byte, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.pushed[string(hash)]
+	if !ok || !live(r.ExpiresAt, norm(now)) {
+		return notFound("consume pushed request")
+	}
+	delete(s.pushed, string(hash))
 	return nil
 }

@@ -99,6 +99,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 			`DELETE FROM grants WHERE client_id = ?`,
 			`DELETE FROM tokens WHERE client_id = ?`,
 			`DELETE FROM consents WHERE client_id = ?`,
+			`DELETE FROM pushed_requests WHERE client_id = ?`,
 		} {
 			if _, err := c.exec(ctx, q, id); err != nil {
 				return s.wrapErr("delete client", err)

@@ -31,6 +31,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 		`DELETE FROM throttle_failures WHERE expires_at <= ?`,
 		`DELETE FROM registration_tokens WHERE expires_at <= ?`,
 		`DELETE FROM used_once WHERE expires_at <= ?`,
+		`DELETE FROM pushed_requests WHERE expires_at <= ?`,
 	} {
 		var args []any
 		if countParams(q) == 1 {

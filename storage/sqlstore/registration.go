@@ -106,3 +106,49 @@ func (s *Store) UseOnce(ctx context.Context, key []byte, now, expiresAt time.Tim
 	}
 	return nil
 }
+
+// CreatePushedRequest implements storage.PushedRequests.
+func (s *Store) CreatePushedRequest(ctx context.Context, r *storage.PushedRequest) error {
+	if err := checkHash(r.Hash); err != nil {
+		return err
+	}
+	if err := checkID("client", r.ClientID); err != nil {
+		return err
+	}
+	_, err := s.writer().exec(ctx, `INSERT INTO pushed_requests (hash, client_id, params, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?)`, r.Hash, r.ClientID, r.Params, timeArg(r.CreatedAt), r.ExpiresAt.UnixMicro())
+	return s.wrapErr("create pushed request", err)
+}
+
+// PushedRequest implements storage.PushedRequests.
+func (s *Store) PushedRequest(ctx context.Context, hash []byte, now time.Time) (*storage.PushedRequest, error) {
+	if len(hash) == 0 {
+		return nil, notFound("pushed request")
+	}
+	var r storage.PushedRequest
+	var exp int64
+	err := s.reader().row(ctx, `SELECT hash, client_id, params, created_at, expires_at FROM pushed_requests
+		WHERE hash = ? AND expires_at > ?`, hash, now.UnixMicro()).
+		Scan(&r.Hash, &r.ClientID, &r.Params, timeCol{&r.CreatedAt}, &exp)
+	if err != nil {
+		return nil, s.wrapErr("pushed request", err)
+	}
+	r.ExpiresAt = time.UnixMicro(exp).UTC()
+	return &r, nil
+}
+
+// ConsumePushedRequest implements storage.PushedRequests: one conditional
+// delete, so one caller wins on any node.
+func (s *Store) ConsumePushedRequest(ctx context.Context, hash []byte, now time.Time) error {
+	if len(hash) == 0 {
+		return notFound("consume pushed request")
+	}
+	n, err := s.writer().execN(ctx, `DELETE FROM pushed_requests WHERE hash = ? AND expires_at > ?`, hash, now.UnixMicro())
+	if err != nil {
+		return s.wrapErr("consume pushed request", err)
+	}
+	if n == 0 {
+		return notFound("consume pushed request")
+	}
+	return nil
+}

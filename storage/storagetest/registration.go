@@ -126,3 +126,64 @@ func testConcurrentUseOnce(t *testing.T, s storage.Provider) {
 		t.Fatalf("%d wins, %d replays refused; want 1 and 19", wins.Load(), reused.Load())
 	}
 }
+
+func testPushedRequest(t *testing.T, s storage.Provider) {
+	ctx := t.Context()
+	mustClient(t, s, "rp")
+	r := &storage.PushedRequest{Hash: newHash(), ClientID: "rp", Params: "client_id=rp&scope=openid+profile&state=%22x%22",
+		CreatedAt: t0, ExpiresAt: at(time.Minute)}
+	complete(t, "pushed request", r)
+	ok(t, s.CreatePushedRequest(ctx, r), "CreatePushedRequest")
+	is(t, s.CreatePushedRequest(ctx, r), storage.ErrAlreadyExists, "CreatePushedRequest duplicate")
+	got, err := s.PushedRequest(ctx, r.Hash, at(time.Second))
+	ok(t, err, "PushedRequest")
+	same(t, "pushed request", r, got)
+	// Reading does not use it up; consuming does, once.
+	_, err = s.PushedRequest(ctx, r.Hash, at(time.Second))
+	ok(t, err, "PushedRequest again")
+	ok(t, s.ConsumePushedRequest(ctx, r.Hash, at(time.Second)), "ConsumePushedRequest")
+	is(t, s.ConsumePushedRequest(ctx, r.Hash, at(time.Second)), storage.ErrNotFound, "ConsumePushedRequest again")
+	_, err = s.PushedRequest(ctx, r.Hash, at(time.Second))
+	is(t, err, storage.ErrNotFound, "PushedRequest consumed")
+
+	// Expiry.
+	old := &storage.PushedRequest{Hash: newHash(), ClientID: "rp", Params: "a=b", CreatedAt: t0, ExpiresAt: at(time.Minute)}
+	ok(t, s.CreatePushedRequest(ctx, old), "CreatePushedRequest old")
+	_, err = s.PushedRequest(ctx, old.Hash, at(time.Minute))
+	is(t, err, storage.ErrNotFound, "PushedRequest expired")
+	is(t, s.ConsumePushedRequest(ctx, old.Hash, at(2*time.Minute)), storage.ErrNotFound, "ConsumePushedRequest expired")
+	n, err := s.DeleteExpired(ctx, at(2*time.Minute))
+	ok(t, err, "DeleteExpired")
+	if n < 1 {
+		t.Fatalf("DeleteExpired removed %d rows", n)
+	}
+	// A deleted client takes its pushed requests along.
+	gone := &storage.PushedRequest{Hash: newHash(), ClientID: "rp", Params: "a=b", CreatedAt: t0, ExpiresAt: at(time.Hour)}
+	ok(t, s.CreatePushedRequest(ctx, gone), "CreatePushedRequest gone")
+	ok(t, s.DeleteClient(ctx, "rp"), "DeleteClient")
+	_, err = s.PushedRequest(ctx, gone.Hash, at(time.Second))
+	is(t, err, storage.ErrNotFound, "PushedRequest of a deleted client")
+}
+
+// testConcurrentConsumePushedRequest: of 20 concurrent uses exactly one wins.
+func testConcurrentConsumePushedRequest(t *testing.T, s storage.Provider) {
+	ctx := t.Context()
+	mustClient(t, s, "rp")
+	r := &storage.PushedRequest{Hash: newHash(), ClientID: "rp", Params: "a=b", CreatedAt: t0, ExpiresAt: at(time.Hour)}
+	ok(t, s.CreatePushedRequest(ctx, r), "CreatePushedRequest")
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if s.ConsumePushedRequest(ctx, r.Hash, at(time.Second)) == nil {
+				wins.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d of 20 concurrent consumptions won, want 1", wins.Load())
+	}
+}

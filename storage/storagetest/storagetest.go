@@ -116,6 +116,8 @@ var providerTests = []subtest{
 	{"DeviceAuthConsumeOnce", testDeviceAuthConsumeOnce},
 	{"DeviceAuthExpiryAndClientDelete", testDeviceAuthExpiryAndClientDelete},
 	{"ConcurrentConsumeDeviceAuth", testConcurrentConsumeDeviceAuth},
+	{"PushedRequest", testPushedRequest},
+	{"ConcurrentConsumePushedRequest", testConcurrentConsumePushedRequest},
 
 	{"ConcurrentConsumeCode", testConcurrentConsumeCode},
 	{"ConcurrentRedeemWithGrant", testConcurrentRedeemWithGrant},

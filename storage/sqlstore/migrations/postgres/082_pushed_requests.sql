@@ -1,0 +1,11 @@
+-- Pushed authorization requests (RFC 9126), by the digest of their
+-- request_uri; deleted when used up or expired.
+CREATE TABLE pushed_requests (
+	hash       BYTEA    NOT NULL PRIMARY KEY,
+	client_id  TEXT COLLATE "C" NOT NULL REFERENCES clients (id) ON DELETE CASCADE,
+	params     TEXT    NOT NULL,
+	created_at BIGINT,
+	expires_at BIGINT NOT NULL
+);
+CREATE INDEX pushed_requests_expires_at ON pushed_requests (expires_at);
+CREATE INDEX pushed_requests_client_id ON pushed_requests (client_id);
