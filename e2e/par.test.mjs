@@ -124,3 +124,47 @@ test('oauth4webapi pushes its request (PAR, no DPoP) with client_secret_basic; a
   assert.ok(tokens.access_token);
   assert.ok(tokens.id_token);
 });
+
+test('openid-client sends a signed request object (JAR, RFC 9101) by value and pushed; one signed by another key is refused', async (t) => {
+  const { privateKey, publicKey } = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
+  const jwk = { ...(await crypto.subtle.exportKey('jwk', publicKey)), kid: 'jar-key', alg: 'ES256', use: 'sig' };
+  delete jwk.key_ops; delete jwk.ext;
+  const config = await client.dynamicClientRegistration(new URL(server.issuer), {
+    client_name: 'openid-client JAR', redirect_uris: [rp.redirectUri], token_endpoint_auth_method: 'private_key_jwt',
+    jwks: { keys: [jwk] }, request_object_signing_alg: 'ES256',
+  }, client.PrivateKeyJwt({ key: privateKey, kid: 'jar-key' }), { execute: [client.allowInsecureRequests] });
+  assert.equal(config.serverMetadata().request_parameter_supported, true);
+  const signer = { key: privateKey, kid: 'jar-key' };
+
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const params = {
+    redirect_uri: rp.redirectUri, scope: 'openid profile', state,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+  };
+  const url = await client.buildAuthorizationUrlWithJAR(config, params, signer);
+  assert.ok(url.searchParams.get('request'), 'a request object by value');
+  const { url: cb } = await signIn(t, url.href);
+  const tokens = await client.authorizationCodeGrant(config, cb, { pkceCodeVerifier: verifier, expectedState: state });
+  assert.ok(tokens.access_token);
+
+  // JAR pushed to /par (RFC 9126 §3).
+  const state2 = client.randomState();
+  const jarUrl = await client.buildAuthorizationUrlWithJAR(config, { ...params, state: state2 }, signer);
+  const pushed = await client.buildAuthorizationUrlWithPAR(config, { request: jarUrl.searchParams.get('request') });
+  assert.ok(pushed.searchParams.get('request_uri'));
+  const { url: cb2 } = await signIn(t, pushed.href);
+  assert.equal(cb2.searchParams.get('state'), state2);
+  assert.ok(cb2.searchParams.get('code'));
+
+  // A request object signed by a key the client never registered.
+  const { privateKey: stranger } = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
+  const forged = await client.buildAuthorizationUrlWithJAR(config, { ...params, state: 'forged' }, { key: stranger, kid: 'jar-key' });
+  forged.searchParams.set('redirect_uri', rp.redirectUri);
+  forged.searchParams.set('state', 'outer');
+  const res = await fetch(forged, { redirect: 'manual' });
+  const loc = new URL(res.headers.get('location'));
+  assert.equal(loc.origin, rp.origin);
+  assert.equal(loc.searchParams.get('error'), 'invalid_request_object');
+  assert.equal(loc.searchParams.get('state'), 'outer');
+});

@@ -70,8 +70,13 @@ type authRequest struct {
 	dpopJKT      string     // RFC 9449 §10 dpop_jkt, when DPoP is on
 	params       url.Values // every parameter, single-valued, as received
 	// requestURI is the /par request_uri the request came from, if any:
-	// then params hold only client_id and request_uri (RFC 9126 §4).
+	// then params hold only client_id and request_uri (RFC 9126 §4). With a
+	// request object, params hold what the browser sent (request or
+	// request_uri), verified again on every step.
 	requestURI string
+	// effective are the parameters the request was decided on (after /par
+	// and request objects).
+	effective url.Values
 }
 
 // redirectError is an error delivered to a trusted redirect URI.
@@ -133,11 +138,43 @@ func (p *Provider) parseAuthRequest(ctx context.Context, params url.Values, push
 	} else if err != nil {
 		return nil, err
 	}
-	redirectURI := params.Get("redirect_uri")
-	if redirectURI == "" {
-		return nil, newErr(errInvalidRequest, "The redirect_uri parameter is missing.")
+	// Request objects (OIDC Core §6, RFC 9101), before anything else is
+	// read: the object's values take precedence. When the object cannot be
+	// used, the error goes to the query's redirect URI if that is
+	// registered, otherwise on a page.
+	var jarErr *Error
+	if params.Has("request") || (carry == nil && params.Get("request_uri") != "") {
+		front := params
+		merged, err := p.requestObjectParams(ctx, client, front)
+		switch e := asError(err); {
+		case err == nil:
+			params = merged
+			if carry == nil && !pushing {
+				carry = url.Values{}
+				for k, v := range front {
+					carry.Set(k, v[0])
+				}
+			}
+		case e.status() >= 500:
+			return nil, err
+		default:
+			jarErr = e
+			params = url.Values{}
+			for k, v := range front {
+				if k != "request" && k != "request_uri" {
+					params[k] = v
+				}
+			}
+		}
 	}
-	if !redirectURIAllowed(client.RedirectURIs, redirectURI) {
+	redirectURI := params.Get("redirect_uri")
+	if redirectURI == "" || !redirectURIAllowed(client.RedirectURIs, redirectURI) {
+		if jarErr != nil {
+			return nil, jarErr
+		}
+		if redirectURI == "" {
+			return nil, newErr(errInvalidRequest, "The redirect_uri parameter is missing.")
+		}
 		return nil, newErr(errInvalidRequest, "The redirect_uri is not registered for this client.")
 	}
 
@@ -173,15 +210,17 @@ func (p *Provider) parseAuthRequest(ctx context.Context, params url.Values, push
 			return nil, fail(errInvalidRequest, "The %s parameter was sent more than once.", k)
 		}
 	}
-	if params.Get("request") != "" {
-		return nil, fail(errRequestNotSupported, "The request parameter is not supported.")
+	if jarErr != nil {
+		return nil, &redirectError{e: jarErr, req: req}
 	}
+	req.effective = params
 	if carry != nil {
-		req.requestURI = carry.Get("request_uri")
+		if strings.HasPrefix(carry.Get("request_uri"), requestURIPrefix) {
+			req.requestURI = carry.Get("request_uri")
+		}
 		req.params = carry
-	} else if params.Get("request_uri") != "" {
-		return nil, fail(errRequestURINotSupported, "Only request_uri values from this server's pushed authorization request endpoint are accepted.")
-	} else if !pushing && (p.cfg.RequirePAR || client.RequirePushedAuthorizationRequests) {
+	}
+	if req.requestURI == "" && !pushing && (p.cfg.RequirePAR || client.RequirePushedAuthorizationRequests) {
 		// RFC 9126 §5, §6
 		return nil, fail(errInvalidRequest, "This client must push its authorization requests (pushed authorization request endpoint).")
 	}

@@ -100,8 +100,8 @@ func TestAuthorizeRedirectErrors(t *testing.T) {
 		{"bad prompt", map[string]string{"prompt": "sometimes"}, "invalid_request"},
 		{"prompt none with login", map[string]string{"prompt": "none login"}, "invalid_request"},
 		{"bad max_age", map[string]string{"max_age": "-1"}, "invalid_request"},
-		{"request object", map[string]string{"request": "eyJ"}, "request_not_supported"},
-		{"request_uri", map[string]string{"request_uri": "https://rp.example/r"}, "request_uri_not_supported"},
+		{"unusable request object", map[string]string{"request": "eyJ"}, "invalid_request_object"},
+		{"unregistered request_uri", map[string]string{"request_uri": "https://rp.example/r"}, "invalid_request_uri"},
 		{"bad response_mode", map[string]string{"response_mode": "jwt"}, "invalid_request"},
 	}
 	for _, c := range cases {

@@ -118,6 +118,14 @@ func checkClientMetadata(c *storage.Client, allowHTTP bool) []error {
 			errs = append(errs, fmt.Errorf("jwks_uri %q: %w", m.JWKSURI, err))
 		}
 	}
+	for _, u := range m.RequestURIs {
+		if err := checkWebURI(strings.SplitN(u, "#", 2)[0], allowHTTP); err != nil {
+			errs = append(errs, fmt.Errorf("request_uri %q: %w", u, err))
+		}
+	}
+	if a := m.RequestObjectSigningAlg; a != "" && !slices.Contains(requestObjectAlgNames(), a) {
+		errs = append(errs, fmt.Errorf("request_object_signing_alg %q is not supported", a))
+	}
 	switch m.SubjectType {
 	case "", "public":
 	default:
@@ -125,8 +133,6 @@ func checkClientMetadata(c *storage.Client, allowHTTP bool) []error {
 	}
 	for name, set := range map[string]bool{
 		"sector_identifier_uri":            m.SectorIdentifierURI != "",
-		"request_uris":                     len(m.RequestURIs) > 0,
-		"request_object_signing_alg":       m.RequestObjectSigningAlg != "",
 		"access_token_signed_response_alg": m.AccessTokenSignedResponseAlg != "",
 		"id_token_encrypted_response_alg":  m.IDTokenEncryptedResponseAlg != "" || m.IDTokenEncryptedResponseEnc != "",
 		"userinfo_signed_response_alg":     m.UserinfoSignedResponseAlg != "",

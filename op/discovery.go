@@ -65,8 +65,10 @@ func (p *Provider) metadata() map[string]any {
 		"code_challenge_methods_supported":               []string{"S256", "plain"},
 		"claims_supported":                               supportedClaims(),
 		"claims_parameter_supported":                     true,
-		"request_parameter_supported":                    false,
-		"request_uri_parameter_supported":                false,
+		"request_parameter_supported":                    true,
+		"request_uri_parameter_supported":                true,
+		"require_request_uri_registration":               true,
+		"request_object_signing_alg_values_supported":    requestObjectAlgNames(),
 		"authorization_response_iss_parameter_supported": true,
 		"prompt_values_supported":                        []string{"none", "login", "consent", "select_account"},
 	}

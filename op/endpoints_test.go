@@ -161,9 +161,10 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 		t.Error("RFC 9207 flag missing")
 	}
 	for flag, want := range map[string]bool{
-		"claims_parameter_supported":      true,
-		"request_parameter_supported":     false,
-		"request_uri_parameter_supported": false,
+		"claims_parameter_supported":       true,
+		"request_parameter_supported":      true,
+		"request_uri_parameter_supported":  true,
+		"require_request_uri_registration": true,
 	} {
 		if doc[flag] != want {
 			t.Errorf("%s = %v, want %v", flag, doc[flag], want)

@@ -60,7 +60,8 @@ func (p *Provider) pushedAuthorizationRequest(w http.ResponseWriter, r *http.Req
 	}
 	params.Set("client_id", client.ID)
 	ctx := r.Context()
-	if _, err := p.parseAuthRequest(ctx, params, true); err != nil {
+	req, err := p.parseAuthRequest(ctx, params, true)
+	if err != nil {
 		// RFC 9126 §2.3: the authorization request's errors, as JSON.
 		var re *redirectError
 		if errors.As(err, &re) {
@@ -72,7 +73,7 @@ func (p *Provider) pushedAuthorizationRequest(w http.ResponseWriter, r *http.Req
 	uri := requestURIPrefix + newSecret()
 	now := p.now()
 	err = p.store.CreatePushedRequest(ctx, &storage.PushedRequest{
-		Hash: digest(uri), ClientID: client.ID, Params: params.Encode(), CreatedAt: now, ExpiresAt: now.Add(p.cfg.PARExpire),
+		Hash: digest(uri), ClientID: client.ID, Params: req.effective.Encode(), CreatedAt: now, ExpiresAt: now.Add(p.cfg.PARExpire),
 	})
 	if err != nil {
 		p.writeJSONError(w, r, err)

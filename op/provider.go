@@ -45,6 +45,9 @@ type Provider struct {
 	dpop         *dpop.Checker // nil unless Config.DPoP
 	// assertions verifies private_key_jwt and client_secret_jwt.
 	assertions *jwtauth.Verifier
+	// fetchHTTP fetches URLs clients supply (jwks_uri, request_uri)
+	// under SECURITY K1.
+	fetchHTTP *safehttp.Client
 
 	// Background work (Run, on-demand key reloads) is tracked so that Close
 	// can stop it and wait for it: no goroutine outlives the Provider.
@@ -96,12 +99,8 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if err := p.ReloadKeys(ctx); err != nil {
 		return nil, err
 	}
-	p.assertions = &jwtauth.Verifier{
-		Replays: cfg.Storage,
-		// jwks_uri is fetched under SECURITY K1.
-		HTTP: safehttp.New(safehttp.Options{AllowPrivate: cfg.InsecureAllowPrivateTargets}),
-		Now:  cfg.Now,
-	}
+	p.fetchHTTP = safehttp.New(safehttp.Options{AllowPrivate: cfg.InsecureAllowPrivateTargets})
+	p.assertions = &jwtauth.Verifier{Replays: cfg.Storage, HTTP: p.fetchHTTP, Now: cfg.Now}
 	p.grantTypes = map[string]grantFunc{
 		"authorization_code": p.grantAuthorizationCode,
 		"refresh_token":      p.grantRefreshToken,

@@ -69,7 +69,7 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 	c.fs.StringVar(&spec.ContactEmail, "contact-email", "", "contact email")
 	c.fs.StringVar(&spec.LogoURL, "logo-url", "", "logo URL: fetched once now (https, public addresses only, at most 256 KiB) and served by oidcd itself; pages never load it from there")
 	logoFile := c.fs.String("logo-file", "", "logo image `file` (PNG, JPEG, GIF or WebP, at most 256 KiB) that oidcd serves on the consent page")
-	var grantTypes stringList
+	var grantTypes, requestURIs stringList
 	var jwksFile string
 	c.fs.StringVar(&spec.TokenEndpointAuthMethod, "token-endpoint-auth-method", "", "client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt or none (default: either secret method; none for public clients)")
 	c.fs.Var(&grantTypes, "grant-type", "grant type the client may use, repeatable: authorization_code, implicit, refresh_token, client_credentials, password, device_code (RFC 8628; needs OIDCD_DEVICE_FLOW_ENABLE), token_exchange (RFC 8693; needs OIDCD_TOKEN_EXCHANGE_ENABLE) (default: every enabled grant but password, device_code and token_exchange)")
@@ -78,6 +78,8 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 	c.fs.BoolVar(&spec.DPoPBoundAccessTokens, "dpop-bound-access-tokens", false, "the client must send a DPoP proof with every token request (RFC 9449 §5.2; needs OIDCD_DPOP_ENABLE)")
 	c.fs.StringVar(&spec.JWKSURI, "jwks-uri", "", "URL of the client's public JWK Set (private_key_jwt)")
 	c.fs.StringVar(&jwksFile, "jwks", "", "FILE holding the client's public JWK Set (JSON)")
+	c.fs.Var(&requestURIs, "request-uri", "URL the client may pass as request_uri (a request object to fetch), repeatable")
+	c.fs.StringVar(&spec.RequestObjectSigningAlg, "request-object-signing-alg", "", "the only alg accepted for the client's request objects (none must be given to accept unsigned ones)")
 	c.fs.BoolVar(&spec.RequirePushedAuthorizationRequests, "require-pushed-authorization-requests", false, "refuse authorization requests not pushed to /par first (RFC 9126)")
 	c.fs.StringVar(&spec.SoftwareID, "software-id", "", "identifier of the client software")
 	c.fs.StringVar(&spec.SoftwareVersion, "software-version", "", "version of the client software")
@@ -96,6 +98,7 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 		spec.Scope = append(spec.Scope, strings.Fields(sc)...)
 	}
 	spec.GrantTypes = grantTypes
+	spec.RequestURIs = requestURIs
 	if jwksFile != "" {
 		b, err := os.ReadFile(jwksFile)
 		if err != nil {

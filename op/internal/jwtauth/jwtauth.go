@@ -232,22 +232,39 @@ func (v *Verifier) checkClaims(c *jwt.Claims, clientID string, audiences []strin
 	return invalid("aud %v names none of %v", []string(c.Audience), audiences)
 }
 
-// verifyWithClientKeys checks the signature against the client's keys: its
-// registered jwks, or its jwks_uri's set (cached; fetched again, at most
-// every RefetchInterval, when the kid is unknown, so a rotated key is found).
+// verifyWithClientKeys checks the signature against the client's keys.
 func (v *Verifier) verifyWithClientKeys(ctx context.Context, tok *jwt.JSONWebToken, hdr jose.Header, c Client, out *jwt.Claims) error {
+	keys, err := v.ClientKeys(ctx, c, hdr)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if tok.Claims(k.Key, out) == nil {
+			return nil
+		}
+	}
+	return invalid("signature not made by a key of the client (kid %q)", hdr.KeyID)
+}
+
+// ClientKeys returns the client's public keys that may have made a
+// signature with header hdr: from its registered jwks, or its jwks_uri's
+// set (cached; fetched again, at most every RefetchInterval, when the kid
+// is unknown, so a rotated key is found). Request objects (RFC 9101) are
+// verified with them too.
+func (v *Verifier) ClientKeys(ctx context.Context, c Client, hdr jose.Header) ([]jose.JSONWebKey, error) {
+	v.init()
 	var set *jose.JSONWebKeySet
 	switch {
 	case c.JWKS != "":
 		s, err := ParseJWKS([]byte(c.JWKS))
 		if err != nil {
-			return invalid("registered jwks: %v", err)
+			return nil, invalid("registered jwks: %v", err)
 		}
 		set = s
 	case c.JWKSURI != "":
 		s, err := v.keySet(ctx, c.JWKSURI, false)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		set = s
 		if hdr.KeyID != "" && len(set.Key(hdr.KeyID)) == 0 {
@@ -256,14 +273,9 @@ func (v *Verifier) verifyWithClientKeys(ctx context.Context, tok *jwt.JSONWebTok
 			}
 		}
 	default:
-		return invalid("the client registered no keys (jwks or jwks_uri)")
+		return nil, invalid("the client registered no keys (jwks or jwks_uri)")
 	}
-	for _, k := range candidates(set, hdr) {
-		if tok.Claims(k.Key, out) == nil {
-			return nil
-		}
-	}
-	return invalid("signature not made by a key of the client (kid %q)", hdr.KeyID)
+	return candidates(set, hdr), nil
 }
 
 // candidates are the keys that may have made a signature with hdr: those
