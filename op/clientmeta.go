@@ -127,12 +127,24 @@ func checkClientMetadata(c *storage.Client, allowHTTP bool) []error {
 		errs = append(errs, fmt.Errorf("request_object_signing_alg %q is not supported", a))
 	}
 	switch m.SubjectType {
-	case "", "public":
+	case "", SubjectPublic:
+		if m.SectorIdentifierURI != "" {
+			errs = append(errs, errors.New("sector_identifier_uri is for pairwise clients"))
+		}
+	case SubjectPairwise:
+		if m.SectorIdentifierURI != "" {
+			if err := checkWebURI(m.SectorIdentifierURI, false); err != nil {
+				// OIDC Registration §2: an https URL (http only on loopback,
+				// which is fetched only with the private-targets switch).
+				errs = append(errs, fmt.Errorf("sector_identifier_uri %q must be an https URL: %w", m.SectorIdentifierURI, err))
+			}
+		} else if _, err := sectorIdentifier(c); err != nil {
+			errs = append(errs, errors.New("a pairwise client with redirection endpoints on several hosts needs a sector_identifier_uri (OIDC Core §8.1)"))
+		}
 	default:
-		errs = append(errs, fmt.Errorf("subject_type %q is not supported", m.SubjectType))
+		errs = append(errs, fmt.Errorf("subject_type %q is not supported (public or pairwise)", m.SubjectType))
 	}
 	for name, set := range map[string]bool{
-		"sector_identifier_uri":            m.SectorIdentifierURI != "",
 		"access_token_signed_response_alg": m.AccessTokenSignedResponseAlg != "",
 		"id_token_encrypted_response_alg":  m.IDTokenEncryptedResponseAlg != "" || m.IDTokenEncryptedResponseEnc != "",
 		"userinfo_signed_response_alg":     m.UserinfoSignedResponseAlg != "",

@@ -59,7 +59,7 @@ func (p *Provider) metadata() map[string]any {
 		"response_types_supported":                       supportedResponseTypes,
 		"response_modes_supported":                       []string{"query", "fragment", "form_post"},
 		"grant_types_supported":                          grants,
-		"subject_types_supported":                        []string{"public"},
+		"subject_types_supported":                        []string{SubjectPublic, SubjectPairwise},
 		"id_token_signing_alg_values_supported":          algs,
 		"token_endpoint_auth_methods_supported":          authMethods,
 		"code_challenge_methods_supported":               []string{"S256", "plain"},

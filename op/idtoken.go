@@ -34,10 +34,19 @@ type idTokenInput struct {
 
 // subject returns the "sub" of a user for a client.
 func (p *Provider) subject(ctx context.Context, userID string, c *storage.Client) (string, error) {
+	local := userID
 	if h := p.cfg.Hooks.Subject; h != nil {
-		return h(ctx, SubjectArgs{UserID: userID, Client: c})
+		sub, err := h(ctx, SubjectArgs{UserID: userID, Client: c})
+		if err != nil {
+			return "", err
+		}
+		local = sub
 	}
-	return userID, nil
+	if c.SubjectType == SubjectPairwise {
+		// OIDC Core §8.1, over the host's own subject when it has one.
+		return p.pairwiseSubject(c, local)
+	}
+	return local, nil
 }
 
 // idToken builds and signs an ID token (OIDC Core §2) with the client's

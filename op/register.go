@@ -113,6 +113,11 @@ func (p *Provider) register(w http.ResponseWriter, r *http.Request) {
 		p.writeJSONError(w, r, err)
 		return
 	}
+	if err := checkSector(ctx, c, p.fetchHTTP); err != nil {
+		// OIDC Registration §5
+		p.writeJSONError(w, r, &Error{Code: errInvalidClientMetadata, Description: err.Error()})
+		return
+	}
 	p.fetchRegisteredLogo(ctx, c, nil)
 	regToken := newSecret()
 	c.RegistrationTokenHash = digest(regToken)
@@ -351,6 +356,10 @@ func (p *Provider) registrationClient(w http.ResponseWriter, r *http.Request) {
 		next, _, err := p.clientFromMetadata(md, c.ID)
 		if err != nil {
 			p.writeJSONError(w, r, err)
+			return
+		}
+		if err := checkSector(ctx, next, p.fetchHTTP); err != nil {
+			p.writeJSONError(w, r, &Error{Code: errInvalidClientMetadata, Description: err.Error()})
 			return
 		}
 		next.CreatedAt = c.CreatedAt

@@ -80,6 +80,8 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 	c.fs.StringVar(&jwksFile, "jwks", "", "FILE holding the client's public JWK Set (JSON)")
 	c.fs.Var(&requestURIs, "request-uri", "URL the client may pass as request_uri (a request object to fetch), repeatable")
 	c.fs.StringVar(&spec.RequestObjectSigningAlg, "request-object-signing-alg", "", "the only alg accepted for the client's request objects (none must be given to accept unsigned ones)")
+	c.fs.StringVar(&spec.SubjectType, "subject-type", "", "public (default) or pairwise: a sub per sector, so clients of different sectors cannot correlate users (OIDC Core §8)")
+	c.fs.StringVar(&spec.SectorIdentifierURI, "sector-identifier-uri", "", "https URL of a JSON array listing the client's redirect URIs (pairwise clients on several hosts)")
 	c.fs.BoolVar(&spec.RequirePushedAuthorizationRequests, "require-pushed-authorization-requests", false, "refuse authorization requests not pushed to /par first (RFC 9126)")
 	c.fs.StringVar(&spec.SoftwareID, "software-id", "", "identifier of the client software")
 	c.fs.StringVar(&spec.SoftwareVersion, "software-version", "", "version of the client software")
@@ -134,8 +136,12 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 		}
 	}
 	// Validate before anything is created (database, secret file).
-	if _, _, err := op.NewClient(spec, throwawaySealer(), a.now()); err != nil {
+	probe, _, err := op.NewClient(spec, throwawaySealer(), a.now())
+	if err != nil {
 		return fmt.Errorf("clients create: invalid client:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	}
+	if err := op.CheckSectorIdentifier(ctx, probe, s.AllowPrivateTargets); err != nil {
+		return fmt.Errorf("clients create: invalid client:\n  %s", err)
 	}
 	store, seal, err := c.openSealed(ctx, s)
 	if err != nil {

@@ -122,4 +122,15 @@ func TestClientsCreateRegistrationFlags(t *testing.T) {
 	fails(t, dir, nil, "jwks and jwks_uri", "clients", "create", "--name", "X", "--redirect-uri", "https://x.example/cb", "--jwks", jwks, "--jwks-uri", "https://x.example/jwks")
 	fails(t, dir, nil, "needs grant type implicit", "clients", "create", "--name", "X", "--redirect-uri", "https://x.example/cb", "--response-type", "id_token", "--grant-type", "authorization_code")
 	fails(t, dir, nil, `scheme "javascript"`, "clients", "create", "--name", "X", "--redirect-uri", "javascript:alert(1)")
+	// Pairwise subjects (OIDC Core §8.1) and request objects.
+	var pw clientJSON
+	json.Unmarshal([]byte(ok(t, dir, "clients", "create", "--name", "PW", "--redirect-uri", "https://a.example/cb", "--subject-type", "pairwise",
+		"--request-uri", "https://a.example/r.jwt", "--request-object-signing-alg", "ES256", "--json")), &pw)
+	if pw.SubjectType != "pairwise" || len(pw.RequestURIs) != 1 || pw.RequestObjectSigningAlg != "ES256" {
+		t.Fatalf("pairwise client: %+v", pw)
+	}
+	fails(t, dir, nil, "sector_identifier_uri", "clients", "create", "--name", "X", "--redirect-uri", "https://a.example/cb", "--redirect-uri", "https://b.example/cb", "--subject-type", "pairwise")
+	fails(t, dir, nil, "sector_identifier_uri could not be fetched", "clients", "create", "--name", "X", "--redirect-uri", "https://a.example/cb", "--subject-type", "pairwise", "--sector-identifier-uri", "https://127.0.0.1:1/sector.json")
+	fails(t, dir, nil, "subject_type", "clients", "create", "--name", "X", "--redirect-uri", "https://a.example/cb", "--subject-type", "secret")
+	fails(t, dir, nil, "request_object_signing_alg", "clients", "create", "--name", "X", "--redirect-uri", "https://a.example/cb", "--request-object-signing-alg", "HS1")
 }
