@@ -61,6 +61,10 @@ const (
 	EventAdminKeyCreated          EventKind = "admin.key_created"
 	EventAdminKeyRotated          EventKind = "admin.key_rotated"
 	EventAdminKeyRetired          EventKind = "admin.key_retired"
+	// EventAdminBackup, EventAdminRestore: a database copy was written or
+	// put back (Reason: the file).
+	EventAdminBackup  EventKind = "admin.backup"
+	EventAdminRestore EventKind = "admin.restore"
 )
 
 // Event is one occurrence of an EventKind. Fields that do not apply are

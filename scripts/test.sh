@@ -17,12 +17,12 @@ echo "== go vet"
 go vet ./...
 echo "== go test"
 go test -count=1 -timeout 10m ./...
-echo "== fuzz (each Fuzz target for ${OIDCD_FUZZTIME:-2s}; corpora in <package>/testdata/fuzz)"
+echo "== fuzz (each Fuzz target for ${OIDCD_TEST_FUZZTIME:-2s}; corpora in <package>/testdata/fuzz)"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 for file in $(grep -rl --include='*_test.go' '^func Fuzz' --exclude-dir=node_modules . | sort); do
 	for target in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$file" | cut -c6-); do
-		if ! go test "./$(dirname "$file")" -run '^$' -fuzz "^$target\$" -fuzztime "${OIDCD_FUZZTIME:-2s}" >"$out" 2>&1; then
+		if ! go test "./$(dirname "$file")" -run '^$' -fuzz "^$target\$" -fuzztime "${OIDCD_TEST_FUZZTIME:-2s}" >"$out" 2>&1; then
 			cat "$out"
 			echo "FAIL fuzz $target"
 			exit 1
@@ -30,5 +30,7 @@ for file in $(grep -rl --include='*_test.go' '^func Fuzz' --exclude-dir=node_mod
 		echo "ok   $target"
 	done
 done
+echo "== container image build steps (scripts/test-image.sh; no container engine needed)"
+./scripts/test-image.sh
 echo "== e2e (openid-client, Chromium)"
 (cd e2e && npm test)

@@ -75,6 +75,8 @@ type Settings struct {
 	ClientAuthFailureWindow    time.Duration
 	TrustedProxies             []netip.Prefix
 
+	TLSCert        string
+	TLSKey         string
 	MetricsAddr    string
 	HealthzVersion bool
 
@@ -167,6 +169,8 @@ var settingsTable = []setting{
 	{name: "cleanup_interval", kind: kSeconds, def: "300", help: "how often a node deletes expired codes, tokens, grants, sessions and consents (safe on several nodes at once)", target: func(s *Settings) any { return &s.CleanupInterval }},
 	{name: "jwks_max_age", kind: kSeconds, def: "300", help: "JWKS cache lifetime sent to relying parties; a new signing key is published for key_refresh + jwks_max_age before it signs", target: func(s *Settings) any { return &s.JWKSMaxAge }},
 	{name: "key_refresh", kind: kSeconds, def: "30", help: "how often a node re-reads signing keys: a key created or rotated elsewhere is used within this", target: func(s *Settings) any { return &s.KeyRefresh }},
+	{name: "tls_cert", kind: kString, help: "PEM certificate chain: serve https (TLS 1.2 or later) with it and OIDCD_TLS_KEY; re-read on SIGHUP and when the files change", target: func(s *Settings) any { return &s.TLSCert }},
+	{name: "tls_key", kind: kString, help: "PEM private key of OIDCD_TLS_CERT", target: func(s *Settings) any { return &s.TLSKey }},
 	{name: "metrics_addr", kind: kString, help: "address of a separate listener serving Prometheus metrics at /metrics (e.g. 127.0.0.1:9090; default: off)", target: func(s *Settings) any { return &s.MetricsAddr }},
 	{name: "healthz_version", kind: kBool, def: "false", help: "include the build's version in /healthz (off: the version tells attackers which advisories apply)", target: func(s *Settings) any { return &s.HealthzVersion }},
 	{name: "trusted_proxies", kind: kPrefixes, help: "proxies whose X-Forwarded-For is believed (CIDRs or IPs, comma-separated)", target: func(s *Settings) any { return &s.TrustedProxies }},

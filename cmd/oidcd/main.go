@@ -11,6 +11,9 @@
 //	oidcd clients create|list|show|delete|rotate-secret
 //	oidcd registration-tokens create
 //	oidcd import django --from URL
+//	oidcd backup FILE, oidcd restore FILE
+//	oidcd healthcheck
+//	oidcd example-config
 //	oidcd version
 //	oidcd help [COMMAND]
 package main
@@ -84,6 +87,10 @@ Usage:
   oidcd registration-tokens create [--uses N] [--expires D] [--json]
   oidcd secret rotate [--new-secret-stdin] [--json]   (stop every node first)
   oidcd import django --from URL [--dry-run] [--media DIR] [--sub id|username | --sub-map FILE] [--claims-sql SQL] [--json]
+  oidcd backup FILE                   (SQLite: a consistent copy of the live database, and FILE.secret)
+  oidcd restore [--force] FILE
+  oidcd healthcheck [--live] [--url URL]
+  oidcd example-config                (every setting, commented, as environment variables)
   oidcd version [--json]              (also: oidcd --version)
   oidcd help [COMMAND [SUBCOMMAND]]
 
@@ -129,6 +136,22 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		return a.users(ctx, rest)
 	case "clients":
 		return a.clients(ctx, rest)
+	case "backup":
+		return a.backup(ctx, rest)
+	case "restore":
+		return a.restore(ctx, rest)
+	case "healthcheck":
+		return a.healthcheck(ctx, rest)
+	case "example-config":
+		if len(rest) > 0 {
+			if rest[0] == "-h" || rest[0] == "--help" || rest[0] == "-help" {
+				fmt.Fprintln(a.stdout, "Usage: oidcd example-config\n\nPrints every setting as a commented environment-variable line (packaging/oidcd.env).")
+				return nil
+			}
+			return usagef("example-config: unexpected argument %q", rest[0])
+		}
+		exampleConfig(a.stdout)
+		return nil
 	case "registration-tokens":
 		return a.registrationTokens(ctx, rest)
 	case "import":

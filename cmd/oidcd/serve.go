@@ -68,6 +68,16 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		}
 	}
 
+	var certs *certReloader
+	if s.TLSCert != "" || s.TLSKey != "" {
+		if s.TLSCert == "" || s.TLSKey == "" {
+			return errors.New("OIDCD_TLS_CERT and OIDCD_TLS_KEY go together: give both or neither")
+		}
+		if certs, err = newCertReloader(s.TLSCert, s.TLSKey, log); err != nil {
+			return err
+		}
+	}
+
 	// Bind before any first-start work: when the address is taken, nothing
 	// is created (no database, no secret file, no admin password printed
 	// that would never be shown again).
@@ -186,8 +196,28 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		IdleTimeout:    idleTimeout,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	if certs != nil {
+		hs.TLSConfig = tlsConfig(certs)
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if certs != nil {
+		// SIGHUP (systemctl reload) re-reads the certificate now; changed
+		// files are also noticed on their own within a second.
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		bg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-hup:
+					certs.reload()
+				}
+			}
+		})
+	}
 	// Background work: expired-row cleanup every OIDCD_CLEANUP_INTERVAL, key
 	// re-reads every OIDCD_KEY_REFRESH.
 	bg.Go(func() { srv.Run(ctx) })
@@ -196,7 +226,13 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	// migrations) leaves garbage the idle process need not keep.
 	debug.FreeOSMemory()
 	errc := make(chan error, 2)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() {
+		if certs != nil {
+			errc <- hs.ServeTLS(ln, "", "") // the certificate comes from TLSConfig
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
 	var ms *http.Server
 	if metrics != nil {
 		mux := http.NewServeMux()
@@ -206,7 +242,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		go func() { errc <- ms.Serve(mln) }()
 		log.Info("metrics listening", "addr", mln.Addr().String())
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "issuer", s.Issuer)
+	log.Info("listening", "addr", ln.Addr().String(), "issuer", s.Issuer, "tls", certs != nil)
 
 	select {
 	case err := <-errc:

@@ -47,6 +47,8 @@ type Store struct {
 	savepoints *atomic.Int64
 	// obs receives statement durations (ObserveQueries).
 	obs *queryObserver
+	// path is the SQLite database file ("" on PostgreSQL), for Backup.
+	path string
 }
 
 // queryObserver passes each statement's duration to a function set once
@@ -167,7 +169,7 @@ func openSQLite(path string) (*Store, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	s := &Store{d: newSQLiteDialect(), w: w, r: r, wc: newStmtCache(w), rc: newStmtCache(r), obs: &queryObserver{}}
+	s := &Store{d: newSQLiteDialect(), w: w, r: r, wc: newStmtCache(w), rc: newStmtCache(r), obs: &queryObserver{}, path: path}
 	s.startBatcher()
 	return s, nil
 }
