@@ -26,7 +26,7 @@ var (
 
 // Provider is what the OpenID Provider engine (package op) needs from a
 // backend: clients, authorization codes, grants with their tokens, consents,
-// signing keys and the failure throttle. A host application that embeds op
+// signing keys, the failure throttle and the logout queue. A host application that embeds op
 // with its own users implements only this (or uses storage/memstore or
 // storage/sqlstore); storagetest.RunProvider checks an implementation.
 type Provider interface {
@@ -40,11 +40,13 @@ type Provider interface {
 	Replays
 	DeviceAuths
 	PushedRequests
+	Logouts
 	// DeleteExpired removes codes, device authorizations, tokens, grants,
 	// consents, throttle counters, initial access tokens, one-time values,
-	// pushed requests (and, in a backend that also implements Accounts, sessions)
-	// whose lifetime ended at or before now, and returns how many rows it
-	// removed. Safe to run on several nodes at once.
+	// pushed requests, session clients and logout messages (and, in a
+	// backend that also implements Accounts, sessions) whose lifetime ended
+	// at or before now, and returns how many rows it removed. Safe to run on
+	// several nodes at once.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	// Ping reports whether the backend is reachable: an error wrapping
 	// ErrUnavailable when it is not.
@@ -240,4 +242,35 @@ type Throttle interface {
 	Failures(ctx context.Context, key string, since time.Time) (int, error)
 	// ResetFailures forgets every failure of key.
 	ResetFailures(ctx context.Context, key string) error
+}
+
+// Logouts remembers which clients took part in each browser session and
+// queues back-channel logout messages durably, so that a node that stops
+// while delivering loses nothing (Back-Channel Logout 1.0 §2.3, §2.5).
+type Logouts interface {
+	// AddSessionClient records that sc.ClientID took part in sc.SessionID;
+	// recording a pair again only moves its ExpiresAt.
+	AddSessionClient(ctx context.Context, sc *SessionClient) error
+	// TakeSessionClients removes and returns the unexpired clients of a
+	// session, atomically: of concurrent calls for one session, each client
+	// is returned to exactly one. An empty session id is an error.
+	TakeSessionClients(ctx context.Context, sessionID string, now time.Time) ([]*SessionClient, error)
+	// EnqueueLogouts stores messages; ErrAlreadyExists if an id is taken
+	// (then none is stored).
+	EnqueueLogouts(ctx context.Context, msgs ...*LogoutMessage) error
+	// LeaseLogout claims the due message (NextAttemptAt at or before now,
+	// no lease or a lapsed one) that has waited longest: it sets LeaseUntil
+	// to until, counts one more attempt and returns it. Of concurrent
+	// callers, on any number of nodes, at most one obtains a message while
+	// its lease holds. ErrNotFound if no message is due.
+	LeaseLogout(ctx context.Context, now, until time.Time) (*LogoutMessage, error)
+	// RetryLogout releases a leased message and makes it due again at next.
+	// ErrNotFound if it no longer exists.
+	RetryLogout(ctx context.Context, id string, next time.Time, lastError string) error
+	// DeleteLogout removes a message (delivered, or given up); removing an
+	// unknown message is not an error.
+	DeleteLogout(ctx context.Context, id string) error
+	// LogoutMessages returns every queued message, oldest first (for
+	// operators and tests).
+	LogoutMessages(ctx context.Context) ([]*LogoutMessage, error)
 }

@@ -38,7 +38,17 @@ type Client struct {
 	TermsURL     string
 	ContactEmail string
 	LogoURL      string
-	CreatedAt    time.Time
+	// FrontchannelLogoutURI is loaded in an iframe when a session the
+	// client took part in ends (Front-Channel Logout 1.0 §2); with
+	// FrontchannelLogoutSessionRequired it gets iss and sid.
+	FrontchannelLogoutURI             string
+	FrontchannelLogoutSessionRequired bool
+	// BackchannelLogoutURI receives a logout token when a session the client
+	// took part in ends (Back-Channel Logout 1.0 §2.2); with
+	// BackchannelLogoutSessionRequired the token always carries sid.
+	BackchannelLogoutURI             string
+	BackchannelLogoutSessionRequired bool
+	CreatedAt                        time.Time
 
 	// Registration metadata beyond django-oidc-provider's (RFC 7591 §2, OpenID Connect
 	// Dynamic Client Registration 1.0 §2, RFC 9126 §6, RFC 9068 §2).
@@ -311,4 +321,36 @@ type DeviceDecision struct {
 	UserID    string
 	SessionID string
 	AuthTime  time.Time
+}
+
+// SessionClient records that a client was issued a code or tokens in a
+// browser session, so that logging out of the session can notify it
+// (Back-Channel Logout 1.0 §2.3, Front-Channel Logout 1.0 §3).
+type SessionClient struct {
+	SessionID string
+	ClientID  string
+	UserID    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// LogoutMessage is a back-channel logout token waiting to be delivered to
+// one client (Back-Channel Logout 1.0 §2.5). The token is signed at each
+// attempt, so it is never stale; ID is its jti.
+type LogoutMessage struct {
+	ID        string
+	ClientID  string
+	URI       string // the client's backchannel_logout_uri when queued
+	Subject   string // the sub claim; empty when not sent
+	SessionID string // the sid claim; empty when not sent
+	Attempts  int    // deliveries tried, the current one included
+	// NextAttemptAt is when the message is due.
+	NextAttemptAt time.Time
+	// LeaseUntil is when a node's claim on the message lapses: while it
+	// holds no other node delivers the message. Zero when not leased.
+	LeaseUntil time.Time
+	LastError  string
+	CreatedAt  time.Time
+	// ExpiresAt is when delivery is given up.
+	ExpiresAt time.Time
 }

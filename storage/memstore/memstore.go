@@ -21,21 +21,25 @@ var _ storage.Provider = (*Store)(nil)
 // method runs under one mutex, so each call is atomic, and values are copied
 // in and out: a caller never shares memory with the store.
 type Store struct {
-	mu        sync.RWMutex
-	clients   map[string]*storage.Client
-	codes     map[string]*storage.AuthCode // by string(hash)
-	grants    map[string]*storage.Grant
-	tokens    map[string]*storage.Token      // by string(hash)
-	byGrant   map[string]map[string]struct{} // grant id → token hashes
-	consents  map[consentKey]*storage.Consent
-	keys      map[string]*storage.SigningKey
-	failures  map[string][]failure                  // throttle key → failures, oldest first
-	regTokens map[string]*storage.RegistrationToken // by string(hash)
-	usedOnce  map[string]time.Time                  // replay keys → expiry
-	devices   map[string]*storage.DeviceAuth        // by string(device code hash)
-	userCodes map[string]string                     // user code hash → device code hash
-	pushed    map[string]*storage.PushedRequest     // by string(hash)
+	mu             sync.RWMutex
+	clients        map[string]*storage.Client
+	codes          map[string]*storage.AuthCode // by string(hash)
+	grants         map[string]*storage.Grant
+	tokens         map[string]*storage.Token      // by string(hash)
+	byGrant        map[string]map[string]struct{} // grant id → token hashes
+	consents       map[consentKey]*storage.Consent
+	keys           map[string]*storage.SigningKey
+	failures       map[string][]failure                  // throttle key → failures, oldest first
+	regTokens      map[string]*storage.RegistrationToken // by string(hash)
+	usedOnce       map[string]time.Time                  // replay keys → expiry
+	devices        map[string]*storage.DeviceAuth        // by string(device code hash)
+	userCodes      map[string]string                     // user code hash → device code hash
+	pushed         map[string]*storage.PushedRequest     // by string(hash)
+	sessionClients map[sessionClientKey]*storage.SessionClient
+	logouts        map[string]*storage.LogoutMessage
 }
+
+type sessionClientKey struct{ session, client string }
 
 type consentKey struct{ user, client string }
 
@@ -45,19 +49,21 @@ type failure struct{ at, expires time.Time }
 // New returns an empty store.
 func New() *Store {
 	return &Store{
-		clients:   map[string]*storage.Client{},
-		codes:     map[string]*storage.AuthCode{},
-		grants:    map[string]*storage.Grant{},
-		tokens:    map[string]*storage.Token{},
-		byGrant:   map[string]map[string]struct{}{},
-		consents:  map[consentKey]*storage.Consent{},
-		keys:      map[string]*storage.SigningKey{},
-		failures:  map[string][]failure{},
-		regTokens: map[string]*storage.RegistrationToken{},
-		usedOnce:  map[string]time.Time{},
-		devices:   map[string]*storage.DeviceAuth{},
-		userCodes: map[string]string{},
-		pushed:    map[string]*storage.PushedRequest{},
+		clients:        map[string]*storage.Client{},
+		codes:          map[string]*storage.AuthCode{},
+		grants:         map[string]*storage.Grant{},
+		tokens:         map[string]*storage.Token{},
+		byGrant:        map[string]map[string]struct{}{},
+		consents:       map[consentKey]*storage.Consent{},
+		keys:           map[string]*storage.SigningKey{},
+		failures:       map[string][]failure{},
+		regTokens:      map[string]*storage.RegistrationToken{},
+		usedOnce:       map[string]time.Time{},
+		devices:        map[string]*storage.DeviceAuth{},
+		userCodes:      map[string]string{},
+		pushed:         map[string]*storage.PushedRequest{},
+		sessionClients: map[sessionClientKey]*storage.SessionClient{},
+		logouts:        map[string]*storage.LogoutMessage{},
 	}
 }
 
@@ -263,6 +269,16 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	for h, r := range s.pushed {
 		if r.ClientID == id {
 			delete(s.pushed, h)
+		}
+	}
+	for k := range s.sessionClients {
+		if k.client == id {
+			delete(s.sessionClients, k)
+		}
+	}
+	for mid, m := range s.logouts {
+		if m.ClientID == id {
+			delete(s.logouts, mid)
 		}
 	}
 	return nil
@@ -848,6 +864,18 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 		}
 	}
 	n += s.deleteExpiredRegistration(now)
+	for k, sc := range s.sessionClients {
+		if !live(sc.ExpiresAt, now) {
+			delete(s.sessionClients, k)
+			n++
+		}
+	}
+	for id, m := range s.logouts {
+		if !live(m.ExpiresAt, now) {
+			delete(s.logouts, id)
+			n++
+		}
+	}
 	for key, l := range s.failures {
 		kept := slices.DeleteFunc(l, func(f failure) bool { return !f.expires.After(now) })
 		n += int64(len(l) - len(kept))

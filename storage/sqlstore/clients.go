@@ -9,14 +9,17 @@ import (
 const clientCols = `id, name, type, secret_hash, secret_sealed, response_types, redirect_uris,
 	post_logout_redirect_uris, jwt_alg, require_consent, reuse_consent, scope, website,
 	terms_url, contact_email, logo_url, created_at, metadata, registration_token_hash,
-	public_password_grant, logo_image, logo_type`
+	public_password_grant, logo_image, logo_type, frontchannel_logout_uri,
+	frontchannel_logout_session_required, backchannel_logout_uri, backchannel_logout_session_required`
 
 func clientArgs(c *storage.Client) []any {
 	return []any{c.ID, c.Name, string(c.Type), blobArg(c.SecretHash), blobArg(c.SecretSealed),
 		listArg(c.ResponseTypes), listArg(c.RedirectURIs), listArg(c.PostLogoutRedirectURIs),
 		c.JWTAlg, c.RequireConsent, c.ReuseConsent, scopeArg(c.Scope), c.Website,
 		c.TermsURL, c.ContactEmail, c.LogoURL, timeArg(c.CreatedAt), metadataArg(c.ClientMetadata),
-		blobArg(c.RegistrationTokenHash), c.PublicPasswordGrant, blobArg(c.LogoImage), c.LogoType}
+		blobArg(c.RegistrationTokenHash), c.PublicPasswordGrant, blobArg(c.LogoImage), c.LogoType,
+		c.FrontchannelLogoutURI, c.FrontchannelLogoutSessionRequired, c.BackchannelLogoutURI,
+		c.BackchannelLogoutSessionRequired}
 }
 
 type scanner interface{ Scan(dest ...any) error }
@@ -28,7 +31,9 @@ func scanClient(r scanner) (*storage.Client, error) {
 		listCol{&c.ResponseTypes}, listCol{&c.RedirectURIs}, listCol{&c.PostLogoutRedirectURIs},
 		&c.JWTAlg, &c.RequireConsent, &c.ReuseConsent, scopeCol{&c.Scope}, &c.Website,
 		&c.TermsURL, &c.ContactEmail, &c.LogoURL, timeCol{&c.CreatedAt}, metadataCol{&c.ClientMetadata},
-		&c.RegistrationTokenHash, &c.PublicPasswordGrant, &c.LogoImage, &c.LogoType)
+		&c.RegistrationTokenHash, &c.PublicPasswordGrant, &c.LogoImage, &c.LogoType,
+		&c.FrontchannelLogoutURI, &c.FrontchannelLogoutSessionRequired, &c.BackchannelLogoutURI,
+		&c.BackchannelLogoutSessionRequired)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +50,7 @@ func (s *Store) CreateClient(ctx context.Context, c *storage.Client) error {
 		return err
 	}
 	_, err := s.writer().exec(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, clientArgs(c)...)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, clientArgs(c)...)
 	return s.wrapErr("create client", err)
 }
 
@@ -71,7 +76,9 @@ func (s *Store) UpdateClient(ctx context.Context, c *storage.Client) error {
 		secret_sealed = ?, response_types = ?, redirect_uris = ?, post_logout_redirect_uris = ?,
 		jwt_alg = ?, require_consent = ?, reuse_consent = ?, scope = ?, website = ?,
 		terms_url = ?, contact_email = ?, logo_url = ?, created_at = ?, metadata = ?,
-		registration_token_hash = ?, public_password_grant = ?, logo_image = ?, logo_type = ?
+		registration_token_hash = ?, public_password_grant = ?, logo_image = ?, logo_type = ?,
+		frontchannel_logout_uri = ?, frontchannel_logout_session_required = ?,
+		backchannel_logout_uri = ?, backchannel_logout_session_required = ?
 		WHERE id = ?`, args...)
 	if err != nil {
 		return s.wrapErr("update client", err)
@@ -100,6 +107,8 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 			`DELETE FROM tokens WHERE client_id = ?`,
 			`DELETE FROM consents WHERE client_id = ?`,
 			`DELETE FROM pushed_requests WHERE client_id = ?`,
+			`DELETE FROM session_clients WHERE client_id = ?`,
+			`DELETE FROM logout_messages WHERE client_id = ?`,
 		} {
 			if _, err := c.exec(ctx, q, id); err != nil {
 				return s.wrapErr("delete client", err)

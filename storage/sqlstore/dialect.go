@@ -40,6 +40,11 @@ type dialect struct {
 	// so that transactions lock grants before their tokens; empty when the
 	// transaction itself serialises writers.
 	lockRow string
+	// skipLocked ends the SELECT that picks a logout message to lease, so
+	// that concurrent nodes pass over a row another transaction is claiming
+	// instead of waiting for it; empty when the transaction itself
+	// serialises writers.
+	skipLocked string
 	// lockFirstKey is run inside the CreateFirstKey transaction before the
 	// conditional insert; empty when the transaction itself serialises writers.
 	lockFirstKey string
@@ -99,6 +104,7 @@ func newPostgresDialect() *dialect {
 		isForeignKey:  func(err error) bool { return pgCode(err) == "23503" }, // foreign_key_violation
 		isUnavailable: func(error) bool { return false },                      // isUnavailable has the SQLSTATE classes
 		lockRow:       " FOR NO KEY UPDATE",
+		skipLocked:    " FOR UPDATE SKIP LOCKED",
 		lockFirstKey:  "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(firstKeyLockKey, 10) + ")",
 	}
 }

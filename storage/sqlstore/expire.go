@@ -10,7 +10,8 @@ import (
 // zero, which counts as expired); grants whose non-zero ExpiresAt is at or
 // before now, with their tokens; revoked grants that no remaining code names
 // (while a code names a revoked grant the row blocks a replayed code's grant
-// from being created again); throttle failures older than their window. Each
+// from being created again); throttle failures older than their window; session clients and logout
+// messages past their ExpiresAt (a message is then given up). Each
 // is a plain conditional DELETE in its own transaction, so several nodes may
 // run it at once and no long write lock is held. It returns the number of rows
 // removed.
@@ -32,6 +33,8 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 		`DELETE FROM registration_tokens WHERE expires_at <= ?`,
 		`DELETE FROM used_once WHERE expires_at <= ?`,
 		`DELETE FROM pushed_requests WHERE expires_at <= ?`,
+		`DELETE FROM session_clients WHERE expires_at IS NULL OR expires_at <= ?`,
+		`DELETE FROM logout_messages WHERE expires_at IS NULL OR expires_at <= ?`,
 	} {
 		var args []any
 		if countParams(q) == 1 {

@@ -100,7 +100,11 @@ func testClientUpdate(t *testing.T, s storage.Provider) {
 			SoftwareID:                         "new-software",
 			SoftwareVersion:                    "3",
 		},
-		RegistrationTokenHash: newHash(),
+		RegistrationTokenHash:             newHash(),
+		FrontchannelLogoutURI:             "https://new.example/fc",
+		FrontchannelLogoutSessionRequired: true,
+		BackchannelLogoutURI:              "https://new.example/bc",
+		BackchannelLogoutSessionRequired:  true,
 	}
 	complete(t, "updated client", u)
 	ok(t, s.UpdateClient(ctx, u), "UpdateClient")

@@ -204,7 +204,11 @@ func fullClient(id string) *storage.Client {
 			SoftwareID:                         "4NRB1-0XZABZI9E6-5SM3R",
 			SoftwareVersion:                    "2.1 ✓",
 		},
-		RegistrationTokenHash: newHash(),
+		RegistrationTokenHash:             newHash(),
+		FrontchannelLogoutURI:             "https://rp.example/fc?x=1",
+		FrontchannelLogoutSessionRequired: true,
+		BackchannelLogoutURI:              "https://rp.example/bc",
+		BackchannelLogoutSessionRequired:  true,
 	}
 }
 

@@ -119,6 +119,11 @@ var providerTests = []subtest{
 	{"PushedRequest", testPushedRequest},
 	{"ConcurrentConsumePushedRequest", testConcurrentConsumePushedRequest},
 
+	{"SessionClients", testSessionClients},
+	{"LogoutQueue", testLogoutQueue},
+	{"LogoutLease", testLogoutLease},
+	{"LogoutExpiryAndCascade", testLogoutExpiryAndCascade},
+
 	{"ConcurrentConsumeCode", testConcurrentConsumeCode},
 	{"ConcurrentRedeemWithGrant", testConcurrentRedeemWithGrant},
 	{"ConcurrentRotateRefreshToken", testConcurrentRotateRefreshToken},
@@ -126,6 +131,8 @@ var providerTests = []subtest{
 	{"ReleaseFailure", testReleaseFailure},
 	{"ConcurrentCreateFirstKey", testConcurrentCreateFirstKey},
 	{"ConcurrentRotateAndRevoke", testConcurrentRotateAndRevoke},
+	{"ConcurrentLeaseLogout", testConcurrentLeaseLogout},
+	{"ConcurrentTakeSessionClients", testConcurrentTakeSessionClients},
 }
 
 var accountTests = []accountTest{
