@@ -15,9 +15,11 @@ import (
 // marshalled once.
 type Set struct {
 	signers map[string]jose.Signer // by alg
-	kids    map[string]string      // alg -> kid of its signer
-	public  map[string]jose.JSONWebKey
-	jwks    []byte
+	// keys are the signers' keys, for tokens of another "typ".
+	keys   map[string]jose.SigningKey
+	kids   map[string]string // alg -> kid of its signer
+	public map[string]jose.JSONWebKey
+	jwks   []byte
 }
 
 // ErrNoKey means no active key signs with the requested algorithm.
@@ -31,6 +33,7 @@ var ErrNoKey = errors.New("keys: no active signing key for algorithm")
 func NewSet(stored []*storage.SigningKey, s Sealer, now time.Time, publishFor time.Duration) (*Set, error) {
 	set := &Set{
 		signers: map[string]jose.Signer{},
+		keys:    map[string]jose.SigningKey{},
 		kids:    map[string]string{},
 		public:  map[string]jose.JSONWebKey{},
 	}
@@ -63,6 +66,7 @@ func NewSet(stored []*storage.SigningKey, s Sealer, now time.Time, publishFor ti
 		}
 		newest[sk.Alg] = sk.CreatedAt
 		set.signers[sk.Alg] = signer
+		set.keys[sk.Alg] = jose.SigningKey{Algorithm: jose.SignatureAlgorithm(sk.Alg), Key: priv}
 		set.kids[sk.Alg] = sk.ID
 	}
 	doc, err := json.Marshal(jose.JSONWebKeySet{Keys: nonNil(published)})
@@ -106,6 +110,29 @@ func (s *Set) Sign(alg string, payload []byte) (string, error) {
 	signer, ok := s.signers[alg]
 	if !ok {
 		return "", fmt.Errorf("%w %s", ErrNoKey, alg)
+	}
+	return signCompact(signer, payload)
+}
+
+// SignTyped signs payload like Sign, with typ as the JOSE "typ" header
+// (explicit typing, RFC 8725 §3.11), e.g. "logout+jwt".
+func (s *Set) SignTyped(alg, typ string, payload []byte) (string, error) {
+	k, ok := s.keys[alg]
+	if !ok {
+		return "", fmt.Errorf("%w %s", ErrNoKey, alg)
+	}
+	signer, err := jose.NewSigner(k, (&jose.SignerOptions{}).WithType(jose.ContentType(typ)).WithHeader(jose.HeaderKey("kid"), s.kids[alg]))
+	if err != nil {
+		return "", fmt.Errorf("keys: signer: %w", err)
+	}
+	return signCompact(signer, payload)
+}
+
+// SignHS256Typed is SignHS256 with typ as the "typ" header.
+func SignHS256Typed(secret []byte, typ string, payload []byte) (string, error) {
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: secret}, (&jose.SignerOptions{}).WithType(jose.ContentType(typ)))
+	if err != nil {
+		return "", fmt.Errorf("keys: hs256 signer: %w", err)
 	}
 	return signCompact(signer, payload)
 }

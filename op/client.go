@@ -38,6 +38,13 @@ type ClientSpec struct {
 	// LogoImage is the logo the provider serves for the client (see
 	// CheckLogo, FetchLogo); LogoURL is only its registered address.
 	LogoImage []byte
+	// FrontchannelLogoutURI and BackchannelLogoutURI are the client's
+	// logout endpoints (Front-Channel Logout 1.0 §2, Back-Channel Logout
+	// 1.0 §2.2); the *SessionRequired switches ask for iss and sid.
+	FrontchannelLogoutURI             string
+	FrontchannelLogoutSessionRequired bool
+	BackchannelLogoutURI              string
+	BackchannelLogoutSessionRequired  bool
 	// InsecureAllowHTTP accepts http redirect URIs on hosts other than
 	// loopback addresses and localhost (development only; SECURITY A4).
 	InsecureAllowHTTP bool
@@ -48,23 +55,27 @@ type ClientSpec struct {
 // shown once: only its digest and a sealed copy are kept.
 func NewClient(spec ClientSpec, sealer keys.Sealer, now time.Time) (*storage.Client, string, error) {
 	c := &storage.Client{
-		ID:                     newClientID(),
-		Name:                   strings.TrimSpace(spec.Name),
-		Type:                   spec.Type,
-		ResponseTypes:          spec.ResponseTypes,
-		RedirectURIs:           spec.RedirectURIs,
-		PostLogoutRedirectURIs: spec.PostLogoutRedirectURIs,
-		JWTAlg:                 spec.JWTAlg,
-		RequireConsent:         spec.RequireConsent,
-		ReuseConsent:           spec.ReuseConsent,
-		Scope:                  spec.Scope,
-		Website:                spec.Website,
-		TermsURL:               spec.TermsURL,
-		ContactEmail:           spec.ContactEmail,
-		LogoURL:                spec.LogoURL,
-		CreatedAt:              now.UTC(),
-		ClientMetadata:         spec.ClientMetadata,
-		PublicPasswordGrant:    spec.PublicPasswordGrant,
+		ID:                                newClientID(),
+		Name:                              strings.TrimSpace(spec.Name),
+		Type:                              spec.Type,
+		ResponseTypes:                     spec.ResponseTypes,
+		RedirectURIs:                      spec.RedirectURIs,
+		PostLogoutRedirectURIs:            spec.PostLogoutRedirectURIs,
+		JWTAlg:                            spec.JWTAlg,
+		RequireConsent:                    spec.RequireConsent,
+		ReuseConsent:                      spec.ReuseConsent,
+		Scope:                             spec.Scope,
+		Website:                           spec.Website,
+		TermsURL:                          spec.TermsURL,
+		ContactEmail:                      spec.ContactEmail,
+		LogoURL:                           spec.LogoURL,
+		CreatedAt:                         now.UTC(),
+		ClientMetadata:                    spec.ClientMetadata,
+		PublicPasswordGrant:               spec.PublicPasswordGrant,
+		FrontchannelLogoutURI:             spec.FrontchannelLogoutURI,
+		FrontchannelLogoutSessionRequired: spec.FrontchannelLogoutSessionRequired,
+		BackchannelLogoutURI:              spec.BackchannelLogoutURI,
+		BackchannelLogoutSessionRequired:  spec.BackchannelLogoutSessionRequired,
 	}
 	if len(spec.LogoImage) > 0 {
 		ct, err := CheckLogo(spec.LogoImage)
@@ -204,6 +215,23 @@ func NormalizeClient(c *storage.Client, allowHTTP bool) error {
 			errs = append(errs, fmt.Errorf("contact email %q is not an email address", e))
 		}
 	}
+	if u := c.FrontchannelLogoutURI; u != "" {
+		if err := checkLogoutURI(u, allowHTTP); err != nil {
+			errs = append(errs, fmt.Errorf("frontchannel_logout_uri %q: %w", u, err))
+		} else if !sameOriginAsOneOf(u, c.RedirectURIs) {
+			// Front-Channel Logout 1.0 §2
+			errs = append(errs, fmt.Errorf("frontchannel_logout_uri %q: scheme, host and port must be those of a redirect URI", u))
+		}
+	} else if c.FrontchannelLogoutSessionRequired {
+		errs = append(errs, errors.New("frontchannel_logout_session_required needs a frontchannel_logout_uri"))
+	}
+	if u := c.BackchannelLogoutURI; u != "" {
+		if err := checkLogoutURI(u, allowHTTP); err != nil {
+			errs = append(errs, fmt.Errorf("backchannel_logout_uri %q: %w", u, err))
+		}
+	} else if c.BackchannelLogoutSessionRequired {
+		errs = append(errs, errors.New("backchannel_logout_session_required needs a backchannel_logout_uri"))
+	}
 	for _, s := range c.Scope {
 		if s == "" || strings.ContainsAny(s, " \"\\") {
 			errs = append(errs, fmt.Errorf("invalid scope %q", s))
@@ -262,4 +290,30 @@ func checkRedirectURI(raw string, allowHTTP, public bool) error {
 		}
 	}
 	return nil
+}
+
+// checkLogoutURI: a logout URI is an absolute http(s) URL without fragment
+// (Front-Channel Logout 1.0 §2, Back-Channel Logout 1.0 §2.2), https except
+// on loopback hosts unless allowHTTP.
+func checkLogoutURI(raw string, allowHTTP bool) error {
+	if err := checkRedirectURI(raw, allowHTTP, false); err != nil {
+		return err
+	}
+	u, _ := url.Parse(raw)
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return errors.New("must be an http or https URL")
+	}
+	return nil
+}
+
+// sameOriginAsOneOf reports whether raw has the scheme, host and port of
+// one of uris.
+func sameOriginAsOneOf(raw string, uris []string) bool {
+	o := originOf(raw)
+	for _, u := range uris {
+		if originOf(u) == o {
+			return true
+		}
+	}
+	return false
 }

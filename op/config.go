@@ -110,7 +110,7 @@ type Config struct {
 	// it for itself (require_pushed_authorization_requests).
 	RequirePAR bool
 	// InsecureAllowPrivateTargets lets the provider's outgoing requests to
-	// URLs that clients supply (jwks_uri) reach loopback, private and
+	// URLs that clients supply (jwks_uri, back-channel logout) reach loopback, private and
 	// link-local addresses (tests, relying parties on an internal network).
 	// Off: such targets are refused after DNS resolution (SECURITY K1).
 	InsecureAllowPrivateTargets bool
@@ -136,6 +136,31 @@ type Config struct {
 	UserCodeMaxFailures int
 	// UserCodeFailureWindow defaults to 5m.
 	UserCodeFailureWindow time.Duration
+	// SessionManagement enables OpenID Connect Session Management 1.0 (the
+	// seed's OIDC_SESSION_MANAGEMENT_ENABLE): the check_session_iframe, a
+	// session_state in every successful authorization response and the
+	// browser-state cookie. Off by default.
+	SessionManagement bool
+	// UnauthenticatedSessionKey fixes the browser state of a browser
+	// without a session (the seed's
+	// OIDC_UNAUTHENTICATED_SESSION_MANAGEMENT_KEY). Defaults to a value
+	// derived from the Sealer's key, which is already the same on every
+	// node that shares the system secret.
+	UnauthenticatedSessionKey string
+	// LogoutDeliveryInterval is how often an idle Run looks for
+	// due back-channel logout messages queued by other nodes or waiting for
+	// a retry (this node's own logouts wake it at once). Defaults to 2s.
+	LogoutDeliveryInterval time.Duration
+	// LogoutRetryBackoff is the wait after a failed delivery; it doubles
+	// with every further failure, up to an hour. Defaults to 10s.
+	LogoutRetryBackoff time.Duration
+	// LogoutRetryFor is how long a logout token is retried before it is
+	// given up. Defaults to 24h.
+	LogoutRetryFor time.Duration
+	// LogoutLease is how long a node holds a message it is delivering;
+	// a node that dies meanwhile leaves it to another node after this.
+	// It must exceed the delivery timeout (10s). Defaults to 30s.
+	LogoutLease time.Duration
 
 	// DPoP enables sender-constrained tokens (RFC 9449): a token request
 	// with a DPoP proof gets tokens bound to the proof's key, which are then
@@ -244,6 +269,11 @@ type Hooks struct {
 	// Provider.Emit, after it is logged: the place for metrics and audit
 	// trails. It runs on the request's goroutine and must not block.
 	Event func(ctx context.Context, e Event)
+	// AfterEndSession runs at the end-session endpoint once the logout is
+	// decided, just before the session ends (the seed's
+	// OIDC_AFTER_END_SESSION_HOOK). An error stops the logout and shows the
+	// error page.
+	AfterEndSession func(ctx context.Context, a AfterEndSessionArgs) error
 }
 
 // PasswordAuthenticator is what Users implements to allow the password
@@ -337,6 +367,10 @@ func (c *Config) setDefaults() {
 	if c.UserCodeMaxFailures == 0 {
 		c.UserCodeMaxFailures = 10
 	}
+	def(&c.LogoutDeliveryInterval, 2*time.Second)
+	def(&c.LogoutRetryBackoff, 10*time.Second)
+	def(&c.LogoutRetryFor, 24*time.Hour)
+	def(&c.LogoutLease, 30*time.Second)
 	if c.ClientAuthMaxFailures == 0 {
 		c.ClientAuthMaxFailures = 20
 	}
@@ -386,6 +420,8 @@ func (c *Config) validate() error {
 		"DeviceCodeExpire":        c.DeviceCodeExpire, "DevicePollInterval": c.DevicePollInterval,
 		"UserCodeFailureWindow": c.UserCodeFailureWindow,
 		"DPoPProofWindow":       c.DPoPProofWindow, "DPoPNonceLifetime": c.DPoPNonceLifetime,
+		"LogoutDeliveryInterval": c.LogoutDeliveryInterval, "LogoutRetryBackoff": c.LogoutRetryBackoff,
+		"LogoutRetryFor": c.LogoutRetryFor, "LogoutLease": c.LogoutLease,
 	} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("op: %s must not be negative", name))

@@ -71,6 +71,18 @@ func (p *Provider) metadata() map[string]any {
 		"request_object_signing_alg_values_supported":    requestObjectAlgNames(),
 		"authorization_response_iss_parameter_supported": true,
 		"prompt_values_supported":                        []string{"none", "login", "consent", "select_account"},
+		// Front-Channel Logout 1.0 §3, Back-Channel Logout 1.0 §2.1: iss and
+		// sid are sent, and logout tokens carry sid.
+		"frontchannel_logout_supported":         true,
+		"frontchannel_logout_session_supported": true,
+		"backchannel_logout_supported":          true,
+		"backchannel_logout_session_supported":  true,
+	}
+	if p.endSessionEnabled() {
+		doc["end_session_endpoint"] = p.endpoint(PathEndSession) // RP-Initiated Logout 1.0 §2.1
+	}
+	if p.cfg.SessionManagement {
+		doc["check_session_iframe"] = p.endpoint(PathCheckSession) // Session Management 1.0 §3.3
 	}
 	// RFC 9126 §5
 	doc["pushed_authorization_request_endpoint"] = p.endpoint(PathPAR)

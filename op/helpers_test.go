@@ -103,6 +103,18 @@ func (u *testUsers) AuthenticatePassword(r *http.Request, username, password str
 	return &op.User{ID: username, AuthTime: u.clock.Now()}, nil
 }
 
+// EndSession makes testUsers an op.SessionEnder: the session is forgotten
+// and its cookie cleared.
+func (u *testUsers) EndSession(w http.ResponseWriter, r *http.Request, _ *op.User) error {
+	if c, err := r.Cookie("test_session"); err == nil {
+		u.mu.Lock()
+		delete(u.sessions, c.Value)
+		u.mu.Unlock()
+	}
+	http.SetCookie(w, &http.Cookie{Name: "test_session", Value: "", Path: "/", MaxAge: -1})
+	return nil
+}
+
 // login is the host's login page: it logs in users.loginAs and follows next.
 func (u *testUsers) login(w http.ResponseWriter, r *http.Request) {
 	u.mu.Lock()

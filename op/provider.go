@@ -56,6 +56,10 @@ type Provider struct {
 	bgMu     sync.Mutex // orders bg.Add after Close's closed = true
 	bg       sync.WaitGroup
 	closed   bool
+	// logoutHTTP posts back-channel logout tokens (SECURITY K1).
+	logoutHTTP *safehttp.Client
+	// wake tells a delivery worker that logout messages were queued.
+	wake chan struct{}
 }
 
 // ErrClosed is returned by Run on a Provider that was closed.
@@ -85,6 +89,11 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		now:       cfg.Now,
 		pages:     pages,
 		issuerURL: iu,
+		wake:      make(chan struct{}, 1),
+		logoutHTTP: safehttp.New(safehttp.Options{
+			AllowPrivate: cfg.InsecureAllowPrivateTargets,
+			Timeout:      10 * time.Second,
+		}),
 	}
 	p.bgCtx, p.bgCancel = context.WithCancel(context.Background())
 	p.authFailures = ttlcache.New[string, struct{}](cfg.ClientAuthFailureWindow, 100000)
@@ -241,6 +250,12 @@ func (p *Provider) goBackground(fn func()) bool {
 //   - every Config.KeyRefresh it re-reads the signing keys, so a key created
 //     or rotated through another node or the command line is published and
 //     used here within one interval even when no request comes.
+//   - it delivers queued back-channel logout tokens (Back-Channel Logout
+//     1.0 §2.5), whichever node queued them: a message is leased by one node
+//     at a time, and one a node held when it died is taken by another once
+//     its lease lapses; failures are retried with exponential backoff
+//     (Config.LogoutRetryBackoff, doubling, at most an hour apart) until
+//     Config.LogoutRetryFor has passed; each outcome is logged.
 //
 // A host runs it for as long as it serves the provider, typically
 // go p.Run(ctx) next to its http.Server, then Close on shutdown. Several
@@ -263,6 +278,17 @@ func (p *Provider) Run(ctx context.Context) error {
 	}
 	reload := time.NewTicker(p.cfg.KeyRefresh)
 	defer reload.Stop()
+	// Back-channel logout tokens queued by any node.
+	var delivery sync.WaitGroup
+	defer delivery.Wait()
+	defer cancel()
+	for range logoutWorkers {
+		delivery.Add(1)
+		go func() {
+			defer delivery.Done()
+			p.deliveryLoop(ctx)
+		}()
+	}
 	for {
 		select {
 		case <-ctx.Done():

@@ -70,5 +70,15 @@ func (p *Provider) respond(w http.ResponseWriter, r *http.Request, req *authRequ
 		}
 		out.Set("id_token", idt)
 	}
+	if err := p.rememberSessionClient(ctx, req.client, user); err != nil {
+		p.authError(w, r, &redirectError{e: asError(err), req: req})
+		return
+	}
+	if p.cfg.SessionManagement {
+		// Session Management 1.0 §2; the cookie the iframe checks against
+		// is refreshed with it.
+		out.Set("session_state", p.sessionState(req.client.ID, req.redirectURI, sessionOf(user)))
+		p.SetBrowserState(w, sessionOf(user))
+	}
 	p.writeAuthResponse(w, r, req, out)
 }

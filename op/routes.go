@@ -29,6 +29,12 @@ const (
 	// PathLogo + "/{client_id}" serves a client's logo (docs/security.md
 	// "Browser pages": pages load images from the provider only).
 	PathLogo = "/logo"
+	// PathEndSession is RP-Initiated Logout's end_session_endpoint, served
+	// when Users implements SessionEnder.
+	PathEndSession = "/end-session"
+	// PathCheckSession is Session Management's check_session_iframe,
+	// served when Config.SessionManagement is on.
+	PathCheckSession = "/check-session-iframe"
 )
 
 // routes is the provider's own mux, used by ServeHTTP.
@@ -95,6 +101,19 @@ func (p *Provider) Mount(mux *http.ServeMux, prefix string) {
 		handle(PathDeviceAuthorization, post, p.deviceAuthorization, true)
 		handle(PathDevice, getPost, p.device, false)
 	}
+	if p.endSessionEnabled() {
+		handle(PathEndSession, getPost, p.serveEndSession, false)
+	}
+	if p.cfg.SessionManagement {
+		handle(PathCheckSession, get, p.serveCheckSession, false)
+	}
+}
+
+// endSessionEnabled: the end-session endpoint needs a way to sign the
+// browser out of the host.
+func (p *Provider) endSessionEnabled() bool {
+	_, ok := p.cfg.Users.(SessionEnder)
+	return ok
 }
 
 // onlyGet answers 405 to anything but GET, HEAD and OPTIONS.

@@ -70,6 +70,20 @@ const DefaultCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self
 // headers that forbid framing and referrers (SECURITY F2, F3); csp, when not
 // empty, replaces the default Content-Security-Policy.
 func (r *Renderer) Render(w http.ResponseWriter, status int, name string, data any, csp string) error {
+	return r.render(w, status, name, data, csp, false)
+}
+
+// RenderFramable renders a page that other sites may frame: the
+// check-session iframe, the one exception to SECURITY F2. csp is required
+// and sets its own frame-ancestors; no X-Frame-Options is sent.
+func (r *Renderer) RenderFramable(w http.ResponseWriter, status int, name string, data any, csp string) error {
+	if csp == "" {
+		return fmt.Errorf("web: %s: a framable page needs its own Content-Security-Policy", name)
+	}
+	return r.render(w, status, name, data, csp, true)
+}
+
+func (r *Renderer) render(w http.ResponseWriter, status int, name string, data any, csp string, framable bool) error {
 	t, ok := r.pages[name]
 	if !ok {
 		return fmt.Errorf("web: no template %s", name)
@@ -86,7 +100,9 @@ func (r *Renderer) Render(w http.ResponseWriter, status int, name string, data a
 		csp = DefaultCSP
 	}
 	h.Set("Content-Security-Policy", csp)
-	h.Set("X-Frame-Options", "DENY")
+	if !framable {
+		h.Set("X-Frame-Options", "DENY")
+	}
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
