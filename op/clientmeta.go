@@ -223,6 +223,12 @@ type ClientMetadata struct {
 	RequestURIs                  []string `json:"request_uris,omitempty"`
 	PostLogoutRedirectURIs       []string `json:"post_logout_redirect_uris,omitempty"`
 
+	// Front-Channel Logout 1.0 §2, Back-Channel Logout 1.0 §2.2.
+	FrontchannelLogoutURI             string `json:"frontchannel_logout_uri,omitempty"`
+	FrontchannelLogoutSessionRequired bool   `json:"frontchannel_logout_session_required,omitempty"`
+	BackchannelLogoutURI              string `json:"backchannel_logout_uri,omitempty"`
+	BackchannelLogoutSessionRequired  bool   `json:"backchannel_logout_session_required,omitempty"`
+
 	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests,omitempty"`
 	DPoPBoundAccessTokens              bool   `json:"dpop_bound_access_tokens,omitempty"`
 	AccessTokenSignedResponseAlg       string `json:"access_token_signed_response_alg,omitempty"`
@@ -266,6 +272,10 @@ func MetadataOf(c *storage.Client) ClientMetadata {
 		RequestObjectSigningAlg:            c.RequestObjectSigningAlg,
 		RequestURIs:                        c.RequestURIs,
 		PostLogoutRedirectURIs:             c.PostLogoutRedirectURIs,
+		FrontchannelLogoutURI:              c.FrontchannelLogoutURI,
+		FrontchannelLogoutSessionRequired:  c.FrontchannelLogoutSessionRequired,
+		BackchannelLogoutURI:               c.BackchannelLogoutURI,
+		BackchannelLogoutSessionRequired:   c.BackchannelLogoutSessionRequired,
 		RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,
 		DPoPBoundAccessTokens:              c.DPoPBoundAccessTokens,
 		AccessTokenSignedResponseAlg:       c.AccessTokenSignedResponseAlg,
@@ -304,17 +314,21 @@ func effectiveAuthMethod(c *storage.Client) string {
 // validates, applying the defaults of RFC 7591 §2 and OIDC Registration §2.
 func (m *ClientMetadata) Spec() (ClientSpec, error) {
 	spec := ClientSpec{
-		Name:                   strings.TrimSpace(m.ClientName),
-		ResponseTypes:          m.ResponseTypes,
-		RedirectURIs:           m.RedirectURIs,
-		PostLogoutRedirectURIs: m.PostLogoutRedirectURIs,
-		JWTAlg:                 m.IDTokenSignedResponseAlg,
-		RequireConsent:         m.RequireConsent,
-		ReuseConsent:           m.ReuseConsent,
-		Scope:                  strings.Fields(m.Scope),
-		Website:                m.ClientURI,
-		TermsURL:               m.TOSURI,
-		LogoURL:                m.LogoURI,
+		Name:                              strings.TrimSpace(m.ClientName),
+		ResponseTypes:                     m.ResponseTypes,
+		RedirectURIs:                      m.RedirectURIs,
+		PostLogoutRedirectURIs:            m.PostLogoutRedirectURIs,
+		JWTAlg:                            m.IDTokenSignedResponseAlg,
+		RequireConsent:                    m.RequireConsent,
+		ReuseConsent:                      m.ReuseConsent,
+		Scope:                             strings.Fields(m.Scope),
+		Website:                           m.ClientURI,
+		TermsURL:                          m.TOSURI,
+		LogoURL:                           m.LogoURI,
+		FrontchannelLogoutURI:             m.FrontchannelLogoutURI,
+		FrontchannelLogoutSessionRequired: m.FrontchannelLogoutSessionRequired,
+		BackchannelLogoutURI:              m.BackchannelLogoutURI,
+		BackchannelLogoutSessionRequired:  m.BackchannelLogoutSessionRequired,
 		ClientMetadata: storage.ClientMetadata{
 			TokenEndpointAuthMethod:            m.TokenEndpointAuthMethod,
 			TokenEndpointAuthSigningAlg:        m.TokenEndpointAuthSigningAlg,

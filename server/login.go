@@ -54,6 +54,9 @@ type logoutPage struct {
 	CSRF        string
 	CurrentUser string
 	LoggedOut   bool
+	// FrontChannel are the front-channel logout URIs to load in iframes
+	// once signed out (Front-Channel Logout 1.0 §3).
+	FrontChannel []string
 }
 
 // errorPage is the data of error.html.
@@ -144,6 +147,7 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 		Secure:   s.secure,
 		SameSite: http.SameSiteLaxMode,
 	})
+	s.provider.SetBrowserState(w, sess.ID) // Session Management 1.0: the state changed
 	s.log.InfoContext(r.Context(), "login", "user", u.ID, "sid", sess.ID, "ip", ip)
 	next := page.Next
 	if next == "" {
@@ -183,23 +187,34 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusForbidden, "error.html", errorPage{Error: "Forbidden", Description: msgBadCSRF})
 		return
 	}
+	page := logoutPage{LoggedOut: true}
 	if sess != nil {
 		if err := s.store.DeleteSession(r.Context(), sess.Hash); err != nil {
 			s.serverError(w, r, "logout", err)
 			return
 		}
-		// Tokens issued in this session end with it (SECURITY D8).
-		if err := s.store.RevokeSessionGrants(r.Context(), sess.ID, s.now()); err != nil {
-			s.serverError(w, r, "logout: revoke grants", err)
+		// The grants of the session end with it (SECURITY D8), and its
+		// relying parties are told: back-channel logout tokens are queued,
+		// front-channel logout pages load below.
+		out, err := s.provider.EndSession(r.Context(), op.Logout{UserID: sess.UserID, SessionID: sess.ID})
+		if err != nil {
+			s.serverError(w, r, "logout: end session", err)
 			return
 		}
 		s.provider.Emit(r.Context(), op.Event{Kind: op.EventLogout, UserID: sess.UserID, IP: s.clientIP(r)})
+		page.FrontChannel = out.FrontChannelURIs
 	}
+	s.clearSessionCookie(w)
+	s.provider.SetBrowserState(w, "")
+	s.renderLogout(w, r, http.StatusOK, page)
+}
+
+// clearSessionCookie deletes the session cookie.
+func (s *Server) clearSessionCookie(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{
 		Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
 	})
-	s.renderLogout(w, r, http.StatusOK, logoutPage{LoggedOut: true})
 }
 
 // signedIn fills page.CurrentUser with the signed-in user's name.
@@ -231,7 +246,10 @@ func (s *Server) renderLogout(w http.ResponseWriter, r *http.Request, status int
 	if !page.LoggedOut {
 		page.CSRF = s.csrfToken(w, r, csrfLogout)
 	}
-	s.render(w, r, status, "logout.html", page)
+	// The page may frame exactly the front-channel logout origins.
+	if err := s.pages.Render(w, status, "logout.html", page, op.SignedOutCSP(page.FrontChannel, "")); err != nil {
+		s.log.ErrorContext(r.Context(), "render page", "page", "logout.html", "err", err)
+	}
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {

@@ -46,6 +46,7 @@ type users Server
 var (
 	_ op.Users                 = (*users)(nil)
 	_ op.PasswordAuthenticator = (*users)(nil)
+	_ op.SessionEnder          = (*users)(nil)
 )
 
 // CurrentUser implements op.Users: the user of the session cookie, if any.
@@ -55,6 +56,20 @@ func (u *users) CurrentUser(r *http.Request) (*op.User, error) {
 		return nil, err
 	}
 	return &op.User{ID: sess.UserID, AuthTime: sess.AuthTime, SessionID: sess.ID}, nil
+}
+
+// EndSession implements op.SessionEnder for the end-session endpoint:
+// the login session is deleted (on every node: it lives in the database)
+// and its cookie cleared.
+func (u *users) EndSession(w http.ResponseWriter, r *http.Request, _ *op.User) error {
+	s := (*Server)(u)
+	if hash := cookieHash(r); hash != nil {
+		if err := s.store.DeleteSession(r.Context(), hash); err != nil {
+			return fmt.Errorf("server: end session: %w", err)
+		}
+	}
+	s.clearSessionCookie(w)
+	return nil
 }
 
 // Claims implements op.Users from the stored account (OIDC Core §5.1). A

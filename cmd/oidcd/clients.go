@@ -85,6 +85,10 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 	c.fs.BoolVar(&spec.RequirePushedAuthorizationRequests, "require-pushed-authorization-requests", false, "refuse authorization requests not pushed to /par first (RFC 9126)")
 	c.fs.StringVar(&spec.SoftwareID, "software-id", "", "identifier of the client software")
 	c.fs.StringVar(&spec.SoftwareVersion, "software-version", "", "version of the client software")
+	c.fs.StringVar(&spec.FrontchannelLogoutURI, "frontchannel-logout-uri", "", "page loaded in an iframe when a session the client took part in ends (same scheme, host and port as a redirect URI)")
+	c.fs.BoolVar(&spec.FrontchannelLogoutSessionRequired, "frontchannel-logout-session-required", false, "send iss and sid to the front-channel logout URI")
+	c.fs.StringVar(&spec.BackchannelLogoutURI, "backchannel-logout-uri", "", "endpoint that receives a logout token (POST) when a session the client took part in ends")
+	c.fs.BoolVar(&spec.BackchannelLogoutSessionRequired, "backchannel-logout-session-required", false, "the client needs sid in logout tokens (always sent)")
 	c.fs.BoolVar(&spec.InsecureAllowHTTP, "insecure-allow-http", false, "allow http redirect URIs on non-loopback hosts (development only; also OIDCD_INSECURE_ALLOW_HTTP_REDIRECTS)")
 	if _, err := c.parse(args, 0, 0); err != nil {
 		return err
@@ -275,6 +279,10 @@ func (a *app) clientsByID(ctx context.Context, sub string, args []string) error 
 	if len(client.RegistrationTokenHash) > 0 {
 		row("registered", "through /register (dynamic registration)")
 	}
+	row("frontchannel_logout_uri", client.FrontchannelLogoutURI)
+	row("frontchannel_logout_session_required", fmt.Sprint(client.FrontchannelLogoutSessionRequired))
+	row("backchannel_logout_uri", client.BackchannelLogoutURI)
+	row("backchannel_logout_session_required", fmt.Sprint(client.BackchannelLogoutSessionRequired))
 	row("created_at", timeText(client.CreatedAt))
 	return tw.Flush()
 }

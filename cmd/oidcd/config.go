@@ -55,15 +55,14 @@ type Settings struct {
 	UserCodeMaxFailures    int
 	UserCodeFailureWindow  time.Duration
 
-	// Parsed and kept for the engine features that will use them.
 	GrantTypePasswordEnable             bool
 	SessionManagementEnable             bool
 	UnauthenticatedSessionManagementKey string
 	IntrospectionValidateAudienceScope  bool
 
+	AllowPrivateTargets        bool
 	InsecureAllowHTTPRedirects bool
 	RegistrationOpen           bool
-	AllowPrivateTargets        bool
 	RequirePAR                 bool
 	PARExpire                  time.Duration
 	InsecureCookies            bool
@@ -139,7 +138,7 @@ var settingsTable = []setting{
 	{name: "skip_consent_expire", kind: kDays, def: "90", seed: "OIDC_SKIP_CONSENT_EXPIRE", help: "how long a remembered consent lasts", target: func(s *Settings) any { return &s.SkipConsentExpire }},
 	{name: "idtoken_include_claims", kind: kBool, def: "false", seed: "OIDC_IDTOKEN_INCLUDE_CLAIMS", help: "put the standard claims of the granted scopes in ID tokens", target: func(s *Settings) any { return &s.IDTokenIncludeClaims }},
 	{name: "grant_type_password_enable", kind: kBool, def: "false", seed: "OIDC_GRANT_TYPE_PASSWORD_ENABLE", help: "allow the resource owner password grant (throttled like the login form)", target: func(s *Settings) any { return &s.GrantTypePasswordEnable }},
-	{name: "session_management_enable", kind: kBool, def: "false", seed: "OIDC_SESSION_MANAGEMENT_ENABLE", help: "enable OpenID Connect Session Management", target: func(s *Settings) any { return &s.SessionManagementEnable }},
+	{name: "session_management_enable", kind: kBool, def: "false", seed: "OIDC_SESSION_MANAGEMENT_ENABLE", help: "OpenID Connect Session Management: /check-session-iframe, session_state in authorization responses, the browser-state cookie", target: func(s *Settings) any { return &s.SessionManagementEnable }},
 	{name: "unauthenticated_session_management_key", kind: kString, seed: "OIDC_UNAUTHENTICATED_SESSION_MANAGEMENT_KEY", help: "fixed browser-state key for unauthenticated users (default: derived from the system secret)", target: func(s *Settings) any { return &s.UnauthenticatedSessionManagementKey }},
 	{name: "introspection_validate_audience_scope", kind: kBool, def: "true", seed: "OIDC_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE", help: "check a token's audience against the introspecting client's scope", target: func(s *Settings) any { return &s.IntrospectionValidateAudienceScope }},
 	{name: "disable_query_token", kind: kBool, def: "false", help: "refuse access tokens in the URL query at userinfo", target: func(s *Settings) any { return &s.DisableQueryToken }},
@@ -156,7 +155,7 @@ var settingsTable = []setting{
 	{name: "registration_open", kind: kBool, def: "false", help: "let anyone register a client at /register (RFC 7591) without an initial access token", target: func(s *Settings) any { return &s.RegistrationOpen }},
 	{name: "require_pushed_authorization_requests", kind: kBool, def: "false", help: "refuse every authorization request not pushed to /par first (RFC 9126)", target: func(s *Settings) any { return &s.RequirePAR }},
 	{name: "par_expire", kind: kSeconds, def: "300", help: "lifetime of a request_uri from /par (it must outlast the user's login)", target: func(s *Settings) any { return &s.PARExpire }},
-	{name: "allow_private_targets", kind: kBool, def: "false", help: "let requests to URLs that clients supply (jwks_uri) reach loopback, private and link-local addresses (tests, relying parties on an internal network)", target: func(s *Settings) any { return &s.AllowPrivateTargets }},
+	{name: "allow_private_targets", kind: kBool, def: "false", help: "let requests to URLs that clients supply (jwks_uri, back-channel logout) reach loopback, private and link-local addresses (tests, relying parties on an internal network)", target: func(s *Settings) any { return &s.AllowPrivateTargets }},
 	{name: "insecure_cookies", kind: kBool, def: "false", help: "omit the Secure cookie attribute even with an https issuer (development only)", target: func(s *Settings) any { return &s.InsecureCookies }},
 	{name: "session_expire", kind: kSeconds, def: "1209600", help: "login session lifetime (14 days)", target: func(s *Settings) any { return &s.SessionExpire }},
 	{name: "login_max_failures", kind: kInt, def: "10", help: "failed logins per username or IP before a lockout", target: func(s *Settings) any { return &s.LoginMaxFailures }},

@@ -320,7 +320,8 @@ func TestServeBadSettings(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	out := ok(t, t.TempDir(), "help")
-	for _, want := range []string{"oidcd serve", "OIDCD_CODE_EXPIRE", "OIDCD_SKIP_CONSENT_EXPIRE", "OIDCD_GRANT_TYPE_PASSWORD_ENABLE", "clients create"} {
+	for _, want := range []string{"oidcd serve", "OIDCD_CODE_EXPIRE", "OIDCD_SKIP_CONSENT_EXPIRE", "OIDCD_GRANT_TYPE_PASSWORD_ENABLE", "clients create",
+		"OIDCD_SESSION_MANAGEMENT_ENABLE", "OIDCD_UNAUTHENTICATED_SESSION_MANAGEMENT_KEY", "OIDCD_ALLOW_PRIVATE_TARGETS"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("help lacks %s", want)
 		}
@@ -413,6 +414,24 @@ func TestClientsCommands(t *testing.T) {
 	ok(t, dir, "clients", "delete", id)
 	fails(t, dir, nil, "no client with id", "clients", "show", id)
 	fails(t, dir, nil, "no client with id", "clients", "delete", "nope")
+	// The logout properties, shown under their registration metadata names.
+	out = ok(t, dir, "clients", "create", "--name", "Logout", "--redirect-uri", "https://lo.example/cb",
+		"--frontchannel-logout-uri", "https://lo.example/fc", "--frontchannel-logout-session-required",
+		"--backchannel-logout-uri", "https://lo.example/bc", "--backchannel-logout-session-required", "--json")
+	var lo clientJSON
+	json.Unmarshal([]byte(out), &lo)
+	var shown map[string]any
+	json.Unmarshal([]byte(ok(t, dir, "clients", "show", lo.ClientID, "--json")), &shown)
+	if shown["frontchannel_logout_uri"] != "https://lo.example/fc" || shown["frontchannel_logout_session_required"] != true ||
+		shown["backchannel_logout_uri"] != "https://lo.example/bc" || shown["backchannel_logout_session_required"] != true {
+		t.Fatalf("clients show --json: %v", shown)
+	}
+	if text := ok(t, dir, "clients", "show", lo.ClientID); !strings.Contains(text, "backchannel_logout_uri:") || !strings.Contains(text, "https://lo.example/bc") {
+		t.Fatalf("clients show:\n%s", text)
+	}
+	fails(t, dir, nil, "frontchannel_logout_uri", "clients", "create", "--name", "X", "--redirect-uri", "https://x.example/cb", "--frontchannel-logout-uri", "https://other.example/fc")
+	fails(t, dir, nil, "backchannel_logout_uri", "clients", "create", "--name", "X", "--redirect-uri", "https://x.example/cb", "--backchannel-logout-uri", "https://x.example/bc#f")
+	fails(t, dir, nil, "backchannel_logout_session_required needs", "clients", "create", "--name", "X", "--redirect-uri", "https://x.example/cb", "--backchannel-logout-session-required")
 	fails(t, dir, nil, `redirect URI "http://evil.example/cb"`, "clients", "create", "--name", "X", "--redirect-uri", "http://evil.example/cb")
 	fails(t, dir, nil, "must not contain a fragment", "clients", "create", "--name", "X", "--redirect-uri", "https://x.example/cb#frag")
 	fails(t, dir, nil, "unsupported response type", "clients", "create", "--name", "X", "--redirect-uri", "https://x.example/cb", "--response-type", "magic")

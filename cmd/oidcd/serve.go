@@ -152,7 +152,6 @@ func (a *app) serve(ctx context.Context, args []string) error {
 			ClientAuthFailureWindow: s.ClientAuthFailureWindow,
 			// django-oidc-provider's OIDC_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE=False.
 			InsecureIntrospectionAnyAudience: !s.IntrospectionValidateAudienceScope,
-			InsecureAllowPrivateTargets:      s.AllowPrivateTargets,
 			// /register always answers; it needs an initial access token
 			// ('oidcd registration-tokens create') unless it is open.
 			Registration: op.Registration{
@@ -160,6 +159,9 @@ func (a *app) serve(ctx context.Context, args []string) error {
 				Open:              s.RegistrationOpen,
 				InsecureAllowHTTP: s.InsecureAllowHTTPRedirects,
 			},
+			SessionManagement:           s.SessionManagementEnable,
+			UnauthenticatedSessionKey:   s.UnauthenticatedSessionManagementKey,
+			InsecureAllowPrivateTargets: s.AllowPrivateTargets,
 		},
 		Templates:          templates,
 		InsecureCookies:    s.InsecureCookies,
@@ -183,7 +185,6 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		srv.Close()
 		bg.Wait()
 	}()
-	warnUnsupported(s, log)
 
 	hs := &http.Server{
 		Handler:           srv.Handler(),
@@ -219,7 +220,8 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		})
 	}
 	// Background work: expired-row cleanup every OIDCD_CLEANUP_INTERVAL, key
-	// re-reads every OIDCD_KEY_REFRESH.
+	// re-reads every OIDCD_KEY_REFRESH, delivery of back-channel logout
+	// tokens queued by any node.
 	bg.Go(func() { srv.Run(ctx) })
 
 	// Start-up work (key generation, the admin password's argon2id hash,
