@@ -160,6 +160,10 @@ func (p *Provider) postLogout(ctx context.Context, c *storage.Client, m *storage
 	if err != nil {
 		return err
 	}
+	// An attempt ends well before its lease lapses, so no other node can
+	// take the message while this one may still deliver it.
+	ctx, cancel := context.WithTimeout(ctx, p.attemptTimeout())
+	defer cancel()
 	resp, err := p.logoutHTTP.PostForm(ctx, c.BackchannelLogoutURI, url.Values{"logout_token": {token}})
 	if err != nil {
 		return err
@@ -170,6 +174,11 @@ func (p *Provider) postLogout(ctx context.Context, c *storage.Client, m *storage
 		return nil
 	}
 	return fmt.Errorf("op: back-channel logout endpoint answered %d", resp.StatusCode)
+}
+
+// attemptTimeout bounds one delivery: a third of the lease, at most 10s.
+func (p *Provider) attemptTimeout() time.Duration {
+	return min(10*time.Second, p.cfg.LogoutLease/3)
 }
 
 // redactURL drops the query of a URL for logs.

@@ -158,8 +158,9 @@ type Config struct {
 	// given up. Defaults to 24h.
 	LogoutRetryFor time.Duration
 	// LogoutLease is how long a node holds a message it is delivering;
-	// a node that dies meanwhile leaves it to another node after this.
-	// It must exceed the delivery timeout (10s). Defaults to 30s.
+	// a node that dies meanwhile leaves it to another node after this. One
+	// attempt takes at most a third of it (and at most 10s), so a lease
+	// never lapses while its holder may still deliver. Defaults to 30s.
 	LogoutLease time.Duration
 
 	// DPoP enables sender-constrained tokens (RFC 9449): a token request

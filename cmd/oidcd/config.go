@@ -82,8 +82,13 @@ type Settings struct {
 	DBMaxOpenConns  int
 	DBMaxIdleConns  int
 	CleanupInterval time.Duration
-	KeyRefresh      time.Duration
-	JWKSMaxAge      time.Duration
+
+	BackchannelLogoutPollInterval time.Duration
+	BackchannelLogoutRetryBackoff time.Duration
+	BackchannelLogoutRetryFor     time.Duration
+	BackchannelLogoutLease        time.Duration
+	KeyRefresh                    time.Duration
+	JWKSMaxAge                    time.Duration
 }
 
 // kind is how a setting's text is read.
@@ -165,6 +170,10 @@ var settingsTable = []setting{
 	{name: "client_auth_failure_window", kind: kSeconds, def: "60", help: "sliding window of the client authentication throttle", target: func(s *Settings) any { return &s.ClientAuthFailureWindow }},
 	{name: "db_max_open_conns", kind: kInt, def: "20", help: "most connections a node opens to PostgreSQL (SQLite keeps its own pools)", target: func(s *Settings) any { return &s.DBMaxOpenConns }},
 	{name: "db_max_idle_conns", kind: kInt, def: "10", help: "most idle connections a node keeps open to PostgreSQL", target: func(s *Settings) any { return &s.DBMaxIdleConns }},
+	{name: "backchannel_logout_poll_interval", kind: kSeconds, def: "2", help: "how often an idle node looks for back-channel logout tokens to deliver (its own logouts wake it at once)", target: func(s *Settings) any { return &s.BackchannelLogoutPollInterval }},
+	{name: "backchannel_logout_retry_backoff", kind: kSeconds, def: "10", help: "wait after a failed back-channel logout delivery; doubles with each failure, up to an hour", target: func(s *Settings) any { return &s.BackchannelLogoutRetryBackoff }},
+	{name: "backchannel_logout_retry_for", kind: kSeconds, def: "86400", help: "how long a back-channel logout token is retried before it is given up", target: func(s *Settings) any { return &s.BackchannelLogoutRetryFor }},
+	{name: "backchannel_logout_lease", kind: kSeconds, def: "30", help: "how long a node holds a back-channel logout message it delivers (one attempt takes at most a third of it); a node that dies leaves the message to another after this", target: func(s *Settings) any { return &s.BackchannelLogoutLease }},
 	{name: "cleanup_interval", kind: kSeconds, def: "300", help: "how often a node deletes expired codes, tokens, grants, sessions and consents (safe on several nodes at once)", target: func(s *Settings) any { return &s.CleanupInterval }},
 	{name: "jwks_max_age", kind: kSeconds, def: "300", help: "JWKS cache lifetime sent to relying parties; a new signing key is published for key_refresh + jwks_max_age before it signs", target: func(s *Settings) any { return &s.JWKSMaxAge }},
 	{name: "key_refresh", kind: kSeconds, def: "30", help: "how often a node re-reads signing keys: a key created or rotated elsewhere is used within this", target: func(s *Settings) any { return &s.KeyRefresh }},
