@@ -21,11 +21,15 @@ const TYPES = {
 // startStaticServer listens on 127.0.0.1:port. config becomes
 // window.OIDCD_E2E in /config.js. Every page is served with a CSP that
 // forbids inline script, so the apps really keep their JS in files.
-export async function startStaticServer({ port, config, issuer }) {
+export async function startStaticServer({ port, config, issuer, frameIssuer = false }) {
   const log = [];
+  // urls are the request URIs with their query (front-channel logout
+  // requests carry iss and sid there).
+  const urls = [];
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url, `http://${req.headers.host}`);
     log.push(`${req.method} ${url.pathname}`);
+    urls.push(req.url);
     let file;
     let body;
     if (url.pathname === '/favicon.ico') {
@@ -54,7 +58,7 @@ export async function startStaticServer({ port, config, issuer }) {
     res.writeHead(200, {
       'content-type': TYPES[ext] || 'application/octet-stream',
       'cache-control': 'no-store',
-      'content-security-policy': `default-src 'self'; script-src 'self'; connect-src 'self' ${issuer}; img-src 'self' data:`,
+      'content-security-policy': `default-src 'self'; script-src 'self'; connect-src 'self' ${issuer}; img-src 'self' data:${frameIssuer ? `; frame-src ${issuer}` : ''}`,
     });
     res.end(body);
   });
@@ -65,6 +69,7 @@ export async function startStaticServer({ port, config, issuer }) {
   return {
     origin: `http://127.0.0.1:${port}`,
     log,
+    urls,
     close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(() => resolve()); }),
   };
 }
