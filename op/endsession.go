@@ -380,6 +380,6 @@ func SignedOutCSP(frontChannel []string, nonce string) string {
 	if nonce != "" {
 		script = "'nonce-" + nonce + "'"
 	}
-	return "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; frame-src " + frame +
+	return "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; frame-src " + frame +
 		"; script-src " + script + "; frame-ancestors 'none'; base-uri 'none'"
 }
