@@ -145,7 +145,7 @@ func TestUnauthenticatedSessionKey(t *testing.T) {
 		return pg.body[i : i+70]
 	}
 	otherSealer, _ := keys.NewSealer([]byte("another system secret of at least 32 bytes"))
-	withKey := func(sealer *keys.Sealer) func(*op.Config) {
+	withKey := func(sealer keys.Sealer) func(*op.Config) {
 		return func(c *op.Config) {
 			c.SessionManagement = true
 			c.UnauthenticatedSessionKey = "fixed key"
