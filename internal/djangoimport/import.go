@@ -5,12 +5,10 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -66,9 +64,6 @@ type Options struct {
 
 // errDryRun rolls back a dry run's transaction.
 var errDryRun = errors.New("djangoimport: dry run")
-
-// maxLogo bounds a logo kept inline in the client.
-const maxLogo = 256 << 10
 
 // Run imports the django-oidc-provider database of opts.From into target
 // in one transaction: everything or nothing. Objects that already exist
@@ -229,7 +224,7 @@ func (im *importer) client(ctx context.Context, dc *djClient) error {
 			"give the client a new secret (oidcd clients rotate-secret) or move it to RS256", len(dc.secret))
 	}
 	if dc.logo != "" {
-		c.LogoURL = im.logo(dc)
+		c.LogoImage, c.LogoType = im.logo(dc)
 	}
 	old, err := im.tx.Client(ctx, c.ID)
 	switch {
@@ -277,38 +272,34 @@ func sameClient(a, b *storage.Client) bool {
 		slices.Equal(a.RedirectURIs, b.RedirectURIs) && slices.Equal(a.PostLogoutRedirectURIs, b.PostLogoutRedirectURIs) &&
 		a.JWTAlg == b.JWTAlg && a.RequireConsent == b.RequireConsent && a.ReuseConsent == b.ReuseConsent &&
 		slices.Equal(a.Scope, b.Scope) && a.Website == b.Website && a.TermsURL == b.TermsURL &&
-		a.ContactEmail == b.ContactEmail && a.LogoURL == b.LogoURL && a.CreatedAt.Equal(b.CreatedAt)
+		a.ContactEmail == b.ContactEmail && a.LogoURL == b.LogoURL && bytes.Equal(a.LogoImage, b.LogoImage) &&
+		a.LogoType == b.LogoType && a.CreatedAt.Equal(b.CreatedAt)
 }
 
-// logo returns the client's logo as a data: URL read from the media
-// folder, or "" (reported) when it cannot be.
-func (im *importer) logo(dc *djClient) string {
+// logo reads the client's logo from the media folder and checks it as
+// oidcd checks uploaded logos (op.CheckLogo); it returns nil (reported)
+// when it cannot be used.
+func (im *importer) logo(dc *djClient) ([]byte, string) {
 	if im.opts.MediaDir == "" {
 		im.r.part("clients", dc.clientID, "logo %q left out: give the site's MEDIA_ROOT with --media", dc.logo)
-		return ""
+		return nil, ""
 	}
 	rel := filepath.FromSlash(dc.logo)
 	if !filepath.IsLocal(rel) {
 		im.r.part("clients", dc.clientID, "logo %q left out: not a path inside the media folder", dc.logo)
-		return ""
+		return nil, ""
 	}
 	b, err := os.ReadFile(filepath.Join(im.opts.MediaDir, rel))
-	switch {
-	case err != nil:
+	if err != nil {
 		im.r.part("clients", dc.clientID, "logo %q left out: %v", dc.logo, err)
-		return ""
-	case len(b) > maxLogo:
-		im.r.part("clients", dc.clientID, "logo %q left out: larger than %d KiB", dc.logo, maxLogo>>10)
-		return ""
+		return nil, ""
 	}
-	ct := http.DetectContentType(b)
-	switch ct {
-	case "image/png", "image/jpeg", "image/gif", "image/webp":
-	default:
-		im.r.part("clients", dc.clientID, "logo %q left out: %s is not a PNG, JPEG, GIF or WebP image", dc.logo, ct)
-		return ""
+	ct, err := op.CheckLogo(b)
+	if err != nil {
+		im.r.part("clients", dc.clientID, "logo %q left out: %v", dc.logo, err)
+		return nil, ""
 	}
-	return "data:" + ct + ";base64," + base64.StdEncoding.EncodeToString(b)
+	return b, ct
 }
 
 // keys imports RSAKey rows with their kid (django-oidc-provider's kid is

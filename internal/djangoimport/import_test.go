@@ -88,7 +88,7 @@ func checkImported(t *testing.T, target storage.Storage, m *manifest, r *Report,
 		!slices.Equal(web.PostLogoutRedirectURIs, []string{"https://rp.example.com/bye"}) ||
 		!web.RequireConsent || !web.ReuseConsent || web.Website != "https://rp.example.com" ||
 		web.TermsURL != "https://rp.example.com/terms" || web.ContactEmail != "ops@rp.example.com" ||
-		!strings.HasPrefix(web.LogoURL, "data:image/png;base64,") || web.CreatedAt.IsZero() {
+		web.LogoType != "image/png" || len(web.LogoImage) == 0 || web.CreatedAt.IsZero() {
 		t.Errorf("web client: %+v", web)
 	}
 	hybrid, err := target.Client(ctx, m.Clients["hybrid"].ClientID)
