@@ -115,17 +115,20 @@ func (p *Provider) deliver(ctx context.Context, m *storage.LogoutMessage) {
 	}
 	if err == nil {
 		log.InfoContext(ctx, "back-channel logout delivered", "uri", redactURL(c.BackchannelLogoutURI))
+		p.Emit(ctx, Event{Kind: EventBackchannelDelivered, ClientID: m.ClientID})
 		p.finishLogout(ctx, m)
 		return
 	}
 	now := p.now()
 	if !now.Before(m.ExpiresAt) {
 		log.WarnContext(ctx, "back-channel logout given up", "err", err, "since", m.CreatedAt)
+		p.Emit(ctx, Event{Kind: EventBackchannelFailed, ClientID: m.ClientID, Reason: "given up"})
 		p.finishLogout(ctx, m)
 		return
 	}
 	next := now.Add(p.logoutBackoff(m.Attempts))
 	log.WarnContext(ctx, "back-channel logout failed, will retry", "err", err, "next_attempt", next)
+	p.Emit(ctx, Event{Kind: EventBackchannelFailed, ClientID: m.ClientID, Reason: "will retry"})
 	msg := err.Error()
 	if len(msg) > 500 {
 		msg = msg[:500]

@@ -2,12 +2,12 @@ package op_test
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,14 +129,37 @@ func TestBackChannelLogout(t *testing.T) {
 // A receiver that is down gets the token once it is back: the message
 // stays queued and is retried with backoff.
 func TestBackChannelReceiverDown(t *testing.T) {
-	env := newTestEnv(t, fastDelivery)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var mu sync.Mutex
+	events := map[op.EventKind]int{}
+	env := newTestEnv(t, func(c *op.Config) {
+		fastDelivery(c)
+		c.Hooks.Event = func(_ context.Context, e op.Event) {
+			mu.Lock()
+			events[e.Kind]++
+			mu.Unlock()
+		}
+	})
+	eventCount := func(k op.EventKind) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return events[k]
 	}
-	addr := ln.Addr().String()
-	ln.Close() // down
-	id, secret := env.client(op.ClientSpec{BackchannelLogoutURI: "http://" + addr + "/bc"})
+	// The receiver's address stays bound for the whole test (no port is
+	// closed and reopened); while it is down it drops every connection
+	// before answering, as a crashed or restarting server does.
+	var rc atomic.Pointer[receiver]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if up := rc.Load(); up != nil {
+			up.ServeHTTP(w, r)
+			return
+		}
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	defer srv.Close()
+	id, secret := env.client(op.ClientSpec{BackchannelLogoutURI: srv.URL + "/bc"})
 	relying := env.rp(id, secret)
 	b := env.browser()
 	env.signedIn(b, relying)
@@ -146,19 +169,17 @@ func TestBackChannelReceiverDown(t *testing.T) {
 		msgs, _ := env.store.LogoutMessages(t.Context())
 		return len(msgs) == 1 && msgs[0].Attempts >= 2 && msgs[0].LastError != ""
 	})
-	rc := &receiver{t: t, verifier: relying.provider.Verifier(&oidc.Config{ClientID: id})}
-	ln, err = net.Listen("tcp", addr) // back up
-	if err != nil {
-		t.Skipf("port %s taken meanwhile: %v", addr, err)
+	if eventCount(op.EventBackchannelFailed) == 0 || eventCount(op.EventBackchannelDelivered) != 0 {
+		t.Fatalf("events while the receiver is down: %v", events)
 	}
-	srv := &http.Server{Handler: rc}
-	go srv.Serve(ln)
-	defer srv.Close()
-	waitFor(t, "the logout token after the receiver came back", func() bool { return rc.count() == 1 })
+	up := &receiver{t: t, verifier: relying.provider.Verifier(&oidc.Config{ClientID: id})}
+	rc.Store(up) // back up
+	waitFor(t, "the logout token after the receiver came back", func() bool { return up.count() == 1 })
 	waitFor(t, "an empty queue", func() bool {
 		msgs, _ := env.store.LogoutMessages(t.Context())
 		return len(msgs) == 0
 	})
+	waitFor(t, "one delivered event", func() bool { return eventCount(op.EventBackchannelDelivered) == 1 })
 }
 
 // logoutAll ends b's session through the end-session confirmation.
