@@ -210,3 +210,45 @@ func FuzzRegister(f *testing.F) {
 		}
 	})
 }
+
+// FuzzEndSession sends arbitrary RP-Initiated Logout requests (GET query and
+// POST body) to /end-session with no session: the answer is the signed-out
+// page, the confirmation page, an error page or a redirect to a registered
+// post-logout redirect URI — never a crash, a 5xx or a redirect elsewhere
+// (SECURITY A7, L6).
+func FuzzEndSession(f *testing.F) {
+	env := newTestEnv(f, nil)
+	const postLogout = "https://rp.example.com/signed-out"
+	id, _ := env.client(op.ClientSpec{PostLogoutRedirectURIs: []string{postLogout}})
+	for _, seed := range []string{
+		"client_id=" + id + "&post_logout_redirect_uri=" + url.QueryEscape(postLogout) + "&state=s",
+		"client_id=" + id + "&post_logout_redirect_uri=" + url.QueryEscape("https://evil.example/") + "&state=s",
+		"post_logout_redirect_uri=" + url.QueryEscape(postLogout),
+		"id_token_hint=eyJhbGciOiJub25lIn0.eyJhdWQiOiJ4In0.&post_logout_redirect_uri=" + url.QueryEscape(postLogout),
+		"id_token_hint=a.b.c&client_id=" + id + "&logout_hint=x&ui_locales=fr%20es",
+		"client_id=%zz&state=" + strings.Repeat("s", 3000), "state=a&state=b", ";;;&&&==",
+	} {
+		f.Add(seed, false)
+		f.Add(seed, true)
+	}
+	f.Fuzz(func(t *testing.T, params string, post bool) {
+		req := httptest.NewRequest(http.MethodGet, op.PathEndSession, nil)
+		if post {
+			req = httptest.NewRequest(http.MethodPost, op.PathEndSession, strings.NewReader(params))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		} else {
+			req.URL.RawQuery = params
+		}
+		rec := httptest.NewRecorder()
+		env.p.ServeHTTP(rec, req)
+		switch rec.Code {
+		case http.StatusOK, http.StatusBadRequest, http.StatusForbidden:
+		case http.StatusFound, http.StatusSeeOther:
+			if loc := rec.Header().Get("Location"); !strings.HasPrefix(loc, postLogout+"?") && loc != postLogout {
+				t.Fatalf("redirect to %q for %q", loc, params)
+			}
+		default:
+			t.Fatalf("status %d for %q: %s", rec.Code, params, rec.Body)
+		}
+	})
+}
