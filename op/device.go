@@ -88,16 +88,8 @@ func (p *Provider) userCodeDigest(code string) []byte {
 // §3.2). Clients authenticate as at the token endpoint; public clients send
 // client_id.
 func (p *Provider) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	form, err := postForm(r)
-	if err != nil {
-		p.writeJSONError(w, r, err)
-		return
-	}
-	client, err := p.authenticateClient(r, form)
-	if err != nil {
-		p.writeJSONError(w, r, err)
+	form, client, ok := p.clientRequest(w, r)
+	if !ok {
 		return
 	}
 	if clientMayUse(client, GrantTypeDeviceCode) != nil {
@@ -119,6 +111,7 @@ func (p *Provider) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 		CreatedAt: now, ExpiresAt: now.Add(p.cfg.DeviceCodeExpire),
 	}
 	var userCode string
+	var err error
 	for attempt := 0; ; attempt++ {
 		userCode = newUserCode()
 		d.UserCodeHash = p.userCodeDigest(userCode)

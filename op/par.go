@@ -27,16 +27,8 @@ type parResponse struct {
 // /authorize would validate it, and a one-time, short-lived request_uri
 // bound to the client is returned.
 func (p *Provider) pushedAuthorizationRequest(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	form, err := postForm(r)
-	if err != nil {
-		p.writeJSONError(w, r, err)
-		return
-	}
-	client, err := p.authenticateClient(r, form)
-	if err != nil {
-		p.writeJSONError(w, r, err)
+	form, client, ok := p.clientRequest(w, r)
+	if !ok {
 		return
 	}
 	if form.Has("request_uri") {

@@ -29,17 +29,8 @@ type tokenResponse struct {
 // token is the token endpoint: authenticate the client, run the grant,
 // write the response. Every grant passes client authentication (SECURITY L4).
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
-	// RFC 6749 §5.1: never cache, errors included (SECURITY D2).
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	form, err := postForm(r)
-	if err != nil {
-		p.writeJSONError(w, r, err)
-		return
-	}
-	client, err := p.authenticateClient(r, form)
-	if err != nil {
-		p.writeJSONError(w, r, err)
+	form, client, ok := p.clientRequest(w, r)
+	if !ok {
 		return
 	}
 	gt := form.Get("grant_type")
@@ -93,6 +84,27 @@ func clientMayUse(c *storage.Client, gt string) *Error {
 
 // postForm parses an application/x-www-form-urlencoded body, refusing
 // repeated parameters (SECURITY L2) and credentials in the query.
+// clientRequest starts an endpoint where a client authenticates as at the
+// token endpoint (token, PAR, device authorization): the response is never
+// cached, errors included (RFC 6749 §5.1; SECURITY D2), the form is parsed
+// within its limits and the client authenticated. On failure it has written
+// the JSON error and ok is false.
+func (p *Provider) clientRequest(w http.ResponseWriter, r *http.Request) (form url.Values, client *storage.Client, ok bool) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	form, err := postForm(r)
+	if err != nil {
+		p.writeJSONError(w, r, err)
+		return nil, nil, false
+	}
+	client, err = p.authenticateClient(r, form)
+	if err != nil {
+		p.writeJSONError(w, r, err)
+		return nil, nil, false
+	}
+	return form, client, true
+}
+
 func postForm(r *http.Request) (url.Values, error) {
 	ct := r.Header.Get("Content-Type")
 	if mt, _, _ := strings.Cut(ct, ";"); !strings.EqualFold(strings.TrimSpace(mt), "application/x-www-form-urlencoded") {
