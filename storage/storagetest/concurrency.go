@@ -43,19 +43,7 @@ func testConcurrentConsumeCode(t *testing.T, s storage.Provider) {
 		_, err := s.ConsumeCode(ctx, code.Hash, t0, nil)
 		return err
 	})
-	wins := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			wins++
-		case errors.Is(err, storage.ErrReused):
-		default:
-			t.Errorf("concurrent ConsumeCode: unexpected error %v", err)
-		}
-	}
-	if wins != 1 {
-		t.Fatalf("%d of %d concurrent ConsumeCode calls succeeded, want exactly 1", wins, n)
-	}
+	exactlyOneWins(t, "ConsumeCode", errs)
 }
 
 // SECURITY D4: of 20 concurrent rotations of one refresh token at most one
@@ -239,6 +227,16 @@ func testConcurrentRedeemWithGrant(t *testing.T, s storage.Provider) {
 		}
 		return err
 	})
+	exactlyOneWins(t, "ConsumeCode with grant", errs)
+	tokenGone(t, s, winnerTokens[0], t0, "winner's token after 49 replays")
+	_, err := s.Grant(ctx, code.GrantID)
+	is(t, err, storage.ErrNotFound, "grant after replays")
+}
+
+// exactlyOneWins fails t unless exactly one of the concurrent calls'
+// results is a success and every other one is ErrReused (SECURITY B3).
+func exactlyOneWins(t *testing.T, what string, errs []error) {
+	t.Helper()
 	wins := 0
 	for _, err := range errs {
 		switch {
@@ -246,13 +244,10 @@ func testConcurrentRedeemWithGrant(t *testing.T, s storage.Provider) {
 			wins++
 		case errors.Is(err, storage.ErrReused):
 		default:
-			t.Errorf("concurrent ConsumeCode with grant: unexpected error %v", err)
+			t.Errorf("concurrent %s: unexpected error %v", what, err)
 		}
 	}
 	if wins != 1 {
-		t.Fatalf("%d of %d concurrent redemptions succeeded, want exactly 1", wins, n)
+		t.Fatalf("%d of %d concurrent %s calls succeeded, want exactly 1", wins, len(errs), what)
 	}
-	tokenGone(t, s, winnerTokens[0], t0, "winner's token after 49 replays")
-	_, err := s.Grant(ctx, code.GrantID)
-	is(t, err, storage.ErrNotFound, "grant after replays")
 }

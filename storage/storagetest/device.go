@@ -194,19 +194,7 @@ func testConcurrentConsumeDeviceAuth(t *testing.T, s storage.Provider) {
 		_, err := s.ConsumeDeviceAuth(ctx, d.DeviceCodeHash, t0, g, newToken(g, storage.AccessToken, t0))
 		return err
 	})
-	wins := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			wins++
-		case errors.Is(err, storage.ErrReused):
-		default:
-			t.Errorf("concurrent ConsumeDeviceAuth: unexpected error %v", err)
-		}
-	}
-	if wins != 1 {
-		t.Fatalf("%d of %d concurrent ConsumeDeviceAuth calls succeeded, want exactly 1", wins, n)
-	}
+	exactlyOneWins(t, "ConsumeDeviceAuth", errs)
 }
 
 func testDeviceAuthExpiryAndClientDelete(t *testing.T, s storage.Provider) {
