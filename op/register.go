@@ -383,6 +383,7 @@ func (p *Provider) registrationClient(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			next.SecretHash, next.SecretSealed = c.SecretHash, c.SecretSealed
+			next.PreviousSecretHash, next.PreviousSecretExpiresAt = c.PreviousSecretHash, c.PreviousSecretExpiresAt
 		}
 		if err := p.store.UpdateClient(ctx, next); err != nil {
 			p.writeJSONError(w, r, err)

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/oidcd/oidcd/storage"
 )
@@ -192,8 +193,7 @@ func (p *Provider) authenticateClient(r *http.Request, form url.Values) (*storag
 			e.RetryAfter = wait
 			return nil, e
 		}
-		d := digest(secret)
-		if secret == "" || subtle.ConstantTimeCompare(d, c.SecretHash) != 1 { // SECURITY E1
+		if secret == "" || !secretMatches(c, digest(secret), p.now()) { // SECURITY E1
 			if err := p.clientAuthFailed(ctx, c.ID, ip); err != nil {
 				return nil, err
 			}
@@ -202,6 +202,18 @@ func (p *Provider) authenticateClient(r *http.Request, form url.Values) (*storag
 		}
 	}
 	return c, nil
+}
+
+// secretMatches compares a presented secret's digest with the client's
+// secret and, during a rotation's overlap, with its previous one; both
+// comparisons always run, in constant time.
+func secretMatches(c *storage.Client, d []byte, now time.Time) bool {
+	cur := subtle.ConstantTimeCompare(d, c.SecretHash)
+	prev := 0
+	if len(c.PreviousSecretHash) > 0 {
+		prev = subtle.ConstantTimeCompare(d, c.PreviousSecretHash)
+	}
+	return cur == 1 || prev == 1 && now.Before(c.PreviousSecretExpiresAt)
 }
 
 // invalidClient is RFC 6749 §5.2's invalid_client with status 401; the

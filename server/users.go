@@ -196,6 +196,7 @@ func (s *Server) Authenticate(ctx context.Context, username, password, ip string
 		return nil, ErrLoginThrottled
 	}
 	u, err := s.store.UserByUsername(ctx, username)
+	reason := ""
 	switch {
 	case errors.Is(err, storage.ErrNotFound) || (err == nil && u.PasswordHash == ""):
 		CheckPassword(dummyHash, password)
@@ -205,9 +206,13 @@ func (s *Server) Authenticate(ctx context.Context, username, password, ip string
 		return nil, errors.Join(fmt.Errorf("server: user by username: %w", err), attempt.release(ctx))
 	case !CheckPassword(u.PasswordHash, password):
 		u = nil
+	case u.Locked:
+		// A locked account is answered as a wrong password (SECURITY F8);
+		// only the log says why.
+		u, reason = nil, "account_locked"
 	}
 	if u == nil {
-		s.provider.Emit(ctx, op.Event{Kind: op.EventLoginFailed, Username: NormalizeUsername(username), IP: ip})
+		s.provider.Emit(ctx, op.Event{Kind: op.EventLoginFailed, Username: NormalizeUsername(username), IP: ip, Reason: reason})
 		return nil, op.ErrInvalidCredentials // the reservation stays as the failure
 	}
 	if err := attempt.Succeed(ctx); err != nil {

@@ -60,6 +60,7 @@ type Provider interface {
 type Accounts interface {
 	Users
 	Sessions
+	Audit
 }
 
 // Storage is a complete backend of the oidcd server: the provider's data,
@@ -161,6 +162,9 @@ type Grants interface {
 	// RevokeSessionGrants revokes every grant made in one browser session
 	// (logout). An empty session id is an error.
 	RevokeSessionGrants(ctx context.Context, sessionID string, now time.Time) error
+	// ListGrants returns the live grants (not revoked, ExpiresAt zero or
+	// after now) that q selects, newest first.
+	ListGrants(ctx context.Context, q GrantQuery, now time.Time) ([]*Grant, error)
 }
 
 // Consents stores what scopes a user allowed a client.
@@ -173,6 +177,14 @@ type Consents interface {
 	ListConsents(ctx context.Context, userID string) ([]*Consent, error)
 	// DeleteConsent returns ErrNotFound if none exists.
 	DeleteConsent(ctx context.Context, userID, clientID string) error
+	// ListClientConsents returns the consents given to a client (expired
+	// ones included), ordered by user id.
+	ListClientConsents(ctx context.Context, clientID string) ([]*Consent, error)
+	// RevokeConsent takes back what a user gave a client, in one atomic
+	// step: it deletes the consent and revokes every grant of the user to
+	// the client (deleting their tokens). It reports whether there was
+	// anything to take back; neither existing is not an error.
+	RevokeConsent(ctx context.Context, userID, clientID string, now time.Time) (bool, error)
 }
 
 // Keys stores signing keys.
@@ -200,6 +212,11 @@ type Sessions interface {
 	DeleteSession(ctx context.Context, hash []byte) error
 	// DeleteUserSessions deletes every session of a user.
 	DeleteUserSessions(ctx context.Context, userID string) error
+	// ListSessions returns the live sessions q selects, newest first.
+	ListSessions(ctx context.Context, q SessionQuery, now time.Time) ([]*Session, error)
+	// DeleteSessionByID deletes the session with this public id (the sid);
+	// ErrNotFound if none.
+	DeleteSessionByID(ctx context.Context, id string) error
 }
 
 // Users stores the oidcd server's user accounts.
@@ -224,6 +241,17 @@ type Users interface {
 	DeleteUser(ctx context.Context, id string) error
 	// ListUsers returns all users ordered by username.
 	ListUsers(ctx context.Context) ([]*User, error)
+	// SearchUsers returns the page of users q selects, ordered by
+	// username, and how many users match q in all.
+	SearchUsers(ctx context.Context, q UserQuery) ([]*User, int, error)
+}
+
+// Audit keeps the trail of administrative changes.
+type Audit interface {
+	// AddAuditRecord stores r; ErrAlreadyExists if its ID is taken.
+	AddAuditRecord(ctx context.Context, r *AuditRecord) error
+	// AuditRecords returns the records q selects, newest first.
+	AuditRecords(ctx context.Context, q AuditQuery) ([]*AuditRecord, error)
 }
 
 // Throttle counts failures (login attempts, client authentication) in a

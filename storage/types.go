@@ -21,6 +21,13 @@ type Client struct {
 	// SecretSealed is the secret encrypted with the system key, kept for
 	// HS256 ID tokens; empty for public clients.
 	SecretSealed []byte
+	// PreviousSecretHash is the digest of the secret a rotation replaced;
+	// the token endpoint still accepts it before PreviousSecretExpiresAt,
+	// so that relying parties can switch to the new secret without an
+	// outage. Empty (or a past PreviousSecretExpiresAt): only SecretHash
+	// works.
+	PreviousSecretHash      []byte
+	PreviousSecretExpiresAt time.Time
 	// ResponseTypes are the allowed response_type values, each a
 	// space-separated set in canonical (sorted) order, e.g. "code id_token".
 	ResponseTypes          []string
@@ -240,6 +247,10 @@ type User struct {
 	Username     string
 	PasswordHash string // PHC string, e.g. $argon2id$...
 	Admin        bool
+	// Locked accounts cannot sign in (the login page and the password
+	// grant answer as for a wrong password); locking also ends their
+	// sessions and grants.
+	Locked bool
 	// Claims are the account's standard claims; Claims.UpdatedAt is when the
 	// account last changed.
 	Claims
@@ -353,4 +364,66 @@ type LogoutMessage struct {
 	CreatedAt  time.Time
 	// ExpiresAt is when delivery is given up.
 	ExpiresAt time.Time
+}
+
+// GrantQuery selects live grants (neither revoked nor expired) by user,
+// by client, or both; an empty field matches every value.
+type GrantQuery struct {
+	UserID   string
+	ClientID string
+}
+
+// SessionQuery selects live browser sessions: those of a user, those a
+// client took part in (it was given a code or tokens in them), the one
+// with a public id; an empty field matches every value.
+type SessionQuery struct {
+	UserID   string
+	ClientID string
+	ID       string
+}
+
+// UserQuery selects a page of users ordered by username.
+type UserQuery struct {
+	// Search, if not empty, keeps users whose username, name, email or id
+	// contains it, ignoring ASCII case.
+	Search string
+	// Offset skips that many matching users; Limit returns at most that
+	// many (0: all).
+	Offset, Limit int
+}
+
+// AuditRecord is one administrative change (through the console or the
+// command line): who made it, when, from where, what it did. It never
+// holds a secret.
+type AuditRecord struct {
+	// ID is unique and sorts by time (storage orders by At, then ID).
+	ID string
+	At time.Time
+	// ActorID is the acting account's id; empty for the command line.
+	ActorID string
+	// Actor is who acted: an admin's username, or "cli" plus the operating
+	// system user for the command line.
+	Actor string
+	// IP is the address the change came from; empty for the command line.
+	IP string
+	// Action is a stable name such as "client.update" or "key.retire".
+	Action string
+	// Target names what changed: "client:ID", "user:ID", "key:KID", ...
+	Target string
+	// Detail says how, for a reader (e.g. the properties changed).
+	Detail string
+}
+
+// AuditQuery selects audit records, newest first.
+type AuditQuery struct {
+	// Action, Target and ActorID, when set, must match exactly.
+	Action  string
+	Target  string
+	ActorID string
+	// Before, when not zero, keeps records strictly older (paging: pass
+	// the At of the last record seen, with BeforeID its ID).
+	Before   time.Time
+	BeforeID string
+	// Limit returns at most that many (0: 100).
+	Limit int
 }

@@ -144,6 +144,8 @@ func cloneClient(c *storage.Client) *storage.Client {
 	cp.LogoImage = bytes.Clone(c.LogoImage)
 	cp.RequestURIs = slices.Clone(c.RequestURIs)
 	cp.RegistrationTokenHash = bytes.Clone(c.RegistrationTokenHash)
+	cp.PreviousSecretHash = bytes.Clone(c.PreviousSecretHash)
+	cp.PreviousSecretExpiresAt = norm(c.PreviousSecretExpiresAt)
 	return &cp
 }
 

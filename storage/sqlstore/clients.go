@@ -10,7 +10,8 @@ const clientCols = `id, name, type, secret_hash, secret_sealed, response_types, 
 	post_logout_redirect_uris, jwt_alg, require_consent, reuse_consent, scope, website,
 	terms_url, contact_email, logo_url, created_at, metadata, registration_token_hash,
 	public_password_grant, logo_image, logo_type, frontchannel_logout_uri,
-	frontchannel_logout_session_required, backchannel_logout_uri, backchannel_logout_session_required`
+	frontchannel_logout_session_required, backchannel_logout_uri, backchannel_logout_session_required,
+	previous_secret_hash, previous_secret_expires_at`
 
 func clientArgs(c *storage.Client) []any {
 	return []any{c.ID, c.Name, string(c.Type), blobArg(c.SecretHash), blobArg(c.SecretSealed),
@@ -19,7 +20,7 @@ func clientArgs(c *storage.Client) []any {
 		c.TermsURL, c.ContactEmail, c.LogoURL, timeArg(c.CreatedAt), metadataArg(c.ClientMetadata),
 		blobArg(c.RegistrationTokenHash), c.PublicPasswordGrant, blobArg(c.LogoImage), c.LogoType,
 		c.FrontchannelLogoutURI, c.FrontchannelLogoutSessionRequired, c.BackchannelLogoutURI,
-		c.BackchannelLogoutSessionRequired}
+		c.BackchannelLogoutSessionRequired, blobArg(c.PreviousSecretHash), timeArg(c.PreviousSecretExpiresAt)}
 }
 
 type scanner interface{ Scan(dest ...any) error }
@@ -33,7 +34,7 @@ func scanClient(r scanner) (*storage.Client, error) {
 		&c.TermsURL, &c.ContactEmail, &c.LogoURL, timeCol{&c.CreatedAt}, metadataCol{&c.ClientMetadata},
 		&c.RegistrationTokenHash, &c.PublicPasswordGrant, &c.LogoImage, &c.LogoType,
 		&c.FrontchannelLogoutURI, &c.FrontchannelLogoutSessionRequired, &c.BackchannelLogoutURI,
-		&c.BackchannelLogoutSessionRequired)
+		&c.BackchannelLogoutSessionRequired, &c.PreviousSecretHash, timeCol{&c.PreviousSecretExpiresAt})
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +51,7 @@ func (s *Store) CreateClient(ctx context.Context, c *storage.Client) error {
 		return err
 	}
 	_, err := s.writer().exec(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, clientArgs(c)...)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, clientArgs(c)...)
 	return s.wrapErr("create client", err)
 }
 
@@ -78,7 +79,8 @@ func (s *Store) UpdateClient(ctx context.Context, c *storage.Client) error {
 		terms_url = ?, contact_email = ?, logo_url = ?, created_at = ?, metadata = ?,
 		registration_token_hash = ?, public_password_grant = ?, logo_image = ?, logo_type = ?,
 		frontchannel_logout_uri = ?, frontchannel_logout_session_required = ?,
-		backchannel_logout_uri = ?, backchannel_logout_session_required = ?
+		backchannel_logout_uri = ?, backchannel_logout_session_required = ?,
+		previous_secret_hash = ?, previous_secret_expires_at = ?
 		WHERE id = ?`, args...)
 	if err != nil {
 		return s.wrapErr("update client", err)

@@ -75,3 +75,51 @@ func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string) erro
 	}
 	return nil
 }
+
+// ListClientConsents implements storage.Consents, ordered by user id.
+func (s *Store) ListClientConsents(ctx context.Context, clientID string) ([]*storage.Consent, error) {
+	rows, err := s.reader().rows(ctx, `SELECT `+consentCols+` FROM consents WHERE client_id = ? ORDER BY user_id`, clientID)
+	if err != nil {
+		return nil, s.wrapErr("list client consents", err)
+	}
+	defer rows.Close()
+	var out []*storage.Consent
+	for rows.Next() {
+		c, err := scanConsent(rows)
+		if err != nil {
+			return nil, s.wrapErr("list client consents", err)
+		}
+		out = append(out, c)
+	}
+	return out, s.wrapErr("list client consents", rows.Err())
+}
+
+// RevokeConsent implements storage.Consents in one transaction.
+func (s *Store) RevokeConsent(ctx context.Context, userID, clientID string, now time.Time) (bool, error) {
+	if err := checkID("user", userID); err != nil {
+		return false, err
+	}
+	if err := checkID("client", clientID); err != nil {
+		return false, err
+	}
+	var found bool
+	err := s.inTx(ctx, func(c conn) error {
+		found = false
+		n, err := c.execN(ctx, `DELETE FROM consents WHERE user_id = ? AND client_id = ?`, userID, clientID)
+		if err != nil {
+			return s.wrapErr("revoke consent", err)
+		}
+		m, err := c.execN(ctx, `UPDATE grants SET revoked_at = ? WHERE user_id = ? AND user_id <> '' AND client_id = ? AND revoked_at IS NULL`,
+			now.UnixMicro(), userID, clientID)
+		if err != nil {
+			return s.wrapErr("revoke consent", err)
+		}
+		if _, err := c.exec(ctx, `DELETE FROM tokens WHERE grant_id IN
+			(SELECT id FROM grants WHERE user_id = ? AND user_id <> '' AND client_id = ?)`, userID, clientID); err != nil {
+			return s.wrapErr("revoke consent", err)
+		}
+		found = n > 0 || m > 0
+		return nil
+	})
+	return found, err
+}

@@ -281,3 +281,31 @@ func (s *Store) revokeGrantsWhereTx(ctx context.Context, c conn, column, value s
 	}
 	return nil
 }
+
+// ListGrants implements storage.Grants.
+func (s *Store) ListGrants(ctx context.Context, q storage.GrantQuery, now time.Time) ([]*storage.Grant, error) {
+	query := `SELECT ` + grantCols + ` FROM grants WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`
+	args := []any{now.UnixMicro()}
+	if q.UserID != "" {
+		query += ` AND user_id = ? AND user_id <> ''`
+		args = append(args, q.UserID)
+	}
+	if q.ClientID != "" {
+		query += ` AND client_id = ?`
+		args = append(args, q.ClientID)
+	}
+	rows, err := s.reader().rows(ctx, query+` ORDER BY created_at DESC, id`, args...)
+	if err != nil {
+		return nil, s.wrapErr("list grants", err)
+	}
+	defer rows.Close()
+	var out []*storage.Grant
+	for rows.Next() {
+		g, err := scanGrant(rows)
+		if err != nil {
+			return nil, s.wrapErr("list grants", err)
+		}
+		out = append(out, g)
+	}
+	return out, s.wrapErr("list grants", rows.Err())
+}

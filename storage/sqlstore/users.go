@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/oidcd/oidcd/storage"
@@ -11,7 +12,7 @@ const userCols = `id, username, password_hash, admin, name, given_name, family_n
 	middle_name, nickname, preferred_username, profile, picture, website, gender, birthdate,
 	zoneinfo, locale, email, email_verified, phone_number, phone_number_verified,
 	address_formatted, address_street_address, address_locality, address_region,
-	address_postal_code, address_country, created_at, updated_at`
+	address_postal_code, address_country, created_at, updated_at, locked`
 
 func userArgs(u *storage.User) []any {
 	a := &u.Address
@@ -19,7 +20,7 @@ func userArgs(u *storage.User) []any {
 		u.MiddleName, u.Nickname, u.PreferredUsername, u.Profile, u.Picture, u.Website, u.Gender,
 		u.Birthdate, u.Zoneinfo, u.Locale, u.Email, u.EmailVerified, u.PhoneNumber,
 		u.PhoneNumberVerified, a.Formatted, a.StreetAddress, a.Locality, a.Region,
-		a.PostalCode, a.Country, timeArg(u.CreatedAt), timeArg(u.UpdatedAt)}
+		a.PostalCode, a.Country, timeArg(u.CreatedAt), timeArg(u.UpdatedAt), u.Locked}
 }
 
 func scanUser(r scanner) (*storage.User, error) {
@@ -29,7 +30,7 @@ func scanUser(r scanner) (*storage.User, error) {
 		&u.FamilyName, &u.MiddleName, &u.Nickname, &u.PreferredUsername, &u.Profile, &u.Picture,
 		&u.Website, &u.Gender, &u.Birthdate, &u.Zoneinfo, &u.Locale, &u.Email, &u.EmailVerified,
 		&u.PhoneNumber, &u.PhoneNumberVerified, &a.Formatted, &a.StreetAddress, &a.Locality,
-		&a.Region, &a.PostalCode, &a.Country, timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt})
+		&a.Region, &a.PostalCode, &a.Country, timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, &u.Locked)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +46,7 @@ func (s *Store) CreateUser(ctx context.Context, u *storage.User) error {
 		return err
 	}
 	_, err := s.writer().exec(ctx, `INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?,
-		?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, userArgs(u)...)
+		?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, userArgs(u)...)
 	return s.wrapErr("create user", err)
 }
 
@@ -86,7 +87,7 @@ func (s *Store) UpdateUser(ctx context.Context, u *storage.User) error {
 		zoneinfo = ?, locale = ?, email = ?, email_verified = ?, phone_number = ?,
 		phone_number_verified = ?, address_formatted = ?, address_street_address = ?,
 		address_locality = ?, address_region = ?, address_postal_code = ?, address_country = ?,
-		created_at = ?, updated_at = ?
+		created_at = ?, updated_at = ?, locked = ?
 		WHERE id = ?`, args...)
 	if err != nil {
 		return s.wrapErr("update user", err)
@@ -170,4 +171,60 @@ func (s *Store) ListUsers(ctx context.Context) ([]*storage.User, error) {
 		out = append(out, u)
 	}
 	return out, s.wrapErr("list users", rows.Err())
+}
+
+// SearchUsers implements storage.Users. The search is a case-insensitive
+// substring match (ASCII letters) on username, name, email and id; LIKE's
+// wildcards in it match themselves.
+func (s *Store) SearchUsers(ctx context.Context, q storage.UserQuery) ([]*storage.User, int, error) {
+	where, args := "", []any{}
+	if q.Search != "" {
+		pat := "%" + likeEscaper.Replace(asciiLower(q.Search)) + "%"
+		where = ` WHERE LOWER(username) LIKE ? ESCAPE '\' OR LOWER(name) LIKE ? ESCAPE '\'
+			OR LOWER(email) LIKE ? ESCAPE '\' OR LOWER(id) LIKE ? ESCAPE '\'`
+		args = append(args, pat, pat, pat, pat)
+	}
+	var total int
+	if err := s.reader().row(ctx, `SELECT COUNT(*) FROM users`+where, args...).Scan(&total); err != nil {
+		return nil, 0, s.wrapErr("search users", err)
+	}
+	query := `SELECT ` + userCols + ` FROM users` + where + ` ORDER BY username`
+	if q.Limit > 0 {
+		query += ` LIMIT ? OFFSET ?`
+		args = append(args, q.Limit, max(q.Offset, 0))
+	} else if q.Offset > 0 {
+		query += ` LIMIT -1 OFFSET ?`
+		if s.d.name == "postgres" {
+			query = strings.Replace(query, "LIMIT -1 ", "", 1)
+		}
+		args = append(args, q.Offset)
+	}
+	rows, err := s.reader().rows(ctx, query, args...)
+	if err != nil {
+		return nil, 0, s.wrapErr("search users", err)
+	}
+	defer rows.Close()
+	var out []*storage.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, 0, s.wrapErr("search users", err)
+		}
+		out = append(out, u)
+	}
+	return out, total, s.wrapErr("search users", rows.Err())
+}
+
+// likeEscaper makes LIKE's wildcards (and the escape character) literal.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// asciiLower lowers ASCII letters only, as SQLite's LOWER does.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

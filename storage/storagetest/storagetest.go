@@ -52,6 +52,9 @@ type accountTest struct {
 }
 
 var providerTests = []subtest{
+	{"ListGrants", testListGrants},
+	{"ListClientConsents", testListClientConsents},
+	{"RevokeConsent", testRevokeConsent},
 	{"Ping", testPing},
 
 	{"ClientRoundTrip", testClientRoundTrip},
@@ -136,6 +139,9 @@ var providerTests = []subtest{
 }
 
 var accountTests = []accountTest{
+	{"ListSessions", testListSessions},
+	{"SearchUsers", testSearchUsers},
+	{"AuditRecords", testAuditRecords},
 	{"SessionRoundTrip", testSessionRoundTrip},
 	{"SessionCreateDuplicate", testSessionCreateDuplicate},
 	{"SessionNotFound", testSessionNotFound},

@@ -1,0 +1,20 @@
+-- The console and its audit trail (issue 9): a client's previous secret
+-- during a rotation's overlap, locked accounts, sessions by their public
+-- id, and the audit log of administrative changes.
+ALTER TABLE clients ADD COLUMN previous_secret_hash BYTEA;
+ALTER TABLE clients ADD COLUMN previous_secret_expires_at BIGINT;
+ALTER TABLE users ADD COLUMN locked BOOLEAN NOT NULL DEFAULT FALSE;
+CREATE INDEX sessions_id ON sessions (id);
+
+CREATE TABLE audit_log (
+	id       TEXT    COLLATE "C" NOT NULL PRIMARY KEY,
+	at       BIGINT  NOT NULL,
+	actor_id TEXT    NOT NULL,
+	actor    TEXT    NOT NULL,
+	ip       TEXT    NOT NULL,
+	action   TEXT    NOT NULL,
+	target   TEXT    NOT NULL,
+	detail   TEXT    NOT NULL
+);
+CREATE INDEX audit_log_at ON audit_log (at, id);
+CREATE INDEX audit_log_target ON audit_log (target);
