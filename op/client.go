@@ -104,15 +104,21 @@ func NewClient(spec ClientSpec, sealer keys.Sealer, now time.Time) (*storage.Cli
 		return nil, "", err
 	}
 	var secret string
-	if c.Type == storage.Confidential && c.TokenEndpointAuthMethod != AuthPrivateKeyJWT || c.JWTAlg == keys.HS256 {
-		// A private_key_jwt client needs no secret, unless its ID tokens
-		// are HS256 (OIDC Core §10.1).
+	if needsSecret(c) {
 		var err error
 		if secret, err = SetClientSecret(c, sealer); err != nil {
 			return nil, "", err
 		}
 	}
 	return c, secret, nil
+}
+
+// needsSecret reports whether a confidential client needs a secret: to
+// authenticate, or, for a private_key_jwt client, only when its ID tokens
+// or userinfo responses are HS256 (OIDC Core §10.1).
+func needsSecret(c *storage.Client) bool {
+	return c.Type == storage.Confidential &&
+		(c.TokenEndpointAuthMethod != AuthPrivateKeyJWT || c.JWTAlg == keys.HS256 || c.UserinfoSignedResponseAlg == keys.HS256)
 }
 
 // expandGrantTypes turns the short names a command line may use into the

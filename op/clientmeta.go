@@ -146,14 +146,12 @@ func checkClientMetadata(c *storage.Client, allowHTTP bool) []error {
 	}
 	for name, set := range map[string]bool{
 		"access_token_signed_response_alg": m.AccessTokenSignedResponseAlg != "",
-		"id_token_encrypted_response_alg":  m.IDTokenEncryptedResponseAlg != "" || m.IDTokenEncryptedResponseEnc != "",
-		"userinfo_signed_response_alg":     m.UserinfoSignedResponseAlg != "",
-		"userinfo_encrypted_response_alg":  m.UserinfoEncryptedResponseAlg != "" || m.UserinfoEncryptedResponseEnc != "",
 	} {
 		if set {
 			errs = append(errs, fmt.Errorf("%s is not supported", name))
 		}
 	}
+	errs = append(errs, checkEncryptionMetadata(c)...)
 	for name, v := range map[string]string{"software_id": m.SoftwareID, "software_version": m.SoftwareVersion} {
 		if len(v) > 255 {
 			errs = append(errs, fmt.Errorf("%s is longer than 255 bytes", name))

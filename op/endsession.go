@@ -207,6 +207,10 @@ func (p *Provider) verifyLogoutHint(ctx context.Context, hint string, client *st
 	invalid := func(why string) error {
 		return &Error{Code: errInvalidRequest, Description: "The id_token_hint is not valid.", Err: errors.New(why)}
 	}
+	if isJWE(hint) {
+		// See verifyIDToken: the hint must be the signed ID token.
+		return nil, nil, &Error{Code: errInvalidRequest, Description: "The id_token_hint is encrypted; send the signed ID token it contains."}
+	}
 	aud := unverifiedAudience(hint)
 	if aud == "" {
 		return nil, nil, invalid("no audience")

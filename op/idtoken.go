@@ -50,7 +50,8 @@ func (p *Provider) subject(ctx context.Context, userID string, c *storage.Client
 }
 
 // idToken builds and signs an ID token (OIDC Core §2) with the client's
-// jwt_alg.
+// jwt_alg, and encrypts it when the client registered
+// id_token_encrypted_response_alg.
 func (p *Provider) idToken(ctx context.Context, in idTokenInput) (string, error) {
 	sub, err := p.subject(ctx, in.userID, in.client)
 	if err != nil {
@@ -105,8 +106,23 @@ func (p *Provider) idToken(ctx context.Context, in idTokenInput) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("op: id token: %w", err)
 	}
+	signed, err := p.signFor(in.client, alg, payload)
+	if err != nil {
+		return "", err
+	}
+	if a := in.client.IDTokenEncryptedResponseAlg; a != "" {
+		// OIDC Core §10.2: signed, then encrypted to the client's key;
+		// the same at every place an ID token is issued.
+		return p.encryptTo(ctx, in.client, a, in.client.IDTokenEncryptedResponseEnc, true, []byte(signed))
+	}
+	return signed, nil
+}
+
+// signFor signs a JWT payload for client c with alg: HS256 with the
+// client's secret, the other algorithms with the provider's active key.
+func (p *Provider) signFor(c *storage.Client, alg string, payload []byte) (string, error) {
 	if alg == keys.HS256 {
-		secret, err := p.clientSecret(in.client)
+		secret, err := p.clientSecret(c)
 		if err != nil {
 			return "", err
 		}

@@ -12,7 +12,16 @@ import (
 // client, when client is set and the token is HS256): a valid signature by
 // one of our keys or the client's secret, and our issuer. Expiry is not
 // checked: hints may be expired (OIDC Core §3.1.2.1; SECURITY H4).
+//
+// An encrypted ID token (a JWE) is refused with a message saying so: it
+// was encrypted to the client's public key, and this provider holds no
+// private key of the client, nor publishes an encryption key of its own to
+// which the client could re-encrypt it. The client sends the signed ID
+// token it decrypted instead, as OIDC Core §3.1.2.1 tells it to.
 func (p *Provider) verifyIDToken(token string, clientSecret func() ([]byte, error)) (map[string]any, error) {
+	if isJWE(token) {
+		return nil, errEncryptedHint
+	}
 	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA, jose.HS256})
 	if err != nil || len(jws.Signatures) != 1 {
 		return nil, errors.New("the id_token_hint is not a signed JWT")
@@ -45,6 +54,9 @@ func (p *Provider) verifyIDToken(token string, clientSecret func() ([]byte, erro
 	}
 	return claims, nil
 }
+
+// errEncryptedHint refuses an encrypted id_token_hint.
+var errEncryptedHint = errors.New("the id_token_hint is encrypted; send the signed ID token it contains (OIDC Core §3.1.2.1)")
 
 // checkIDTokenHint verifies id_token_hint, if sent, and remembers its subject.
 func (p *Provider) checkIDTokenHint(req *authRequest) error {

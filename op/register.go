@@ -15,7 +15,6 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
-	"github.com/oidcd/oidcd/keys"
 	"github.com/oidcd/oidcd/storage"
 )
 
@@ -113,9 +112,8 @@ func (p *Provider) register(w http.ResponseWriter, r *http.Request) {
 		p.writeJSONError(w, r, err)
 		return
 	}
-	if err := checkSector(ctx, c, p.fetchHTTP); err != nil {
-		// OIDC Registration §5
-		p.writeJSONError(w, r, &Error{Code: errInvalidClientMetadata, Description: err.Error()})
+	if err := p.checkFetched(ctx, c); err != nil {
+		p.writeJSONError(w, r, err)
 		return
 	}
 	p.fetchRegisteredLogo(ctx, c, nil)
@@ -138,6 +136,19 @@ func (p *Provider) register(w http.ResponseWriter, r *http.Request) {
 	}
 	p.log.InfoContext(ctx, "client registered", "event", "client_registered", "client_id", c.ID, "open", p.cfg.Registration.Open)
 	writeJSON(w, http.StatusCreated, p.registrationResponse(c, secret, regToken))
+}
+
+// checkFetched checks what a registration names by URL: the
+// sector_identifier_uri's list (OIDC Registration §5) and the encryption
+// keys at jwks_uri (§2), fetched with the SSRF rules.
+func (p *Provider) checkFetched(ctx context.Context, c *storage.Client) *Error {
+	if err := checkSector(ctx, c, p.fetchHTTP); err != nil {
+		return &Error{Code: errInvalidClientMetadata, Description: err.Error()}
+	}
+	if err := checkEncryptionKeys(ctx, c, p.assertions); err != nil {
+		return asError(err)
+	}
+	return nil
 }
 
 // registrationResponse is RFC 7591 §3.2.1's body with RFC 7592 §3's
@@ -358,15 +369,15 @@ func (p *Provider) registrationClient(w http.ResponseWriter, r *http.Request) {
 			p.writeJSONError(w, r, err)
 			return
 		}
-		if err := checkSector(ctx, next, p.fetchHTTP); err != nil {
-			p.writeJSONError(w, r, &Error{Code: errInvalidClientMetadata, Description: err.Error()})
+		if err := p.checkFetched(ctx, next); err != nil {
+			p.writeJSONError(w, r, err)
 			return
 		}
 		next.CreatedAt = c.CreatedAt
 		next.RegistrationTokenHash = c.RegistrationTokenHash
 		p.fetchRegisteredLogo(r.Context(), next, c)
 		next.SecretHash, next.SecretSealed = nil, nil
-		if next.Type == storage.Confidential && (next.TokenEndpointAuthMethod != AuthPrivateKeyJWT || next.JWTAlg == keys.HS256) {
+		if needsSecret(next) {
 			if len(c.SecretHash) == 0 {
 				// It becomes confidential: it needs a secret of its own.
 				secret, err := SetClientSecret(next, p.cfg.Sealer)

@@ -1,7 +1,11 @@
 package op
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
@@ -115,7 +119,44 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	claims["sub"] = sub
-	writeJSON(w, http.StatusOK, claims)
+	if client.UserinfoSignedResponseAlg == "" && client.UserinfoEncryptedResponseAlg == "" {
+		writeJSON(w, http.StatusOK, claims)
+		return
+	}
+	jwt, err := p.userinfoJWT(ctx, client, claims)
+	if err != nil {
+		p.writeJSONError(w, r, err)
+		return
+	}
+	// OIDC Core §5.3.2
+	w.Header().Set("Content-Type", "application/jwt")
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, jwt)
+}
+
+// userinfoJWT is the userinfo response of a client that registered
+// userinfo_signed_response_alg and/or userinfo_encrypted_response_alg
+// (OIDC Core §5.3.2): the claims with iss and aud, signed, then encrypted
+// (a nested JWT), or only one of the two.
+func (p *Provider) userinfoJWT(ctx context.Context, c *storage.Client, claims map[string]any) (string, error) {
+	claims["iss"] = p.cfg.Issuer
+	claims["aud"] = c.ID
+	out, err := json.Marshal(claims)
+	if err != nil {
+		return "", fmt.Errorf("op: userinfo: %w", err)
+	}
+	signed := c.UserinfoSignedResponseAlg != ""
+	if signed {
+		s, err := p.signFor(c, c.UserinfoSignedResponseAlg, out)
+		if err != nil {
+			return "", err
+		}
+		out = []byte(s)
+	}
+	if a := c.UserinfoEncryptedResponseAlg; a != "" {
+		return p.encryptTo(ctx, c, a, c.UserinfoEncryptedResponseEnc, signed, out)
+	}
+	return string(out), nil
 }
 
 // bearerChallenge is the WWW-Authenticate value of RFC 6750 §3.

@@ -76,8 +76,13 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 	c.fs.BoolVar(&spec.PublicPasswordGrant, "allow-public-password-grant", false, "let this public client use the password grant (no secret protects it)")
 	c.fs.StringVar(&spec.TokenEndpointAuthSigningAlg, "token-endpoint-auth-signing-alg", "", "the only alg accepted for the client's assertions (private_key_jwt, client_secret_jwt)")
 	c.fs.BoolVar(&spec.DPoPBoundAccessTokens, "dpop-bound-access-tokens", false, "the client must send a DPoP proof with every token request (RFC 9449 §5.2; needs OIDCD_DPOP_ENABLE)")
-	c.fs.StringVar(&spec.JWKSURI, "jwks-uri", "", "URL of the client's public JWK Set (private_key_jwt)")
+	c.fs.StringVar(&spec.JWKSURI, "jwks-uri", "", "URL of the client's public JWK Set (private_key_jwt, request objects, encryption keys)")
 	c.fs.StringVar(&jwksFile, "jwks", "", "FILE holding the client's public JWK Set (JSON)")
+	c.fs.StringVar(&spec.IDTokenEncryptedResponseAlg, "id-token-encrypted-response-alg", "", "encrypt the client's ID tokens (signed, then encrypted) to its key in --jwks or --jwks-uri: RSA-OAEP-256, ECDH-ES, ECDH-ES+A128KW, ECDH-ES+A192KW or ECDH-ES+A256KW")
+	c.fs.StringVar(&spec.IDTokenEncryptedResponseEnc, "id-token-encrypted-response-enc", "", "content encryption of the client's ID tokens: A128CBC-HS256 (default), A192CBC-HS384, A256CBC-HS512, A128GCM, A192GCM or A256GCM")
+	c.fs.StringVar(&spec.UserinfoSignedResponseAlg, "userinfo-signed-response-alg", "", "answer the client's userinfo requests with a JWT signed with RS256, ES256, EdDSA or HS256 (application/jwt)")
+	c.fs.StringVar(&spec.UserinfoEncryptedResponseAlg, "userinfo-encrypted-response-alg", "", "encrypt the client's userinfo responses to its key (the algorithms of --id-token-encrypted-response-alg)")
+	c.fs.StringVar(&spec.UserinfoEncryptedResponseEnc, "userinfo-encrypted-response-enc", "", "content encryption of the client's userinfo responses (default A128CBC-HS256)")
 	c.fs.Var(&requestURIs, "request-uri", "URL the client may pass as request_uri (a request object to fetch), repeatable")
 	c.fs.StringVar(&spec.RequestObjectSigningAlg, "request-object-signing-alg", "", "the only alg accepted for the client's request objects (none must be given to accept unsigned ones)")
 	c.fs.StringVar(&spec.SubjectType, "subject-type", "", "public (default) or pairwise: a sub per sector, so clients of different sectors cannot correlate users (OIDC Core §8)")
@@ -145,6 +150,9 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 		return fmt.Errorf("clients create: invalid client:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
 	}
 	if err := op.CheckSectorIdentifier(ctx, probe, s.AllowPrivateTargets); err != nil {
+		return fmt.Errorf("clients create: invalid client:\n  %s", err)
+	}
+	if err := op.CheckEncryptionKeys(ctx, probe, s.AllowPrivateTargets); err != nil {
 		return fmt.Errorf("clients create: invalid client:\n  %s", err)
 	}
 	store, seal, err := c.openSealed(ctx, s)
@@ -275,6 +283,17 @@ func (a *app) clientsByID(ctx context.Context, sub string, args []string) error 
 	}
 	if client.RequirePushedAuthorizationRequests {
 		row("require_pushed_authorization_requests", "true")
+	}
+	for _, r := range [][2]string{
+		{"id_token_encrypted_response_alg", client.IDTokenEncryptedResponseAlg},
+		{"id_token_encrypted_response_enc", client.IDTokenEncryptedResponseEnc},
+		{"userinfo_signed_response_alg", client.UserinfoSignedResponseAlg},
+		{"userinfo_encrypted_response_alg", client.UserinfoEncryptedResponseAlg},
+		{"userinfo_encrypted_response_enc", client.UserinfoEncryptedResponseEnc},
+	} {
+		if r[1] != "" {
+			row(r[0], r[1])
+		}
 	}
 	if len(client.RegistrationTokenHash) > 0 {
 		row("registered", "through /register (dynamic registration)")

@@ -134,3 +134,41 @@ func TestClientsCreateRegistrationFlags(t *testing.T) {
 	fails(t, dir, nil, "subject_type", "clients", "create", "--name", "X", "--redirect-uri", "https://a.example/cb", "--subject-type", "secret")
 	fails(t, dir, nil, "request_object_signing_alg", "clients", "create", "--name", "X", "--redirect-uri", "https://a.example/cb", "--request-object-signing-alg", "HS1")
 }
+
+// TestClientsCreateEncryptionFlags: ID token and userinfo encryption
+// (OIDC Registration §2) from the CLI, validated as /register validates
+// it: refusals first, then a client whose enc defaults to A128CBC-HS256.
+func TestClientsCreateEncryptionFlags(t *testing.T) {
+	dir := t.TempDir()
+	ok(t, dir, "migrate")
+	jwks := filepath.Join(dir, "jwks.json") // one EC P-256 key, no use: fit for ECDH-ES only
+	os.WriteFile(jwks, []byte(`{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","kid":"k1"}]}`), 0o600)
+	base := []string{"clients", "create", "--name", "X", "--redirect-uri", "https://x.example/cb"}
+	with := func(extra ...string) []string { return append(append([]string{}, base...), extra...) }
+	fails(t, dir, nil, `id_token_encrypted_response_alg "RSA1_5" is not supported`, with("--jwks", jwks, "--id-token-encrypted-response-alg", "RSA1_5")...)
+	fails(t, dir, nil, `id_token_encrypted_response_enc "A999GCM" is not supported`, with("--jwks", jwks, "--id-token-encrypted-response-alg", "ECDH-ES", "--id-token-encrypted-response-enc", "A999GCM")...)
+	fails(t, dir, nil, "id_token_encrypted_response_enc needs id_token_encrypted_response_alg", with("--jwks", jwks, "--id-token-encrypted-response-enc", "A256GCM")...)
+	fails(t, dir, nil, "needs jwks or jwks_uri", with("--id-token-encrypted-response-alg", "ECDH-ES")...)
+	fails(t, dir, nil, "jwks has no key to encrypt to", with("--jwks", jwks, "--userinfo-encrypted-response-alg", "RSA-OAEP-256")...)
+	fails(t, dir, nil, `userinfo_signed_response_alg "none" is not supported`, with("--userinfo-signed-response-alg", "none")...)
+	// SECURITY K1: a loopback jwks_uri is not fetched (no private targets).
+	fails(t, dir, nil, "jwks_uri could not be fetched", with("--jwks-uri", "http://127.0.0.1:1/jwks", "--id-token-encrypted-response-alg", "ECDH-ES")...)
+	var listed []clientJSON
+	if err := json.Unmarshal([]byte(ok(t, dir, "clients", "list", "--json")), &listed); err != nil || len(listed) != 0 {
+		t.Fatalf("refused clients were created: %v %+v", err, listed)
+	}
+	var c clientJSON
+	json.Unmarshal([]byte(ok(t, dir, "clients", "create", "--name", "Enc", "--redirect-uri", "https://enc.example/cb", "--jwks", jwks,
+		"--id-token-encrypted-response-alg", "ECDH-ES", "--userinfo-signed-response-alg", "ES256",
+		"--userinfo-encrypted-response-alg", "ECDH-ES+A256KW", "--userinfo-encrypted-response-enc", "A256GCM", "--json")), &c)
+	if c.IDTokenEncryptedResponseAlg != "ECDH-ES" || c.IDTokenEncryptedResponseEnc != "A128CBC-HS256" || c.UserinfoSignedResponseAlg != "ES256" ||
+		c.UserinfoEncryptedResponseAlg != "ECDH-ES+A256KW" || c.UserinfoEncryptedResponseEnc != "A256GCM" {
+		t.Fatalf("created: %+v", c.ClientMetadata)
+	}
+	out := ok(t, dir, "clients", "show", c.ClientID)
+	for _, want := range []string{"id_token_encrypted_response_alg:  ECDH-ES", "id_token_encrypted_response_enc:  A128CBC-HS256", "userinfo_encrypted_response_enc:  A256GCM"} {
+		if !strings.Contains(strings.Join(strings.Fields(out), " "), strings.Join(strings.Fields(want), " ")) {
+			t.Errorf("show lacks %q:\n%s", want, out)
+		}
+	}
+}
