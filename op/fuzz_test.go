@@ -176,6 +176,7 @@ func FuzzIDTokenHint(f *testing.F) {
 		"eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9.",
 		"eyJhbGciOiJSUzI1NiIsImtpZCI6IngifQ.eyJpc3MiOiJ4In0.c2ln",
 		"a.b.c", "....", "", "eyJ9.eyJ9.eyJ9", "eyJhbGciOiJIUzI1NiJ9.e30.AAAA",
+		"eyJhbGciOiJFQ0RILUVTIiwiZW5jIjoiQTEyOENCQy1IUzI1NiJ9..aXY.Y3Q.dGFn", // an encrypted ID token's shape
 	} {
 		f.Add(seed)
 	}
@@ -192,6 +193,8 @@ func FuzzRegister(f *testing.F) {
 		`{"client_name":"A","redirect_uris":["https://rp.example/cb"]}`,
 		`{"redirect_uris":["https://rp.example/cb"],"grant_types":["password"],"token_endpoint_auth_method":"none"}`,
 		`{"redirect_uris":["http://evil.example/cb#x"],"jwks":{"keys":[{"kty":"EC"}]},"logo_uri":"http://127.0.0.1/x"}`,
+		`{"redirect_uris":["https://rp.example/cb"],"id_token_encrypted_response_alg":"ECDH-ES","userinfo_signed_response_alg":"HS256","jwks":{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","use":"enc"}]}}`,
+		`{"redirect_uris":["https://rp.example/cb"],"userinfo_encrypted_response_enc":"A128GCM","id_token_encrypted_response_alg":"RSA-OAEP-256","jwks_uri":"https://169.254.169.254/jwks"}`,
 		`{"redirect_uris":"x"}`, `[]`, `null`, `{"scope":"openid token_introspection"}`, `{"a":` + strings.Repeat("[", 100),
 	} {
 		f.Add(seed)
