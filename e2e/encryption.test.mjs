@@ -3,7 +3,8 @@
 // its encryption keys (RFC 7591, open registration), signs Alice in with
 // Chromium, and decrypts the nested ID tokens (code and refresh) and the
 // signed-then-encrypted userinfo response with its own private keys, the
-// signatures checked against oidcd's JWKS (non-repudiation checks).
+// signatures checked against oidcd's JWKS (non-repudiation checks); an RP
+// with other keys (same kids), or without decryption, cannot open them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -92,6 +93,7 @@ test('openid-client decrypts encrypted ID tokens and a signed, encrypted userinf
   const secret = registered.client_secret;
   const clientAuth = client.ClientSecretBasic(secret);
 
+  // One sign-in (Chromium is the slow part).
   const signIn = async (cfg) => {
     const verifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
@@ -108,23 +110,6 @@ test('openid-client decrypts encrypted ID tokens and a signed, encrypted userinf
     await authorize(page, { server, consoleLines, done: (u) => u.origin === rp.origin });
     return { cb: new URL(page.url()), checks: { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce }, nonce };
   };
-
-  // An RP holding another key (same kid) cannot open the ID token.
-  const wrong = await crypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, false, ['deriveBits']);
-  const wrongConfig = await client.discovery(new URL(server.issuer), registered.client_id, secret, clientAuth, { execute: [client.allowInsecureRequests] });
-  client.enableDecryptingResponses(wrongConfig, undefined, { key: wrong.privateKey, kid: 'rp-ec' });
-  let attempt = await signIn(wrongConfig);
-  await assert.rejects(client.authorizationCodeGrant(wrongConfig, attempt.cb, attempt.checks), (err) => {
-    assert.match([err.message, err.cause?.message].join(' '), /decrypt/i);
-    return true;
-  });
-  // Nor can an RP that does not decrypt at all.
-  const plainConfig = await client.discovery(new URL(server.issuer), registered.client_id, secret, clientAuth, { execute: [client.allowInsecureRequests] });
-  attempt = await signIn(plainConfig);
-  await assert.rejects(client.authorizationCodeGrant(plainConfig, attempt.cb, attempt.checks), (err) => {
-    assert.match([err.message, err.cause?.message].join(' '), /JWE decryption is not configured/);
-    return true;
-  });
 
   // The RP with its keys: decryption, then the usual ID token checks, and
   // the inner signatures verified against oidcd's JWKS.
@@ -154,4 +139,20 @@ test('openid-client decrypts encrypted ID tokens and a signed, encrypted userinf
   const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
   assert.equal(refreshed.id_token.split('.').length, 5, 'the refreshed ID token is encrypted too');
   assert.equal(refreshed.claims().sub, claims.sub);
+
+  // An RP holding other keys (same kids) cannot open the responses, nor can
+  // one that does not decrypt at all.
+  const decryptError = (what) => (err) => {
+    assert.match([err.message, err.cause?.message].join(' '), what);
+    return true;
+  };
+  const wrongEC = await crypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, false, ['deriveBits']);
+  const wrongRSA = await crypto.subtle.generateKey(
+    { name: 'RSA-OAEP', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, false, ['decrypt']);
+  const wrongConfig = await client.discovery(new URL(server.issuer), registered.client_id, secret, clientAuth, { execute: [client.allowInsecureRequests] });
+  client.enableDecryptingResponses(wrongConfig, undefined, { key: wrongEC.privateKey, kid: 'rp-ec' }, { key: wrongRSA.privateKey, kid: 'rp-rsa' });
+  const plainConfig = await client.discovery(new URL(server.issuer), registered.client_id, secret, clientAuth, { execute: [client.allowInsecureRequests] });
+  await assert.rejects(client.fetchUserInfo(wrongConfig, refreshed.access_token, claims.sub), decryptError(/decrypt/i));
+  await assert.rejects(client.fetchUserInfo(plainConfig, refreshed.access_token, claims.sub), decryptError(/JWE decryption is not configured/));
+  await assert.rejects(client.refreshTokenGrant(wrongConfig, refreshed.refresh_token), decryptError(/decrypt/i));
 });
