@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oidcd/oidcd/keys"
 	"github.com/oidcd/oidcd/op"
 	"github.com/oidcd/oidcd/storage"
 )
@@ -79,6 +78,9 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, spec op.ClientSpec)
 		return nil, fmt.Errorf("%w:\n%s", ErrInvalid, err)
 	}
 	if err := op.CheckSectorIdentifier(ctx, c, s.cfg.AllowPrivateTargets); err != nil {
+		return nil, fmt.Errorf("%w:\n%s", ErrInvalid, err)
+	}
+	if err := op.CheckEncryptionKeys(ctx, c, s.cfg.AllowPrivateTargets); err != nil {
 		return nil, fmt.Errorf("%w:\n%s", ErrInvalid, err)
 	}
 	err = s.change(ctx, a, ActionClientCreated, "client:"+c.ID, Change{ClientID: c.ID}, func(tx storage.Storage, rec *storage.AuditRecord) error {
@@ -158,7 +160,15 @@ func (s *Service) UpdateClient(ctx context.Context, a Actor, id string, u Client
 			return nil, fmt.Errorf("%w:\n%s", ErrInvalid, err)
 		}
 	}
-	needsSecret := c.Type == storage.Confidential && c.TokenEndpointAuthMethod != op.AuthPrivateKeyJWT || c.JWTAlg == keys.HS256
+	if c.JWKSURI != "" && (c.JWKSURI != old.JWKSURI || c.IDTokenEncryptedResponseAlg != old.IDTokenEncryptedResponseAlg ||
+		c.UserinfoEncryptedResponseAlg != old.UserinfoEncryptedResponseAlg) {
+		// The jwks_uri must hold a key for each encryption alg (OIDC
+		// Registration §2), fetched with the SSRF rules.
+		if err := op.CheckEncryptionKeys(ctx, c, s.cfg.AllowPrivateTargets); err != nil {
+			return nil, fmt.Errorf("%w:\n%s", ErrInvalid, err)
+		}
+	}
+	needsSecret := op.NeedsSecret(c)
 	switch {
 	case needsSecret && len(c.SecretHash) == 0:
 		if res.Secret, err = op.SetClientSecret(c, s.cfg.Sealer); err != nil {

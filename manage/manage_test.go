@@ -7,14 +7,19 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/oidcd/oidcd/internal/pgtest"
 	"github.com/oidcd/oidcd/keys"
@@ -590,4 +595,73 @@ func TestAuditAtomic(t *testing.T) {
 	if c, _ := f.svc.Client(ctx, res.Client.ID); c.Name != "App" {
 		t.Error("the change survived its failed audit record")
 	}
+}
+
+// TestClientEncryptionKeys: a client whose ID tokens or userinfo are
+// encrypted must publish a key for it at its jwks_uri, checked when it is
+// created and when the alg or the URI changes (OIDC Registration §2); a
+// private_key_jwt client that asks for HS256 userinfo gets a secret.
+func TestClientEncryptionKeys(t *testing.T) {
+	f := newFixture(t, "sqlite:"+filepath.Join(t.TempDir(), "oidcd.db"))
+	ctx := t.Context()
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var mu sync.Mutex
+	use := "sig"
+	js := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		b, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: ecKey.Public(), KeyID: "k1", Use: use}}})
+		w.Write(b)
+	}))
+	t.Cleanup(js.Close)
+	s := spec()
+	s.JWKSURI = js.URL + "/jwks"
+	s.IDTokenEncryptedResponseAlg = "ECDH-ES"
+	if _, err := f.svc.CreateClient(ctx, admin, s); !errors.Is(err, manage.ErrInvalid) || !strings.Contains(err.Error(), "jwks_uri has no key to encrypt to") {
+		t.Fatalf("jwks_uri with a signing key only: %v", err)
+	}
+	n := f.auditCount(t)
+	mu.Lock()
+	use = "enc"
+	mu.Unlock()
+	res, err := f.svc.CreateClient(ctx, admin, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Client.IDTokenEncryptedResponseEnc != "A128CBC-HS256" {
+		t.Errorf("enc %q, want the default A128CBC-HS256", res.Client.IDTokenEncryptedResponseEnc)
+	}
+	// An alg the published key does not fit is refused and stores nothing.
+	_, err = f.svc.UpdateClient(ctx, admin, res.Client.ID, manage.ClientUpdate{Edit: func(c *storage.Client) error {
+		c.UserinfoEncryptedResponseAlg = "RSA-OAEP-256"
+		return nil
+	}})
+	if !errors.Is(err, manage.ErrInvalid) || !strings.Contains(err.Error(), "userinfo_encrypted_response_alg RSA-OAEP-256") {
+		t.Fatalf("RSA-OAEP-256 with an EC key: %v", err)
+	}
+	if got := f.auditCount(t); got != n+1 {
+		t.Errorf("%d audit records, want %d", got, n+1)
+	}
+	// A private_key_jwt client asking for HS256 userinfo needs a secret.
+	pk := spec()
+	pk.JWKS = string(must(json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: ecKey.Public(), KeyID: "k1", Use: "sig"}}})))
+	pk.TokenEndpointAuthMethod = op.AuthPrivateKeyJWT
+	pkRes, err := f.svc.CreateClient(ctx, admin, pk)
+	if err != nil || pkRes.Secret != "" {
+		t.Fatalf("private_key_jwt client: %v, secret %q", err, pkRes.Secret)
+	}
+	up, err := f.svc.UpdateClient(ctx, admin, pkRes.Client.ID, manage.ClientUpdate{Edit: func(c *storage.Client) error {
+		c.UserinfoSignedResponseAlg = keys.HS256
+		return nil
+	}})
+	if err != nil || up.Secret == "" {
+		t.Fatalf("HS256 userinfo: %v, secret %q", err, up.Secret)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -104,7 +104,7 @@ func NewClient(spec ClientSpec, sealer keys.Sealer, now time.Time) (*storage.Cli
 		return nil, "", err
 	}
 	var secret string
-	if needsSecret(c) {
+	if NeedsSecret(c) {
 		var err error
 		if secret, err = SetClientSecret(c, sealer); err != nil {
 			return nil, "", err
@@ -113,10 +113,10 @@ func NewClient(spec ClientSpec, sealer keys.Sealer, now time.Time) (*storage.Cli
 	return c, secret, nil
 }
 
-// needsSecret reports whether a confidential client needs a secret: to
+// NeedsSecret reports whether a confidential client needs a secret: to
 // authenticate, or, for a private_key_jwt client, only when its ID tokens
 // or userinfo responses are HS256 (OIDC Core §10.1).
-func needsSecret(c *storage.Client) bool {
+func NeedsSecret(c *storage.Client) bool {
 	return c.Type == storage.Confidential &&
 		(c.TokenEndpointAuthMethod != AuthPrivateKeyJWT || c.JWTAlg == keys.HS256 || c.UserinfoSignedResponseAlg == keys.HS256)
 }

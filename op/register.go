@@ -377,7 +377,7 @@ func (p *Provider) registrationClient(w http.ResponseWriter, r *http.Request) {
 		next.RegistrationTokenHash = c.RegistrationTokenHash
 		p.fetchRegisteredLogo(r.Context(), next, c)
 		next.SecretHash, next.SecretSealed = nil, nil
-		if needsSecret(next) {
+		if NeedsSecret(next) {
 			if len(c.SecretHash) == 0 {
 				// It becomes confidential: it needs a secret of its own.
 				secret, err := SetClientSecret(next, p.cfg.Sealer)
