@@ -231,6 +231,17 @@ func TestEncryptionRegistrationRefusals(t *testing.T) {
 	if resp.StatusCode != 200 || read["id_token_encrypted_response_enc"] != "A128CBC-HS256" || read["userinfo_signed_response_alg"] != "ES256" {
 		t.Fatalf("read: %d %v", resp.StatusCode, read)
 	}
+	// An update (RFC 7592 §2.2) is validated the same way: dropping the RSA
+	// key that userinfo is encrypted to is refused, and nothing changes.
+	read["jwks"] = jwks(ecKey)
+	delete(read, "client_id_issued_at")
+	resp, upd := regRequest(t, "PUT", body["registration_client_uri"].(string), body["registration_access_token"].(string), read)
+	if desc, _ := upd["error_description"].(string); resp.StatusCode != 400 || upd["error"] != "invalid_client_metadata" || !strings.Contains(desc, "userinfo_encrypted_response_alg RSA-OAEP-256") {
+		t.Fatalf("update without the RSA key: %d %v", resp.StatusCode, upd)
+	}
+	if c, _ := env.store.Client(t.Context(), body["client_id"].(string)); !strings.Contains(c.JWKS, `"RSA"`) {
+		t.Fatal("a refused update changed the stored jwks")
+	}
 }
 
 // TestEncryptionRegistrationJWKSURI: with private targets allowed (tests),
