@@ -57,12 +57,17 @@ type ClientResult struct {
 }
 
 // CreateClient validates spec, registers the client and returns it with
-// its generated secret (confidential clients). A spec.LogoURL without
+// its generated secret (confidential clients); opts (nil for none) are
+// op.NewClient's, and Config.InsecureAllowHTTP also allows http redirect
+// URIs. A spec.LogoURL without
 // spec.LogoImage is fetched once (op.FetchLogo); when that fails the
 // client is created without a logo and a warning says why. Invalid specs
 // are ErrInvalid with every problem listed.
-func (s *Service) CreateClient(ctx context.Context, a Actor, spec op.ClientSpec) (*ClientResult, error) {
-	spec.InsecureAllowHTTP = spec.InsecureAllowHTTP || s.cfg.InsecureAllowHTTP
+func (s *Service) CreateClient(ctx context.Context, a Actor, spec storage.Client, opts *op.ClientOptions) (*ClientResult, error) {
+	o := op.ClientOptions{InsecureAllowHTTP: s.cfg.InsecureAllowHTTP}
+	if opts != nil {
+		o.InsecureAllowHTTP = o.InsecureAllowHTTP || opts.InsecureAllowHTTP
+	}
 	spec.GrantTypes = expandGrantTypes(spec.GrantTypes)
 	res := &ClientResult{}
 	if len(spec.LogoImage) == 0 && spec.LogoURL != "" {
@@ -73,7 +78,7 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, spec op.ClientSpec)
 			spec.LogoImage = b
 		}
 	}
-	c, secret, err := op.NewClient(spec, s.cfg.Sealer, s.now())
+	c, secret, err := op.NewClient(spec, s.cfg.Sealer, s.now(), &o)
 	if err != nil {
 		return nil, fmt.Errorf("%w:\n%s", ErrInvalid, err)
 	}
@@ -152,7 +157,7 @@ func (s *Service) UpdateClient(ctx context.Context, a Actor, id string, u Client
 			c.LogoImage, c.LogoType = b, ct
 		}
 	}
-	if err := op.NormalizeClient(c, u.InsecureAllowHTTP || s.cfg.InsecureAllowHTTP); err != nil {
+	if err := op.NormalizeClient(c, &op.ClientOptions{InsecureAllowHTTP: u.InsecureAllowHTTP || s.cfg.InsecureAllowHTTP}); err != nil {
 		return nil, fmt.Errorf("%w:\n%s", ErrInvalid, err)
 	}
 	if c.SectorIdentifierURI != "" && (c.SectorIdentifierURI != old.SectorIdentifierURI || !slices.Equal(c.RedirectURIs, old.RedirectURIs)) {

@@ -49,7 +49,7 @@
 //
 //	ListClients(ctx, ClientQuery{Search})            search in id, name, redirect URIs, website, contact
 //	Client(ctx, id)
-//	CreateClient(ctx, actor, op.ClientSpec)          → ClientResult{Client, Secret (shown once), Warnings}
+//	CreateClient(ctx, actor, storage.Client, *op.ClientOptions) → ClientResult{Client, Secret (shown once), Warnings}
 //	UpdateClient(ctx, actor, id, ClientUpdate{Edit}) Edit sets only what changes on a copy; checked like creation
 //	RotateClientSecret(ctx, actor, id, overlap)      old secret accepted at /token until now+overlap
 //	ClientUsage(ctx, id)                             what a delete takes with it (for the confirmation)

@@ -118,15 +118,15 @@ func (f *fixture) auditCount(t *testing.T) int {
 	return len(recs)
 }
 
-func spec() op.ClientSpec {
-	return op.ClientSpec{Name: "App", RedirectURIs: []string{"https://app.example/cb"}, RequireConsent: true, ReuseConsent: true,
+func spec() storage.Client {
+	return storage.Client{Name: "App", RedirectURIs: []string{"https://app.example/cb"}, RequireConsent: true, ReuseConsent: true,
 		Scope: []string{"openid", "profile"}}
 }
 
 func TestClients(t *testing.T) {
 	backends(t, func(t *testing.T, f *fixture) {
 		ctx := t.Context()
-		res, err := f.svc.CreateClient(ctx, admin, spec())
+		res, err := f.svc.CreateClient(ctx, admin, spec(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,7 +142,7 @@ func TestClients(t *testing.T) {
 		// Invalid input changes nothing and records nothing.
 		bad := spec()
 		bad.RedirectURIs = []string{"http://evil.example/cb", "https://x.example/#frag"}
-		if _, err := f.svc.CreateClient(ctx, admin, bad); !errors.Is(err, manage.ErrInvalid) || !strings.Contains(err.Error(), "fragment") {
+		if _, err := f.svc.CreateClient(ctx, admin, bad, nil); !errors.Is(err, manage.ErrInvalid) || !strings.Contains(err.Error(), "fragment") {
 			t.Errorf("bad redirect URIs: %v", err)
 		}
 		n := f.auditCount(t)
@@ -216,7 +216,7 @@ func TestClients(t *testing.T) {
 		other := spec()
 		other.Name = "Billing"
 		other.RedirectURIs = []string{"https://billing.example/cb"}
-		if _, err := f.svc.CreateClient(ctx, admin, other); err != nil {
+		if _, err := f.svc.CreateClient(ctx, admin, other, nil); err != nil {
 			t.Fatal(err)
 		}
 		found, err := f.svc.ListClients(ctx, manage.ClientQuery{Search: "BILLING.example"})
@@ -260,7 +260,7 @@ func TestClients(t *testing.T) {
 func TestRotateClientSecretStorage(t *testing.T) {
 	backends(t, func(t *testing.T, f *fixture) {
 		ctx := t.Context()
-		res, err := f.svc.CreateClient(ctx, admin, spec())
+		res, err := f.svc.CreateClient(ctx, admin, spec(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -287,7 +287,7 @@ func TestRotateClientSecretStorage(t *testing.T) {
 		}
 		pub := spec()
 		pub.Type = storage.Public
-		p, _ := f.svc.CreateClient(ctx, admin, pub)
+		p, _ := f.svc.CreateClient(ctx, admin, pub, nil)
 		if _, err := f.svc.RotateClientSecret(ctx, admin, p.Client.ID, 0); !errors.Is(err, manage.ErrRefused) {
 			t.Errorf("public client rotation: %v", err)
 		}
@@ -414,7 +414,7 @@ func TestUsers(t *testing.T) {
 func TestConsentsAndSessions(t *testing.T) {
 	backends(t, func(t *testing.T, f *fixture) {
 		ctx := t.Context()
-		res, err := f.svc.CreateClient(ctx, admin, spec())
+		res, err := f.svc.CreateClient(ctx, admin, spec(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -565,7 +565,7 @@ func TestKeys(t *testing.T) {
 func TestAuditAtomic(t *testing.T) {
 	f := newFixture(t, "sqlite:"+filepath.Join(t.TempDir(), "oidcd.db"))
 	ctx := t.Context()
-	res, err := f.svc.CreateClient(ctx, admin, spec())
+	res, err := f.svc.CreateClient(ctx, admin, spec(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -576,7 +576,7 @@ func TestAuditAtomic(t *testing.T) {
 	if f.auditCount(t) != n {
 		t.Error("a failed change left an audit record")
 	}
-	if _, err := f.svc.CreateClient(ctx, manage.Actor{}, spec()); err == nil {
+	if _, err := f.svc.CreateClient(ctx, manage.Actor{}, spec(), nil); err == nil {
 		t.Error("a change without an actor was made")
 	}
 	// An audit record whose id is taken fails the insert: the client
@@ -617,14 +617,14 @@ func TestClientEncryptionKeys(t *testing.T) {
 	s := spec()
 	s.JWKSURI = js.URL + "/jwks"
 	s.IDTokenEncryptedResponseAlg = "ECDH-ES"
-	if _, err := f.svc.CreateClient(ctx, admin, s); !errors.Is(err, manage.ErrInvalid) || !strings.Contains(err.Error(), "jwks_uri has no key to encrypt to") {
+	if _, err := f.svc.CreateClient(ctx, admin, s, nil); !errors.Is(err, manage.ErrInvalid) || !strings.Contains(err.Error(), "jwks_uri has no key to encrypt to") {
 		t.Fatalf("jwks_uri with a signing key only: %v", err)
 	}
 	n := f.auditCount(t)
 	mu.Lock()
 	use = "enc"
 	mu.Unlock()
-	res, err := f.svc.CreateClient(ctx, admin, s)
+	res, err := f.svc.CreateClient(ctx, admin, s, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -646,7 +646,7 @@ func TestClientEncryptionKeys(t *testing.T) {
 	pk := spec()
 	pk.JWKS = string(must(json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: ecKey.Public(), KeyID: "k1", Use: "sig"}}})))
 	pk.TokenEndpointAuthMethod = op.AuthPrivateKeyJWT
-	pkRes, err := f.svc.CreateClient(ctx, admin, pk)
+	pkRes, err := f.svc.CreateClient(ctx, admin, pk, nil)
 	if err != nil || pkRes.Secret != "" {
 		t.Fatalf("private_key_jwt client: %v, secret %q", err, pkRes.Secret)
 	}

@@ -2,7 +2,6 @@ package multinode_test
 
 import (
 	"context"
-	"github.com/oidcd/oidcd/internal/pgtest"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -10,6 +9,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/oidcd/oidcd/internal/pgtest"
+	"github.com/oidcd/oidcd/storage"
 
 	"github.com/oidcd/oidcd/keys"
 	"github.com/oidcd/oidcd/op"
@@ -60,7 +62,7 @@ func newBenchEnv(b *testing.B, backend string) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, sec, err := op.NewClient(op.ClientSpec{Name: "Bench", RedirectURIs: []string{callback}, Scope: []string{"openid", "api"}}, sealer, time.Now())
+	c, sec, err := op.NewClient(storage.Client{Name: "Bench", RedirectURIs: []string{callback}, Scope: []string{"openid", "api"}}, sealer, time.Now(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/oidcd/oidcd/op"
+	"github.com/oidcd/oidcd/storage"
 )
 
 func authURL(env *testEnv, params map[string]string) string {
@@ -22,7 +23,7 @@ func authURL(env *testEnv, params map[string]string) string {
 // SECURITY A1, A3: untrusted client or redirect URI → an error page, never a redirect.
 func TestAuthorizeUntrustedRedirectShowsPage(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, _ := env.client(op.ClientSpec{RedirectURIs: []string{"https://rp.example/cb?x=1", "http://127.0.0.1/cb"}})
+	id, _ := env.client(storage.Client{RedirectURIs: []string{"https://rp.example/cb?x=1", "http://127.0.0.1/cb"}})
 	b := env.browser()
 	base := map[string]string{"client_id": id, "response_type": "code", "scope": "openid", "state": "s"}
 	for name, ru := range map[string]string{
@@ -82,8 +83,8 @@ func TestAuthorizeUntrustedRedirectShowsPage(t *testing.T) {
 
 func TestAuthorizeRedirectErrors(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, _ := env.client(op.ClientSpec{Scope: []string{"openid", "profile", "email", "read_books"}})
-	other, _ := env.client(op.ClientSpec{Name: "Other"})
+	id, _ := env.client(storage.Client{Scope: []string{"openid", "profile", "email", "read_books"}})
+	other, _ := env.client(storage.Client{Name: "Other"})
 	_ = other
 	b := env.browser()
 	cases := []struct {
@@ -140,7 +141,7 @@ func TestAuthorizeRedirectErrors(t *testing.T) {
 
 func TestPromptAndLogin(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, _ := env.client(op.ClientSpec{RequireConsent: true, ReuseConsent: true})
+	id, _ := env.client(storage.Client{RequireConsent: true, ReuseConsent: true})
 	req := func(extra map[string]string) string {
 		p := map[string]string{"client_id": id, "redirect_uri": rpCallback, "response_type": "code", "scope": "openid email", "state": "s"}
 		for k, v := range extra {
@@ -231,8 +232,8 @@ func TestConsent(t *testing.T) {
 	env := newTestEnv(t, func(c *op.Config) {
 		c.Hooks.OnConsent = func(_ context.Context, e op.ConsentEvent) { events = append(events, e) }
 	})
-	always, _ := env.client(op.ClientSpec{RequireConsent: true})
-	skip, _ := env.client(op.ClientSpec{RequireConsent: false})
+	always, _ := env.client(storage.Client{RequireConsent: true})
+	skip, _ := env.client(storage.Client{RequireConsent: false})
 	b := env.browser()
 	req := func(id, state string) string {
 		return authURL(env, map[string]string{"client_id": id, "redirect_uri": rpCallback, "response_type": "code", "scope": "openid profile", "state": state})
@@ -286,7 +287,7 @@ func TestConsent(t *testing.T) {
 // (docs/security.md "Authorization requests").
 func TestFreshMarkerBoundAndShortLived(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, _ := env.client(op.ClientSpec{})
+	id, _ := env.client(storage.Client{})
 	req := func(extra map[string]string) string {
 		m := map[string]string{"client_id": id, "redirect_uri": rpCallback, "response_type": "code", "scope": "openid", "state": "s1", "prompt": "login"}
 		for k, v := range extra {

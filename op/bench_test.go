@@ -12,8 +12,9 @@ import (
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
 	"github.com/oidcd/oidcd/keys"
-	"github.com/oidcd/oidcd/op"
+	"github.com/oidcd/oidcd/storage"
 )
 
 // BenchmarkRSASignCeiling is the ceiling the code exchange is measured
@@ -65,7 +66,7 @@ func BenchmarkCodeExchange(b *testing.B) {
 			if alg != keys.RS256 {
 				env.addKey(alg)
 			}
-			id, secret := env.client(op.ClientSpec{JWTAlg: alg})
+			id, secret := env.client(storage.Client{JWTAlg: alg})
 			codes := benchCodes(b, env, id, b.N)
 			var next atomicCounter
 			// Like a server under load, keep more requests in flight than
@@ -93,7 +94,7 @@ func BenchmarkCodeExchange(b *testing.B) {
 // BenchmarkUserinfo measures userinfo with a valid token.
 func BenchmarkUserinfo(b *testing.B) {
 	env := newSQLiteTestEnv(b, nil)
-	id, secret := env.client(op.ClientSpec{RedirectURIs: []string{rpCallback}})
+	id, secret := env.client(storage.Client{RedirectURIs: []string{rpCallback}})
 	relying := env.rp(id, secret)
 	tok, err := relying.oauth.Exchange(b.Context(), env.browser().authorize(relying.oauth.AuthCodeURL("s", oidc.Nonce("n"))).Get("code"))
 	if err != nil {

@@ -13,76 +13,44 @@ import (
 	"github.com/oidcd/oidcd/storage"
 )
 
-// ClientSpec describes a client to register (django-oidc-provider's Client properties).
-type ClientSpec struct {
-	Name                   string
-	Type                   storage.ClientType // Defaults to confidential.
-	ResponseTypes          []string           // Defaults to ["code"].
-	RedirectURIs           []string
-	PostLogoutRedirectURIs []string
-	JWTAlg                 string // Defaults to RS256.
-	RequireConsent         bool
-	ReuseConsent           bool
-	Scope                  []string
-	Website                string
-	TermsURL               string
-	ContactEmail           string
-	LogoURL                string
-	// ClientMetadata are the registration properties beyond django-oidc-provider's
-	// (token_endpoint_auth_method, grant_types, jwks, jwks_uri, ...).
-	storage.ClientMetadata
-	// PublicPasswordGrant lets a public client list the password grant
-	// (it then has no secret to prove who asks); the operator's decision,
-	// never taken from a registration request.
-	PublicPasswordGrant bool
-	// LogoImage is the logo the provider serves for the client (see
-	// CheckLogo, FetchLogo); LogoURL is only its registered address.
-	LogoImage []byte
-	// FrontchannelLogoutURI and BackchannelLogoutURI are the client's
-	// logout endpoints (Front-Channel Logout 1.0 §2, Back-Channel Logout
-	// 1.0 §2.2); the *SessionRequired switches ask for iss and sid.
-	FrontchannelLogoutURI             string
-	FrontchannelLogoutSessionRequired bool
-	BackchannelLogoutURI              string
-	BackchannelLogoutSessionRequired  bool
+// ClientOptions change how NewClient and NormalizeClient check a client.
+// A nil *ClientOptions is the zero value: every check applies.
+type ClientOptions struct {
 	// InsecureAllowHTTP accepts http redirect URIs on hosts other than
 	// loopback addresses and localhost (development only; SECURITY A4).
 	InsecureAllowHTTP bool
 }
 
-// NewClient validates spec and returns the client to store with its
-// generated id and, for confidential clients, its secret. The secret is
-// shown once: only its digest and a sealed copy are kept.
-func NewClient(spec ClientSpec, sealer keys.Sealer, now time.Time) (*storage.Client, string, error) {
-	c := &storage.Client{
-		ID:                                newClientID(),
-		Name:                              strings.TrimSpace(spec.Name),
-		Type:                              spec.Type,
-		ResponseTypes:                     spec.ResponseTypes,
-		RedirectURIs:                      spec.RedirectURIs,
-		PostLogoutRedirectURIs:            spec.PostLogoutRedirectURIs,
-		JWTAlg:                            spec.JWTAlg,
-		RequireConsent:                    spec.RequireConsent,
-		ReuseConsent:                      spec.ReuseConsent,
-		Scope:                             spec.Scope,
-		Website:                           spec.Website,
-		TermsURL:                          spec.TermsURL,
-		ContactEmail:                      spec.ContactEmail,
-		LogoURL:                           spec.LogoURL,
-		CreatedAt:                         now.UTC(),
-		ClientMetadata:                    spec.ClientMetadata,
-		PublicPasswordGrant:               spec.PublicPasswordGrant,
-		FrontchannelLogoutURI:             spec.FrontchannelLogoutURI,
-		FrontchannelLogoutSessionRequired: spec.FrontchannelLogoutSessionRequired,
-		BackchannelLogoutURI:              spec.BackchannelLogoutURI,
-		BackchannelLogoutSessionRequired:  spec.BackchannelLogoutSessionRequired,
-	}
-	if len(spec.LogoImage) > 0 {
-		ct, err := CheckLogo(spec.LogoImage)
+// insecureAllowHTTP is o.InsecureAllowHTTP; false for a nil o.
+func (o *ClientOptions) insecureAllowHTTP() bool { return o != nil && o.InsecureAllowHTTP }
+
+// NewClient validates c, a client as its registrant describes it, and
+// returns the client to store: c with a generated ID, CreatedAt set to now
+// and the defaults filled in, and, for a client that needs one, its new
+// secret. The secret is shown once: only its digest and a sealed copy are
+// kept.
+//
+// The defaults: Type confidential (public when TokenEndpointAuthMethod is
+// none), JWTAlg RS256, ResponseTypes ["code"] when nil and the grant types
+// include authorization_code (or are empty). Short grant type names
+// (device_code, token_exchange) become their URIs. A LogoImage is checked
+// with CheckLogo and LogoType set from it.
+//
+// What only NewClient may set is ignored in c: ID, CreatedAt, SecretHash,
+// SecretSealed, RegistrationTokenHash and LogoType.
+func NewClient(c storage.Client, sealer keys.Sealer, now time.Time, opts *ClientOptions) (*storage.Client, string, error) {
+	c.ID = newClientID()
+	c.Name = strings.TrimSpace(c.Name)
+	c.CreatedAt = now.UTC()
+	c.SecretHash, c.SecretSealed, c.RegistrationTokenHash, c.LogoType = nil, nil, nil, ""
+	if len(c.LogoImage) > 0 {
+		ct, err := CheckLogo(c.LogoImage)
 		if err != nil {
 			return nil, "", err
 		}
-		c.LogoImage, c.LogoType = spec.LogoImage, ct
+		c.LogoType = ct
+	} else {
+		c.LogoImage = nil
 	}
 	if c.Type == "" {
 		// RFC 7591 §2: "none" is a public client.
@@ -100,17 +68,17 @@ func NewClient(spec ClientSpec, sealer keys.Sealer, now time.Time) (*storage.Cli
 	if c.ResponseTypes == nil && (len(c.GrantTypes) == 0 || slices.Contains(c.GrantTypes, "authorization_code")) {
 		c.ResponseTypes = []string{"code"}
 	}
-	if err := NormalizeClient(c, spec.InsecureAllowHTTP); err != nil {
+	if err := NormalizeClient(&c, opts); err != nil {
 		return nil, "", err
 	}
 	var secret string
-	if NeedsSecret(c) {
+	if NeedsSecret(&c) {
 		var err error
-		if secret, err = SetClientSecret(c, sealer); err != nil {
+		if secret, err = SetClientSecret(&c, sealer); err != nil {
 			return nil, "", err
 		}
 	}
-	return c, secret, nil
+	return &c, secret, nil
 }
 
 // NeedsSecret reports whether a confidential client needs a secret: to
@@ -171,7 +139,8 @@ func SecretDigest(value string) []byte { return digest(value) }
 
 // NormalizeClient checks a client's settings and puts its response types in
 // canonical order. It reports every problem at once.
-func NormalizeClient(c *storage.Client, allowHTTP bool) error {
+func NormalizeClient(c *storage.Client, opts *ClientOptions) error {
+	allowHTTP := opts.insecureAllowHTTP()
 	var errs []error
 	if c.Name == "" {
 		errs = append(errs, errors.New("name is required"))

@@ -121,11 +121,11 @@ func TestClientAssertionRefusals(t *testing.T) {
 	env := newTestEnv(t, nil)
 	key := newECKey(t, "k1")
 	other := newECKey(t, "k1") // same kid, another key
-	id, _ := env.client(op.ClientSpec{Scope: []string{"svc"}, ClientMetadata: storage.ClientMetadata{
+	id, _ := env.client(storage.Client{Scope: []string{"svc"}, ClientMetadata: storage.ClientMetadata{
 		TokenEndpointAuthMethod: op.AuthPrivateKeyJWT, JWKS: jwksJSON(key), GrantTypes: []string{"authorization_code", "client_credentials"},
 	}})
-	secretID, secret := env.client(op.ClientSpec{Scope: []string{"svc"}, ClientMetadata: storage.ClientMetadata{TokenEndpointAuthMethod: op.AuthClientSecretJWT}})
-	basicID, basicSecret := env.client(op.ClientSpec{Scope: []string{"svc"}})
+	secretID, secret := env.client(storage.Client{Scope: []string{"svc"}, ClientMetadata: storage.ClientMetadata{TokenEndpointAuthMethod: op.AuthClientSecretJWT}})
+	basicID, basicSecret := env.client(storage.Client{Scope: []string{"svc"}})
 
 	pubDER, _ := x509.MarshalPKIXPublicKey(key.priv.(*ecdsa.PrivateKey).Public())
 	with := func(k string, v any) map[string]any {
@@ -219,7 +219,7 @@ func TestClientAssertionRefusals(t *testing.T) {
 func TestClientAssertionEndpoints(t *testing.T) {
 	env := newTestEnv(t, nil)
 	key := newECKey(t, "rs")
-	rsID, _ := env.client(op.ClientSpec{Scope: []string{"token_introspection"}, ClientMetadata: storage.ClientMetadata{
+	rsID, _ := env.client(storage.Client{Scope: []string{"token_introspection"}, ClientMetadata: storage.ClientMetadata{
 		TokenEndpointAuthMethod: op.AuthPrivateKeyJWT, JWKS: jwksJSON(key),
 	}})
 	// The resource server introspects its own client-credentials token.
@@ -291,7 +291,7 @@ func TestClientAssertionJWKSURI(t *testing.T) {
 	env := newTestEnv(t, func(c *op.Config) { c.InsecureAllowPrivateTargets = true })
 	k1, k2, k3 := newECKey(t, "k1"), newECKey(t, "k2"), newECKey(t, "k3")
 	js := newJWKSServer(t, k1)
-	id, _ := env.client(op.ClientSpec{Scope: []string{"svc"}, ClientMetadata: storage.ClientMetadata{
+	id, _ := env.client(storage.Client{Scope: []string{"svc"}, ClientMetadata: storage.ClientMetadata{
 		TokenEndpointAuthMethod: op.AuthPrivateKeyJWT, JWKSURI: js.URL + "/jwks.json",
 	}})
 	call := func(k clientKey) int {
@@ -344,7 +344,7 @@ func TestClientAssertionJWKSURISSRF(t *testing.T) {
 		"https://[::1]:1/jwks",                          // IPv6 loopback
 		"https://localhost:1/jwks",                      // a name resolving to loopback
 	} {
-		id, _ := env.client(op.ClientSpec{Scope: []string{"svc"}, InsecureAllowHTTP: true, ClientMetadata: storage.ClientMetadata{
+		id, _ := env.client(storage.Client{Scope: []string{"svc"}, ClientMetadata: storage.ClientMetadata{
 			TokenEndpointAuthMethod: op.AuthPrivateKeyJWT, JWKSURI: uri,
 		}})
 		start := time.Now()
@@ -376,7 +376,7 @@ func TestClientAssertionReplayAcrossNodes(t *testing.T) {
 	node1 := newTestEnvOn(t, store, nil)
 	node2 := newTestEnvOn(t, store, nil)
 	key := newECKey(t, "k1")
-	id, _ := node1.client(op.ClientSpec{Scope: []string{"svc"}, ClientMetadata: storage.ClientMetadata{
+	id, _ := node1.client(storage.Client{Scope: []string{"svc"}, ClientMetadata: storage.ClientMetadata{
 		TokenEndpointAuthMethod: op.AuthPrivateKeyJWT, JWKS: jwksJSON(key),
 	}})
 	claims := node1.assertionClaims(id)

@@ -308,10 +308,10 @@ func effectiveAuthMethod(c *storage.Client) string {
 	}
 }
 
-// Spec turns registration metadata into the ClientSpec that NewClient
+// Client turns registration metadata into the client that NewClient
 // validates, applying the defaults of RFC 7591 §2 and OIDC Registration §2.
-func (m *ClientMetadata) Spec() (ClientSpec, error) {
-	spec := ClientSpec{
+func (m *ClientMetadata) Client() (storage.Client, error) {
+	c := storage.Client{
 		Name:                              strings.TrimSpace(m.ClientName),
 		ResponseTypes:                     m.ResponseTypes,
 		RedirectURIs:                      m.RedirectURIs,
@@ -349,45 +349,45 @@ func (m *ClientMetadata) Spec() (ClientSpec, error) {
 		},
 	}
 	if len(m.JWKS) > 0 && string(m.JWKS) != "null" {
-		spec.JWKS = string(m.JWKS)
+		c.JWKS = string(m.JWKS)
 	}
 	if len(m.Contacts) > 0 {
-		spec.ContactEmail = m.Contacts[0]
+		c.ContactEmail = m.Contacts[0]
 	}
-	if spec.Name == "" {
-		spec.Name = "Unnamed client"
+	if c.Name == "" {
+		c.Name = "Unnamed client"
 	}
 	if m.ResponseTypes == nil {
 		// OIDC Registration §2; an explicit [] registers a client of the
 		// token endpoint only (client_credentials), without redirect URIs.
-		spec.ResponseTypes = []string{"code"}
+		c.ResponseTypes = []string{"code"}
 	}
-	if spec.TokenEndpointAuthMethod == "" {
-		spec.TokenEndpointAuthMethod = AuthClientSecretBasic // RFC 7591 §2
+	if c.TokenEndpointAuthMethod == "" {
+		c.TokenEndpointAuthMethod = AuthClientSecretBasic // RFC 7591 §2
 	}
-	if len(spec.GrantTypes) == 0 {
+	if len(c.GrantTypes) == 0 {
 		// RFC 7591 §2's default, widened to what the response types need
 		// (§2.1), as OIDC Registration §2 expects of "implicit" clients.
-		for _, rt := range spec.ResponseTypes {
+		for _, rt := range c.ResponseTypes {
 			f := strings.Fields(rt)
-			if slices.Contains(f, "code") && !slices.Contains(spec.GrantTypes, "authorization_code") {
-				spec.GrantTypes = append(spec.GrantTypes, "authorization_code")
+			if slices.Contains(f, "code") && !slices.Contains(c.GrantTypes, "authorization_code") {
+				c.GrantTypes = append(c.GrantTypes, "authorization_code")
 			}
-			if (slices.Contains(f, "token") || slices.Contains(f, "id_token")) && !slices.Contains(spec.GrantTypes, "implicit") {
-				spec.GrantTypes = append(spec.GrantTypes, "implicit")
+			if (slices.Contains(f, "token") || slices.Contains(f, "id_token")) && !slices.Contains(c.GrantTypes, "implicit") {
+				c.GrantTypes = append(c.GrantTypes, "implicit")
 			}
 		}
-		if len(spec.GrantTypes) == 0 {
-			spec.GrantTypes = []string{"authorization_code"}
+		if len(c.GrantTypes) == 0 {
+			c.GrantTypes = []string{"authorization_code"}
 		}
 	}
-	if spec.JWTAlg == "" {
-		spec.JWTAlg = keys.RS256
+	if c.JWTAlg == "" {
+		c.JWTAlg = keys.RS256
 	}
-	if spec.TokenEndpointAuthMethod == AuthNone {
-		spec.Type = storage.Public
+	if c.TokenEndpointAuthMethod == AuthNone {
+		c.Type = storage.Public
 	}
-	return spec, nil
+	return c, nil
 }
 
 // secretNeverExpires is client_secret_expires_at's 0 (RFC 7591 §3.2.1).

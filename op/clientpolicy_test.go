@@ -16,11 +16,11 @@ import (
 func TestPasswordGrantPerClient(t *testing.T) {
 	env := newTestEnv(t, func(c *op.Config) { c.PasswordGrant = true })
 	pw := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"pw-alice"}, "scope": {"openid"}}
-	plain, plainSecret := env.client(op.ClientSpec{})
+	plain, plainSecret := env.client(storage.Client{})
 	if st, body, _ := env.tokenRequest(plain, plainSecret, pw); st != 400 || body["error"] != "unauthorized_client" {
 		t.Fatalf("client without the password grant: %d %v", st, body)
 	}
-	pub, _ := env.client(op.ClientSpec{Type: storage.Public})
+	pub, _ := env.client(storage.Client{Type: storage.Public})
 	form := url.Values{"client_id": {pub}}
 	for k, v := range pw {
 		form[k] = v
@@ -30,16 +30,16 @@ func TestPasswordGrantPerClient(t *testing.T) {
 	}
 	// Registration refuses the password grant for a public client unless
 	// the operator says so.
-	if _, _, err := op.NewClient(op.ClientSpec{Name: "p", Type: storage.Public, RedirectURIs: []string{rpCallback},
-		ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"password"}}}, env.sealer, env.clock.Now()); err == nil || !strings.Contains(err.Error(), "password grant") {
+	if _, _, err := op.NewClient(storage.Client{Name: "p", Type: storage.Public, RedirectURIs: []string{rpCallback},
+		ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"password"}}}, env.sealer, env.clock.Now(), nil); err == nil || !strings.Contains(err.Error(), "password grant") {
 		t.Fatalf("public client with the password grant registered: %v", err)
 	}
-	allowedPub, _ := env.client(op.ClientSpec{Type: storage.Public, ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"authorization_code", "password"}}, PublicPasswordGrant: true})
+	allowedPub, _ := env.client(storage.Client{Type: storage.Public, ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"authorization_code", "password"}}, PublicPasswordGrant: true})
 	form.Set("client_id", allowedPub)
 	if st, body, _ := env.tokenRequest("", "", form); st != 200 || body["access_token"] == nil {
 		t.Fatalf("public client the operator allowed: %d %v", st, body)
 	}
-	conf, confSecret := env.client(op.ClientSpec{ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"authorization_code", "password"}}})
+	conf, confSecret := env.client(storage.Client{ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"authorization_code", "password"}}})
 	if st, body, _ := env.tokenRequest(conf, confSecret, pw); st != 200 || body["access_token"] == nil {
 		t.Fatalf("confidential client listing password: %d %v", st, body)
 	}
@@ -47,7 +47,7 @@ func TestPasswordGrantPerClient(t *testing.T) {
 	if st, body, _ := env.tokenRequest(conf, confSecret, url.Values{"grant_type": {"client_credentials"}}); st != 400 || body["error"] != "unauthorized_client" {
 		t.Fatalf("client_credentials for a client listing only password: %d %v", st, body)
 	}
-	if _, _, err := op.NewClient(op.ClientSpec{Name: "x", RedirectURIs: []string{rpCallback}, ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"urn:bogus"}}}, env.sealer, env.clock.Now()); err == nil {
+	if _, _, err := op.NewClient(storage.Client{Name: "x", RedirectURIs: []string{rpCallback}, ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"urn:bogus"}}}, env.sealer, env.clock.Now(), nil); err == nil {
 		t.Fatal("unknown grant type registered")
 	}
 }
@@ -57,7 +57,7 @@ func TestPasswordGrantPerClient(t *testing.T) {
 // registered without a scope keeps django-oidc-provider's behaviour.
 func TestRegisteredScopeBoundsEveryGrant(t *testing.T) {
 	env := newTestEnv(t, func(c *op.Config) { c.PasswordGrant = true })
-	id, secret := env.client(op.ClientSpec{Scope: []string{"openid", "profile", "email", "offline_access"},
+	id, secret := env.client(storage.Client{Scope: []string{"openid", "profile", "email", "offline_access"},
 		ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"authorization_code", "refresh_token", "password", "client_credentials"}}})
 	b := env.browser()
 	authorize := func(client, scope string) url.Values {
@@ -100,7 +100,7 @@ func TestRegisteredScopeBoundsEveryGrant(t *testing.T) {
 		t.Fatalf("refresh after the registered scope shrank: %d %v", st, body)
 	}
 	// A client without a registered scope: standard scopes, as before.
-	open, _ := env.client(op.ClientSpec{})
+	open, _ := env.client(storage.Client{})
 	if got := authorize(open, "openid phone address"); got.Get("code") == "" {
 		t.Fatalf("client without a registered scope: %v", got)
 	}

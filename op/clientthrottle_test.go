@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/oidcd/oidcd/op"
+	"github.com/oidcd/oidcd/storage"
 )
 
 // testIP lets a test choose the client IP the provider sees.
@@ -26,7 +27,7 @@ func TestClientAuthThrottle(t *testing.T) {
 		c.ClientIP = testIP
 		c.ClientAuthMaxFailures = 5
 	})
-	id, secret := env.client(op.ClientSpec{Scope: []string{"svc"}})
+	id, secret := env.client(storage.Client{Scope: []string{"svc"}})
 	form := url.Values{"grant_type": {"client_credentials"}}.Encode()
 	post := func(sec, ip string) (int, http.Header) {
 		req, _ := http.NewRequestWithContext(t.Context(), "POST", env.srv.URL+"/token", strings.NewReader(form))

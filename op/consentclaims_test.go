@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/oidcd/oidcd/op"
+	"github.com/oidcd/oidcd/storage"
 )
 
 // TestConsentShowsRequestedClaims: with scope=openid and a claims parameter
@@ -19,7 +20,7 @@ func TestConsentShowsRequestedClaims(t *testing.T) {
 	env := newTestEnv(t, func(c *op.Config) {
 		c.Hooks.OnConsent = func(_ context.Context, e op.ConsentEvent) { events = append(events, e) }
 	})
-	id, secret := env.client(op.ClientSpec{RequireConsent: true, ReuseConsent: true})
+	id, secret := env.client(storage.Client{RequireConsent: true, ReuseConsent: true})
 	b := env.browser()
 	req := func(claims string, extra map[string]string) string {
 		m := map[string]string{"client_id": id, "redirect_uri": rpCallback, "response_type": "code", "scope": "openid", "state": "s", "claims": claims}

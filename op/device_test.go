@@ -55,7 +55,7 @@ func deviceEnv(t *testing.T, mutate func(*op.Config)) *testEnv {
 
 // deviceClient registers a public client of the device grant only.
 func (env *testEnv) deviceClient() string {
-	id, _ := env.client(op.ClientSpec{Name: "Living Room TV", Type: "public", RedirectURIs: []string{}, ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"device_code", "refresh_token"}}})
+	id, _ := env.client(storage.Client{Name: "Living Room TV", Type: "public", RedirectURIs: []string{}, ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"device_code", "refresh_token"}}})
 	return id
 }
 
@@ -122,7 +122,7 @@ func (b *browser) deviceConsent(pg *page, allow bool) *page {
 
 func TestDeviceFlowOffByDefault(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"authorization_code", "device_code"}}})
+	id, secret := env.client(storage.Client{ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"authorization_code", "device_code"}}})
 	if st, _, _ := env.formRequest(op.PathDeviceAuthorization, id, secret, url.Values{}); st != http.StatusNotFound {
 		t.Errorf("/device_authorization with the device flow off: %d, want 404", st)
 	}
@@ -158,9 +158,9 @@ func jsonString(v any) string { b, _ := json.Marshal(v); return string(b) }
 
 func TestDeviceAuthorizationErrors(t *testing.T) {
 	env := deviceEnv(t, nil)
-	webOnly, webSecret := env.client(op.ClientSpec{})
+	webOnly, webSecret := env.client(storage.Client{})
 	tv := env.deviceClient()
-	confID, confSecret := env.client(op.ClientSpec{ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"authorization_code", "device_code"}}})
+	confID, confSecret := env.client(storage.Client{ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"authorization_code", "device_code"}}})
 	tests := []struct {
 		name, id, secret string
 		form             url.Values

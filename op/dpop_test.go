@@ -115,7 +115,7 @@ func (env *testEnv) ccToken(id, secret string, k *dpopKey) (int, map[string]any,
 
 func TestDPoPOffByDefault(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{Scope: []string{"api"}})
+	id, secret := env.client(storage.Client{Scope: []string{"api"}})
 	_, body, _ := env.ccToken(id, secret, newDPoPKey(t, env.clock.Now))
 	if body["token_type"] != "Bearer" {
 		t.Errorf("with DPoP off a proof is ignored: token_type %v", body["token_type"])
@@ -139,7 +139,7 @@ func TestDPoPOffByDefault(t *testing.T) {
 
 func TestDPoPTokenEndpoint(t *testing.T) {
 	env := dpopEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{Scope: []string{"api", "token_introspection"}})
+	id, secret := env.client(storage.Client{Scope: []string{"api", "token_introspection"}})
 	k := newDPoPKey(t, env.clock.Now)
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret))
 	form := url.Values{"grant_type": {"client_credentials"}}
@@ -164,7 +164,7 @@ func TestDPoPTokenEndpoint(t *testing.T) {
 		t.Errorf("replayed proof: %d %v", st, body)
 	}
 	// Introspection shows the binding (RFC 9449 §6.2).
-	rsID, rsSecret := env.client(op.ClientSpec{Name: "RS", Scope: []string{"token_introspection", id}})
+	rsID, rsSecret := env.client(storage.Client{Name: "RS", Scope: []string{"token_introspection", id}})
 	_, info, _ := env.formRequest(op.PathIntrospect, rsID, rsSecret, url.Values{"token": {body["access_token"].(string)}})
 	cnf, _ := info["cnf"].(map[string]any)
 	if info["token_type"] != "DPoP" || cnf["jkt"] != k.jkt() {
@@ -176,7 +176,7 @@ func TestDPoPTokenEndpoint(t *testing.T) {
 // another node sharing the storage (and the issuer).
 func TestDPoPReplayAcrossNodes(t *testing.T) {
 	env := dpopEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{Scope: []string{"api"}})
+	id, secret := env.client(storage.Client{Scope: []string{"api"}})
 	n2, err := op.New(t.Context(), op.Config{Issuer: env.srv.URL, Storage: env.store, Users: env.users, Sealer: env.sealer, Now: env.clock.Now, DPoP: true})
 	if err != nil {
 		t.Fatal(err)
@@ -199,8 +199,8 @@ func TestDPoPBoundTokenAtResources(t *testing.T) {
 	env := dpopEnv(t, nil)
 	// A user's bound token from a code flow, and a resource server that
 	// introspects.
-	id, secret := env.client(op.ClientSpec{})
-	rsID, rsSecret := env.client(op.ClientSpec{Name: "RS", Scope: []string{"token_introspection", id}})
+	id, secret := env.client(storage.Client{})
+	rsID, rsSecret := env.client(storage.Client{Name: "RS", Scope: []string{"token_introspection", id}})
 	k := newDPoPKey(t, env.clock.Now)
 	other := newDPoPKey(t, env.clock.Now)
 	code := env.browser().authorize(env.srv.URL + op.PathAuthorize + "?" + url.Values{
@@ -272,7 +272,7 @@ func TestDPoPBoundTokenAtResources(t *testing.T) {
 // bound to its key (§5).
 func TestDPoPCodeAndRefreshBinding(t *testing.T) {
 	env := dpopEnv(t, nil)
-	id, _ := env.client(op.ClientSpec{Type: storage.Public, Scope: []string{"openid", "offline_access"}})
+	id, _ := env.client(storage.Client{Type: storage.Public, Scope: []string{"openid", "offline_access"}})
 	k, other := newDPoPKey(t, env.clock.Now), newDPoPKey(t, env.clock.Now)
 	verifier := strings.Repeat("v", 43)
 	sum := sha256.Sum256([]byte(verifier))
@@ -315,7 +315,7 @@ func TestDPoPCodeAndRefreshBinding(t *testing.T) {
 
 func TestDPoPRequiredByClient(t *testing.T) {
 	env := dpopEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{Scope: []string{"api"}, ClientMetadata: storage.ClientMetadata{DPoPBoundAccessTokens: true}})
+	id, secret := env.client(storage.Client{Scope: []string{"api"}, ClientMetadata: storage.ClientMetadata{DPoPBoundAccessTokens: true}})
 	if st, body, _ := env.ccToken(id, secret, nil); st != 400 || body["error"] != "invalid_dpop_proof" {
 		t.Errorf("dpop_bound_access_tokens client without a proof: %d %v", st, body)
 	}
@@ -326,7 +326,7 @@ func TestDPoPRequiredByClient(t *testing.T) {
 
 func TestDPoPNonce(t *testing.T) {
 	env := dpopEnv(t, func(c *op.Config) { c.DPoPRequireNonce = true })
-	id, secret := env.client(op.ClientSpec{Scope: []string{"openid", "api"}})
+	id, secret := env.client(storage.Client{Scope: []string{"openid", "api"}})
 	k := newDPoPKey(t, env.clock.Now)
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret))
 	tokenURL := env.srv.URL + op.PathToken

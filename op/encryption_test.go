@@ -304,7 +304,7 @@ func TestEncryptedIDTokenCodeFlow(t *testing.T) {
 			}
 			decoy := other
 			decoy.kid, decoy.use = "sig-1", "sig" // a signing key: never encrypted to
-			id, secret := env.client(op.ClientSpec{ClientMetadata: storage.ClientMetadata{
+			id, secret := env.client(storage.Client{ClientMetadata: storage.ClientMetadata{
 				JWKS: encJWKS(decoy, k), IDTokenEncryptedResponseAlg: tc.alg, IDTokenEncryptedResponseEnc: tc.enc,
 			}})
 			relying := env.rp(id, secret, oidc.ScopeOpenID, "email", oidc.ScopeOfflineAccess)
@@ -343,7 +343,7 @@ func TestEncryptedIDTokenCodeFlow(t *testing.T) {
 func TestEncryptedIDTokenFrontChannel(t *testing.T) {
 	env := newTestEnv(t, func(c *op.Config) { c.DeviceFlow = true; c.DevicePollInterval = time.Second })
 	k, other := newRSAEncKey(t, "enc-1", 2048), newRSAEncKey(t, "enc-2", 2048)
-	id, secret := env.client(op.ClientSpec{ResponseTypes: []string{"code", "id_token", "id_token token", "code id_token"},
+	id, secret := env.client(storage.Client{ResponseTypes: []string{"code", "id_token", "id_token token", "code id_token"},
 		ClientMetadata: storage.ClientMetadata{JWKS: encJWKS(k), IDTokenEncryptedResponseAlg: "RSA-OAEP-256",
 			GrantTypes: []string{"authorization_code", "implicit"}}})
 	relying := env.rp(id, secret)
@@ -380,7 +380,7 @@ func TestEncryptedIDTokenFrontChannel(t *testing.T) {
 		}
 	})
 	t.Run("device", func(t *testing.T) {
-		tv, _ := env.client(op.ClientSpec{Name: "TV", Type: "public", RedirectURIs: []string{}, ClientMetadata: storage.ClientMetadata{
+		tv, _ := env.client(storage.Client{Name: "TV", Type: "public", RedirectURIs: []string{}, ClientMetadata: storage.ClientMetadata{
 			GrantTypes: []string{"device_code"}, JWKS: encJWKS(k), IDTokenEncryptedResponseAlg: "RSA-OAEP-256"}})
 		relying := env.rp(tv, "")
 		d := env.startDevice(tv, "openid email")
@@ -419,7 +419,7 @@ func TestEncryptedIDTokenJWKSURI(t *testing.T) {
 	t.Cleanup(js.Close)
 	publish := func(keys ...encKey) { mu.Lock(); published = keys; mu.Unlock() }
 	// Made without the registration-time check (NewClient does not fetch).
-	id, secret := env.client(op.ClientSpec{ClientMetadata: storage.ClientMetadata{JWKSURI: js.URL + "/jwks", IDTokenEncryptedResponseAlg: "ECDH-ES"}})
+	id, secret := env.client(storage.Client{ClientMetadata: storage.ClientMetadata{JWKSURI: js.URL + "/jwks", IDTokenEncryptedResponseAlg: "ECDH-ES"}})
 	relying := env.rp(id, secret)
 	b := env.browser()
 	code := func() url.Values { return b.authorize(relying.oauth.AuthCodeURL("s", oidc.Nonce("n"))) }
@@ -497,7 +497,7 @@ func TestUserinfoJWT(t *testing.T) {
 		{name: "signed and encrypted", signed: "RS256", alg: "RSA-OAEP-256", enc: "A128CBC-HS256", cty: "JWT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			id, secret := env.client(op.ClientSpec{ClientMetadata: storage.ClientMetadata{JWKS: encJWKS(k),
+			id, secret := env.client(storage.Client{ClientMetadata: storage.ClientMetadata{JWKS: encJWKS(k),
 				UserinfoSignedResponseAlg: tc.signed, UserinfoEncryptedResponseAlg: tc.alg, UserinfoEncryptedResponseEnc: tc.enc}})
 			relying := env.rp(id, secret)
 			tok, err := relying.oauth.Exchange(t.Context(), env.browser().authorize(relying.oauth.AuthCodeURL("s", oidc.Nonce("n"))).Get("code"))
@@ -557,7 +557,7 @@ func TestUserinfoJWT(t *testing.T) {
 func TestEncryptedIDTokenHint(t *testing.T) {
 	env := newTestEnv(t, nil)
 	k := newECEncKey(t, "enc-1")
-	id, secret := env.client(op.ClientSpec{PostLogoutRedirectURIs: []string{rpLoggedOut},
+	id, secret := env.client(storage.Client{PostLogoutRedirectURIs: []string{rpLoggedOut},
 		ClientMetadata: storage.ClientMetadata{JWKS: encJWKS(k), IDTokenEncryptedResponseAlg: "ECDH-ES"}})
 	relying := env.rp(id, secret)
 	b := env.browser()

@@ -12,13 +12,15 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
 	"github.com/oidcd/oidcd/op"
+	"github.com/oidcd/oidcd/storage"
 )
 
 // loggedInToken runs a code flow for scope and returns the access token.
 func (env *testEnv) loggedInToken(scope ...string) string {
 	env.t.Helper()
-	id, secret := env.client(op.ClientSpec{})
+	id, secret := env.client(storage.Client{})
 	relying := env.rp(id, secret, scope...)
 	tok, err := relying.oauth.Exchange(env.t.Context(), env.browser().authorize(relying.oauth.AuthCodeURL("s", oidc.Nonce("n"))).Get("code"))
 	if err != nil {
@@ -209,7 +211,7 @@ func TestMethodsAndSlashes(t *testing.T) {
 
 func TestTokenEndpointErrors(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{})
+	id, secret := env.client(storage.Client{})
 	form := "application/x-www-form-urlencoded"
 	for _, c := range []struct {
 		name    string
@@ -253,7 +255,7 @@ func basic(id, secret string) string {
 // node, the CLI) is seen within it, and at once after ForgetClient.
 func TestClientCacheBound(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, oldSecret := env.client(op.ClientSpec{Scope: []string{"svc"}})
+	id, oldSecret := env.client(storage.Client{Scope: []string{"svc"}})
 	form := url.Values{"grant_type": {"client_credentials"}}
 	if st, body, _ := env.tokenRequest(id, oldSecret, form); st != 200 {
 		t.Fatalf("%d %v", st, body)
@@ -300,7 +302,7 @@ func TestTemplateOverlay(t *testing.T) {
 		`<p>{{.Client.Name}} asks for {{range .Scopes}}[{{.Name}}]{{end}} state={{index .Params "state"}}</p>` +
 			`<form method="post" action="{{.Action}}">{{.HiddenInputs}}<input name="allow" type="submit"></form>`)}}
 	env := newTestEnv(t, func(c *op.Config) { c.Templates = overlay })
-	id, _ := env.client(op.ClientSpec{Name: "Library", RequireConsent: true})
+	id, _ := env.client(storage.Client{Name: "Library", RequireConsent: true})
 	b := env.browser()
 	pg := b.get(authURL(env, map[string]string{"client_id": id, "redirect_uri": rpCallback, "response_type": "code", "scope": "openid email", "state": "xyz"}))
 	if !strings.Contains(pg.body, "Library asks for [openid][email] state=xyz") {

@@ -73,7 +73,7 @@ func TestEndSessionTrustedHint(t *testing.T) {
 					return nil
 				}
 			})
-			id, secret := env.client(op.ClientSpec{PostLogoutRedirectURIs: []string{rpLoggedOut}})
+			id, secret := env.client(storage.Client{PostLogoutRedirectURIs: []string{rpLoggedOut}})
 			relying := env.rp(id, secret, oidc.ScopeOpenID, oidc.ScopeOfflineAccess)
 			b := env.browser()
 			tok := env.signedIn(b, relying)
@@ -129,7 +129,7 @@ func TestEndSessionTrustedHint(t *testing.T) {
 // An expired hint is still a hint (RP-Initiated Logout 1.0 §4).
 func TestEndSessionExpiredHint(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{PostLogoutRedirectURIs: []string{rpLoggedOut}})
+	id, secret := env.client(storage.Client{PostLogoutRedirectURIs: []string{rpLoggedOut}})
 	relying := env.rp(id, secret)
 	b := env.browser()
 	hint := env.signedIn(b, relying).Extra("id_token").(string)
@@ -143,7 +143,7 @@ func TestEndSessionExpiredHint(t *testing.T) {
 // HS256 ID tokens are verified with the secret of the client they name.
 func TestEndSessionHS256Hint(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{JWTAlg: keys.HS256, PostLogoutRedirectURIs: []string{rpLoggedOut}})
+	id, secret := env.client(storage.Client{JWTAlg: keys.HS256, PostLogoutRedirectURIs: []string{rpLoggedOut}})
 	relying := env.rp(id, secret)
 	b := env.browser()
 	hint := env.signedIn(b, relying).Extra("id_token").(string)
@@ -163,8 +163,8 @@ func b64(v any) string {
 // lives on.
 func TestEndSessionForgedHints(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{PostLogoutRedirectURIs: []string{rpLoggedOut}})
-	hsID, _ := env.client(op.ClientSpec{JWTAlg: keys.HS256, PostLogoutRedirectURIs: []string{rpLoggedOut}})
+	id, secret := env.client(storage.Client{PostLogoutRedirectURIs: []string{rpLoggedOut}})
+	hsID, _ := env.client(storage.Client{JWTAlg: keys.HS256, PostLogoutRedirectURIs: []string{rpLoggedOut}})
 	relying := env.rp(id, secret)
 	b := env.browser()
 	hint := env.signedIn(b, relying).Extra("id_token").(string)
@@ -258,8 +258,8 @@ func mustKeys(t *testing.T, env *testEnv) []*storageSigningKey {
 // otherwise an error page and no redirect, and the session lives on.
 func TestEndSessionRedirectRules(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{PostLogoutRedirectURIs: []string{rpLoggedOut}})
-	otherID, _ := env.client(op.ClientSpec{PostLogoutRedirectURIs: []string{"https://other.example/bye"}})
+	id, secret := env.client(storage.Client{PostLogoutRedirectURIs: []string{rpLoggedOut}})
+	otherID, _ := env.client(storage.Client{PostLogoutRedirectURIs: []string{"https://other.example/bye"}})
 	relying := env.rp(id, secret)
 	b := env.browser()
 	hint := env.signedIn(b, relying).Extra("id_token").(string)
@@ -311,7 +311,7 @@ func mustReq(t *testing.T, method, u string) *http.Request {
 // (SECURITY F1); identified by client_id, the redirect then carries state.
 func TestEndSessionConfirmation(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{PostLogoutRedirectURIs: []string{rpLoggedOut}})
+	id, secret := env.client(storage.Client{PostLogoutRedirectURIs: []string{rpLoggedOut}})
 	relying := env.rp(id, secret)
 	b := env.browser()
 	oldHint := env.signedIn(b, relying).Extra("id_token").(string)
@@ -382,7 +382,7 @@ func TestEndSessionConfirmation(t *testing.T) {
 // redirect, and without one the signed-out page shows.
 func TestEndSessionWithoutSession(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, _ := env.client(op.ClientSpec{PostLogoutRedirectURIs: []string{rpLoggedOut}})
+	id, _ := env.client(storage.Client{PostLogoutRedirectURIs: []string{rpLoggedOut}})
 	b := env.browser()
 	pg := b.get(endSessionURL(env, op.PathEndSession, map[string]string{"client_id": id, "post_logout_redirect_uri": rpLoggedOut, "state": "z"}))
 	if pg.status != http.StatusFound || pg.header.Get("Location") != rpLoggedOut+"?state=z" {
@@ -399,7 +399,7 @@ func TestEndSessionHookError(t *testing.T) {
 	env := newTestEnv(t, func(c *op.Config) {
 		c.Hooks.AfterEndSession = func(context.Context, op.AfterEndSessionArgs) error { return errHook }
 	})
-	id, secret := env.client(op.ClientSpec{PostLogoutRedirectURIs: []string{rpLoggedOut}})
+	id, secret := env.client(storage.Client{PostLogoutRedirectURIs: []string{rpLoggedOut}})
 	relying := env.rp(id, secret)
 	b := env.browser()
 	hint := env.signedIn(b, relying).Extra("id_token").(string)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/oidcd/oidcd/keys"
 	"github.com/oidcd/oidcd/op"
+	"github.com/oidcd/oidcd/storage"
 	"github.com/oidcd/oidcd/storage/memstore"
 )
 
@@ -71,7 +72,7 @@ func Example_mount() {
 	defer srv.Close()
 
 	// A relying party registered in code (see ExampleNewClient).
-	client, _, err := op.NewClient(op.ClientSpec{Name: "Shop", RedirectURIs: []string{"https://shop.example/callback"}}, sealer, time.Now())
+	client, _, err := op.NewClient(storage.Client{Name: "Shop", RedirectURIs: []string{"https://shop.example/callback"}}, sealer, time.Now(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -121,12 +122,12 @@ func ExampleNewClient() {
 		log.Fatal(err)
 	}
 	store := memstore.New()
-	client, secret, err := op.NewClient(op.ClientSpec{
+	client, secret, err := op.NewClient(storage.Client{
 		Name:          "Inventory service",
 		RedirectURIs:  []string{"https://inventory.example/callback"},
 		ResponseTypes: []string{"code"},
 		Scope:         []string{"read_books"}, // what client_credentials may obtain
-	}, sealer, time.Now())
+	}, sealer, time.Now(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -136,7 +137,7 @@ func ExampleNewClient() {
 	fmt.Println(client.Type, client.JWTAlg, client.ID != "", len(secret) > 0, string(client.SecretHash) != secret)
 
 	// A redirect URI that is not https (outside loopback) is refused.
-	_, _, err = op.NewClient(op.ClientSpec{Name: "Bad", RedirectURIs: []string{"http://evil.example/cb"}}, sealer, time.Now())
+	_, _, err = op.NewClient(storage.Client{Name: "Bad", RedirectURIs: []string{"http://evil.example/cb"}}, sealer, time.Now(), nil)
 	fmt.Println(err != nil)
 	// Output:
 	// confidential RS256 true true true
@@ -172,8 +173,8 @@ func ExampleProvider_Protect() {
 	srv.Start()
 	defer srv.Close()
 
-	client, secret, err := op.NewClient(op.ClientSpec{Name: "Reader", RedirectURIs: []string{"https://reader.example/cb"},
-		Scope: []string{"read_books"}}, sealer, time.Now())
+	client, secret, err := op.NewClient(storage.Client{Name: "Reader", RedirectURIs: []string{"https://reader.example/cb"},
+		Scope: []string{"read_books"}}, sealer, time.Now(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -37,10 +37,10 @@ func newExchangeEnv(t *testing.T, mutate func(*op.Config)) *exchangeEnv {
 		}
 	})
 	e := &exchangeEnv{testEnv: env}
-	e.svc, e.svcSecret = env.client(op.ClientSpec{Name: "Service", Scope: []string{"openid", "profile", "email", "offline_access", "orders:read"},
+	e.svc, e.svcSecret = env.client(storage.Client{Name: "Service", Scope: []string{"openid", "profile", "email", "offline_access", "orders:read"},
 		ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"authorization_code", "refresh_token", "client_credentials", "token_exchange"}}})
-	e.web, e.webSecret = env.client(op.ClientSpec{Name: "Web"})
-	e.api, e.apiSecret = env.client(op.ClientSpec{Name: "API B", Scope: []string{"token_introspection"}})
+	e.web, e.webSecret = env.client(storage.Client{Name: "Web"})
+	e.api, e.apiSecret = env.client(storage.Client{Name: "API B", Scope: []string{"token_introspection"}})
 	return e
 }
 
@@ -87,7 +87,7 @@ func with(v url.Values, kv ...string) url.Values {
 
 func TestTokenExchangeOffByDefault(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"authorization_code", "token_exchange"}}})
+	id, secret := env.client(storage.Client{ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"authorization_code", "token_exchange"}}})
 	st, body, _ := env.formRequest(op.PathToken, id, secret, url.Values{"grant_type": {op.GrantTypeTokenExchange},
 		"subject_token": {"x"}, "subject_token_type": {op.TokenTypeAccessToken}})
 	if st != 400 || body["error"] != "unsupported_grant_type" {
@@ -114,7 +114,7 @@ func TestTokenExchangeOffByDefault(t *testing.T) {
 // keys, its own issuer).
 func foreignIDToken(t *testing.T) string {
 	other := newTestEnv(t, nil)
-	id, secret := other.client(op.ClientSpec{})
+	id, secret := other.client(storage.Client{})
 	_, idt := (&exchangeEnv{testEnv: other}).userToken(id, secret)
 	return idt
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/go-jose/go-jose/v4"
 	"github.com/oidcd/oidcd/keys"
-	"github.com/oidcd/oidcd/op"
 	"github.com/oidcd/oidcd/storage"
 	"golang.org/x/oauth2"
 )
@@ -61,7 +60,7 @@ func TestCodeFlowGoOIDC(t *testing.T) {
 			if alg != keys.RS256 {
 				env.addKey(alg)
 			}
-			id, secret := env.client(op.ClientSpec{JWTAlg: alg, RequireConsent: true})
+			id, secret := env.client(storage.Client{JWTAlg: alg, RequireConsent: true})
 			relying := env.rp(id, secret)
 			ctx := t.Context()
 			b := env.browser()
@@ -166,7 +165,7 @@ func (env *testEnv) userinfoStatus(token string) int {
 
 func TestCodeFlowHS256(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{JWTAlg: keys.HS256})
+	id, secret := env.client(storage.Client{JWTAlg: keys.HS256})
 	relying := env.rp(id, secret)
 	got := env.browser().authorize(relying.oauth.AuthCodeURL("s", oidc.Nonce("n")))
 	tok, err := relying.oauth.Exchange(t.Context(), got.Get("code"))
@@ -195,7 +194,7 @@ func TestCodeFlowHS256(t *testing.T) {
 
 func TestCodeFlowPublicClientPKCE(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, _ := env.client(op.ClientSpec{Type: storage.Public})
+	id, _ := env.client(storage.Client{Type: storage.Public})
 	relying := env.rp(id, "")
 	ctx := t.Context()
 	b := env.browser()
@@ -243,7 +242,7 @@ func TestCodeFlowPublicClientPKCE(t *testing.T) {
 
 func TestPKCEPlainAndDowngrade(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{})
+	id, secret := env.client(storage.Client{})
 	relying := env.rp(id, secret)
 	ctx := t.Context()
 	b := env.browser()
@@ -268,8 +267,8 @@ func TestPKCEPlainAndDowngrade(t *testing.T) {
 
 func TestCodeRedemptionErrors(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{})
-	otherID, otherSecret := env.client(op.ClientSpec{Name: "Other"})
+	id, secret := env.client(storage.Client{})
+	otherID, otherSecret := env.client(storage.Client{Name: "Other"})
 	relying := env.rp(id, secret)
 	ctx := t.Context()
 	b := env.browser()
@@ -342,7 +341,7 @@ func TestCodeRedemptionErrors(t *testing.T) {
 
 func TestConcurrentCodeRedemption(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{})
+	id, secret := env.client(storage.Client{})
 	relying := env.rp(id, secret)
 	c := env.browser().authorize(relying.oauth.AuthCodeURL("s")).Get("code")
 	var wg sync.WaitGroup
@@ -379,8 +378,8 @@ func TestConcurrentCodeRedemption(t *testing.T) {
 
 func TestRefreshTokenRules(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{})
-	otherID, otherSecret := env.client(op.ClientSpec{Name: "Other"})
+	id, secret := env.client(storage.Client{})
+	otherID, otherSecret := env.client(storage.Client{Name: "Other"})
 	relying := env.rp(id, secret)
 	ctx := t.Context()
 	b := env.browser()

@@ -11,8 +11,10 @@ import (
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	"github.com/oidcd/oidcd/op"
 	"golang.org/x/oauth2"
+
+	"github.com/oidcd/oidcd/op"
+	"github.com/oidcd/oidcd/storage"
 )
 
 func halfSHA256(v string) string {
@@ -23,7 +25,7 @@ func halfSHA256(v string) string {
 func TestImplicitAndHybridFlows(t *testing.T) {
 	env := newTestEnv(t, nil)
 	all := []string{"code", "id_token", "id_token token", "code id_token", "code token", "code id_token token", "token"}
-	id, secret := env.client(op.ClientSpec{ResponseTypes: all})
+	id, secret := env.client(storage.Client{ResponseTypes: all})
 	relying := env.rp(id, secret)
 	ctx := t.Context()
 	b := env.browser()
@@ -111,7 +113,7 @@ func TestImplicitAndHybridFlows(t *testing.T) {
 
 func TestOAuth2OnlyRequests(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{ResponseTypes: []string{"code", "token"}, Scope: []string{"read_books"}})
+	id, secret := env.client(storage.Client{ResponseTypes: []string{"code", "token"}, Scope: []string{"read_books"}})
 	relying := env.rp(id, secret, "read_books")
 	b := env.browser()
 	got := b.authorize(relying.oauth.AuthCodeURL("s"))
@@ -132,7 +134,7 @@ var formInput = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="(
 
 func TestFormPost(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{ResponseTypes: []string{"code", "code id_token"}})
+	id, secret := env.client(storage.Client{ResponseTypes: []string{"code", "code id_token"}})
 	relying := env.rp(id, secret)
 	b := env.browser()
 	pg := b.get(relying.oauth.AuthCodeURL(`<s>"&'`, oidc.Nonce("n"), oauth2.SetAuthURLParam("response_mode", "form_post"), oauth2.SetAuthURLParam("response_type", "code id_token")))
@@ -161,7 +163,7 @@ func TestFormPost(t *testing.T) {
 func TestClaimsParameterAndIncludeClaims(t *testing.T) {
 	for _, include := range []bool{false, true} {
 		env := newTestEnv(t, func(c *op.Config) { c.IDTokenIncludeClaims = include })
-		id, secret := env.client(op.ClientSpec{})
+		id, secret := env.client(storage.Client{})
 		relying := env.rp(id, secret, "openid", "email")
 		ctx := t.Context()
 		claims := `{"id_token":{"given_name":{"essential":true},"nickname":null},"userinfo":{"phone_number":null}}`
@@ -193,7 +195,7 @@ func TestClaimsParameterAndIncludeClaims(t *testing.T) {
 		}
 	}
 	env := newTestEnv(t, nil)
-	id, _ := env.client(op.ClientSpec{})
+	id, _ := env.client(storage.Client{})
 	got := callback(t, env.browser().get(authURL(env, map[string]string{"client_id": id, "redirect_uri": rpCallback, "response_type": "code", "scope": "openid", "claims": "{not json", "state": "s"})))
 	if got.Get("error") != "invalid_request" {
 		t.Fatalf("bad claims: %v", got)
@@ -202,7 +204,7 @@ func TestClaimsParameterAndIncludeClaims(t *testing.T) {
 
 func TestIDTokenHint(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{})
+	id, secret := env.client(storage.Client{})
 	relying := env.rp(id, secret)
 	ctx := t.Context()
 	b := env.browser()

@@ -18,8 +18,8 @@ import (
 // registered redirect URI — never a crash, a 5xx or a redirect elsewhere.
 func FuzzAuthorize(f *testing.F) {
 	env := newTestEnv(f, nil)
-	id, _ := env.client(op.ClientSpec{ResponseTypes: []string{"code", "id_token token", "code id_token"}})
-	pub, _ := env.client(op.ClientSpec{Type: storage.Public})
+	id, _ := env.client(storage.Client{ResponseTypes: []string{"code", "id_token token", "code id_token"}})
+	pub, _ := env.client(storage.Client{Type: storage.Public})
 	for _, seed := range []string{
 		"client_id=" + id + "&redirect_uri=" + url.QueryEscape(rpCallback) + "&response_type=code&scope=openid&state=s",
 		"client_id=" + id + "&redirect_uri=" + url.QueryEscape(rpCallback) + "&response_type=id_token%20token&scope=openid&nonce=n&response_mode=form_post",
@@ -51,7 +51,7 @@ func FuzzAuthorize(f *testing.F) {
 // RFC 6749 §5.2 JSON error (or a token), never a crash or a 5xx.
 func FuzzToken(f *testing.F) {
 	env := newTestEnv(f, nil)
-	id, secret := env.client(op.ClientSpec{})
+	id, secret := env.client(storage.Client{})
 	for _, seed := range []string{
 		"grant_type=authorization_code&code=abc&redirect_uri=" + url.QueryEscape(rpCallback) + "&client_id=" + id + "&client_secret=" + secret,
 		"grant_type=refresh_token&refresh_token=abc&scope=openid&client_id=" + id + "&client_secret=" + secret,
@@ -87,8 +87,8 @@ func FuzzToken(f *testing.F) {
 // JSON, 400 or 401 with invalid_client/invalid_request, never a crash or 5xx.
 func FuzzClientAuth(f *testing.F) {
 	env := newTestEnv(f, nil)
-	id, secret := env.client(op.ClientSpec{})
-	pub, _ := env.client(op.ClientSpec{Type: storage.Public})
+	id, secret := env.client(storage.Client{})
+	pub, _ := env.client(storage.Client{Type: storage.Public})
 	basic := func(u, p string) string {
 		return "Basic " + base64.StdEncoding.EncodeToString([]byte(u+":"+p))
 	}
@@ -153,7 +153,7 @@ func authorizeOnly(t *testing.T, env *testEnv, id string, extra url.Values) {
 // FuzzClaims sends arbitrary claims parameters (OIDC Core §5.5).
 func FuzzClaims(f *testing.F) {
 	env := newTestEnv(f, nil)
-	id, _ := env.client(op.ClientSpec{})
+	id, _ := env.client(storage.Client{})
 	for _, seed := range []string{
 		`{"userinfo":{"email":null,"name":{"essential":true}},"id_token":{"auth_time":{"essential":true}}}`,
 		`{"userinfo":{"email":{"value":"a@b","values":[1,{"x":[[]]}]}}}`,
@@ -171,7 +171,7 @@ func FuzzClaims(f *testing.F) {
 // hint is refused or ignored, never a crash.
 func FuzzIDTokenHint(f *testing.F) {
 	env := newTestEnv(f, nil)
-	id, _ := env.client(op.ClientSpec{})
+	id, _ := env.client(storage.Client{})
 	for _, seed := range []string{
 		"eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9.",
 		"eyJhbGciOiJSUzI1NiIsImtpZCI6IngifQ.eyJpc3MiOiJ4In0.c2ln",
@@ -222,7 +222,7 @@ func FuzzRegister(f *testing.F) {
 func FuzzEndSession(f *testing.F) {
 	env := newTestEnv(f, nil)
 	const postLogout = "https://rp.example.com/signed-out"
-	id, _ := env.client(op.ClientSpec{PostLogoutRedirectURIs: []string{postLogout}})
+	id, _ := env.client(storage.Client{PostLogoutRedirectURIs: []string{postLogout}})
 	for _, seed := range []string{
 		"client_id=" + id + "&post_logout_redirect_uri=" + url.QueryEscape(postLogout) + "&state=s",
 		"client_id=" + id + "&post_logout_redirect_uri=" + url.QueryEscape("https://evil.example/") + "&state=s",

@@ -9,6 +9,7 @@ import (
 
 	"github.com/oidcd/oidcd/keys"
 	"github.com/oidcd/oidcd/op"
+	"github.com/oidcd/oidcd/storage"
 	"github.com/oidcd/oidcd/storage/memstore"
 )
 
@@ -36,8 +37,8 @@ func TestExtensionGrant(t *testing.T) {
 			},
 		}
 	})
-	id, secret := env.client(op.ClientSpec{Scope: []string{"openid", "email"}})
-	other, otherSecret := env.client(op.ClientSpec{})
+	id, secret := env.client(storage.Client{Scope: []string{"openid", "email"}})
+	other, otherSecret := env.client(storage.Client{})
 	allowed = id
 
 	_, disc := doReq(t, "GET", env.srv.URL+"/.well-known/openid-configuration", nil, nil)

@@ -194,7 +194,7 @@ func newTestEnvOn(t testing.TB, store storage.Provider, mutate func(*op.Config))
 }
 
 // client registers a client; the secret is empty for public clients.
-func (env *testEnv) client(spec op.ClientSpec) (id, secret string) {
+func (env *testEnv) client(spec storage.Client) (id, secret string) {
 	env.t.Helper()
 	if spec.Name == "" {
 		spec.Name = "Test App"
@@ -202,7 +202,7 @@ func (env *testEnv) client(spec op.ClientSpec) (id, secret string) {
 	if len(spec.RedirectURIs) == 0 {
 		spec.RedirectURIs = []string{rpCallback}
 	}
-	c, secret, err := op.NewClient(spec, env.sealer, env.clock.Now())
+	c, secret, err := op.NewClient(spec, env.sealer, env.clock.Now(), nil)
 	if err != nil {
 		env.t.Fatal(err)
 	}

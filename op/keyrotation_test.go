@@ -57,7 +57,7 @@ func TestKeyRotationNeverUnknownKid(t *testing.T) {
 	}
 	a := newSQLiteTestEnv(t, cfg)
 	b := newTestEnvOn(t, a.store, func(c *op.Config) { cfg(c); c.Now = a.clock.Now })
-	id, secret := a.client(op.ClientSpec{ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"authorization_code", "password"}}})
+	id, secret := a.client(storage.Client{ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"authorization_code", "password"}}})
 	nodes := []*testEnv{a, b}
 	ctx := t.Context()
 

@@ -13,13 +13,14 @@ import (
 	_ "modernc.org/sqlite" // the raw SQLite file, to see what is at rest
 
 	"github.com/oidcd/oidcd/op"
+	"github.com/oidcd/oidcd/storage"
 )
 
 // TestPlainChallengeNotStored: a plain PKCE challenge is the verifier; the
 // code row keeps only its digest, and the flow still works (SECURITY B6, C1).
 func TestPlainChallengeNotStored(t *testing.T) {
 	env := newSQLiteTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{})
+	id, secret := env.client(storage.Client{})
 	relying := env.rp(id, secret)
 	verifier := oauth2.GenerateVerifier()
 	got := env.browser().authorize(relying.oauth.AuthCodeURL("s",
@@ -65,7 +66,7 @@ func timedDo(t *testing.T, req *http.Request) (int, time.Duration) {
 // docs/security.md "Input limits").
 func TestHugeScopeAnswersFast(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{})
+	id, secret := env.client(storage.Client{})
 	words := make([]string, 120000)
 	for i := range words {
 		words[i] = strconv.FormatInt(int64(i), 36) // distinct: the old de-duplication's worst case
@@ -96,7 +97,7 @@ func TestHugeScopeAnswersFast(t *testing.T) {
 // protocol's format, and requests just under it still work.
 func TestInputLimits(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{})
+	id, secret := env.client(storage.Client{})
 	base := func() url.Values {
 		return url.Values{"client_id": {id}, "redirect_uri": {rpCallback}, "response_type": {"code"}, "scope": {"openid"}, "state": {"s"}}
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/oidcd/oidcd/op"
+	"github.com/oidcd/oidcd/storage"
 )
 
 // testPNG is a small valid PNG.
@@ -33,9 +34,9 @@ func testPNG(t *testing.T) []byte {
 func TestLogoServedLocally(t *testing.T) {
 	env := newTestEnv(t, nil)
 	logo := testPNG(t)
-	withLogo, _ := env.client(op.ClientSpec{RequireConsent: true, LogoURL: "https://tracker.example/logo.png", LogoImage: logo})
-	external, _ := env.client(op.ClientSpec{Name: "External", RequireConsent: true, LogoURL: "https://tracker.example/logo.png"})
-	imported, _ := env.client(op.ClientSpec{Name: "Imported", RequireConsent: true,
+	withLogo, _ := env.client(storage.Client{RequireConsent: true, LogoURL: "https://tracker.example/logo.png", LogoImage: logo})
+	external, _ := env.client(storage.Client{Name: "External", RequireConsent: true, LogoURL: "https://tracker.example/logo.png"})
+	imported, _ := env.client(storage.Client{Name: "Imported", RequireConsent: true,
 		LogoURL: "data:image/png;base64," + base64.StdEncoding.EncodeToString(logo)})
 	b := env.browser()
 	page := func(id string) *page {
@@ -91,7 +92,7 @@ func TestLogoServedLocally(t *testing.T) {
 		if _, err := op.CheckLogo(bad); err == nil {
 			t.Errorf("%s accepted as a logo", name)
 		}
-		if _, _, err := op.NewClient(op.ClientSpec{Name: "x", RedirectURIs: []string{rpCallback}, LogoImage: bad}, env.sealer, env.clock.Now()); err == nil {
+		if _, _, err := op.NewClient(storage.Client{Name: "x", RedirectURIs: []string{rpCallback}, LogoImage: bad}, env.sealer, env.clock.Now(), nil); err == nil {
 			t.Errorf("a client with a %s logo registered", name)
 		}
 	}

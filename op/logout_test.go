@@ -13,7 +13,9 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/go-jose/go-jose/v4"
+
 	"github.com/oidcd/oidcd/op"
+	"github.com/oidcd/oidcd/storage"
 )
 
 // receiver is a relying party's back-channel logout endpoint: it verifies
@@ -84,9 +86,9 @@ func TestBackChannelLogout(t *testing.T) {
 	rc := &receiver{t: t}
 	rsrv := httptest.NewServer(rc)
 	defer rsrv.Close()
-	id, secret := env.client(op.ClientSpec{BackchannelLogoutURI: rsrv.URL + "/bc?x=1", BackchannelLogoutSessionRequired: true,
+	id, secret := env.client(storage.Client{BackchannelLogoutURI: rsrv.URL + "/bc?x=1", BackchannelLogoutSessionRequired: true,
 		PostLogoutRedirectURIs: []string{rpLoggedOut}})
-	plain, plainSecret := env.client(op.ClientSpec{}) // no logout URI: not notified
+	plain, plainSecret := env.client(storage.Client{}) // no logout URI: not notified
 	relying := env.rp(id, secret)
 	rc.verifier = relying.provider.Verifier(&oidc.Config{ClientID: id})
 	b := env.browser()
@@ -159,7 +161,7 @@ func TestBackChannelReceiverDown(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	id, secret := env.client(op.ClientSpec{BackchannelLogoutURI: srv.URL + "/bc"})
+	id, secret := env.client(storage.Client{BackchannelLogoutURI: srv.URL + "/bc"})
 	relying := env.rp(id, secret)
 	b := env.browser()
 	env.signedIn(b, relying)
@@ -216,7 +218,7 @@ func TestBackChannelNoRedirectNoPrivate(t *testing.T) {
 			http.Redirect(w, r, target.URL, http.StatusTemporaryRedirect)
 		}))
 		defer redirector.Close()
-		id, secret := env.client(op.ClientSpec{BackchannelLogoutURI: redirector.URL})
+		id, secret := env.client(storage.Client{BackchannelLogoutURI: redirector.URL})
 		b := env.browser()
 		env.signedIn(b, env.rp(id, secret))
 		env.deliver()
@@ -241,7 +243,7 @@ func TestBackChannelNoRedirectNoPrivate(t *testing.T) {
 		var mu sync.Mutex
 		rsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { mu.Lock(); hits++; mu.Unlock() }))
 		defer rsrv.Close()
-		id, secret := env.client(op.ClientSpec{BackchannelLogoutURI: rsrv.URL})
+		id, secret := env.client(storage.Client{BackchannelLogoutURI: rsrv.URL})
 		b := env.browser()
 		env.signedIn(b, env.rp(id, secret))
 		env.deliver()
@@ -263,9 +265,9 @@ func TestBackChannelNoRedirectNoPrivate(t *testing.T) {
 // framing exactly those origins, and it goes on to the post-logout redirect.
 func TestFrontChannelLogout(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{FrontchannelLogoutURI: "https://rp.example/fc?a=1", FrontchannelLogoutSessionRequired: true,
+	id, secret := env.client(storage.Client{FrontchannelLogoutURI: "https://rp.example/fc?a=1", FrontchannelLogoutSessionRequired: true,
 		PostLogoutRedirectURIs: []string{rpLoggedOut}})
-	id2, secret2 := env.client(op.ClientSpec{RedirectURIs: []string{"https://rp2.example/cb"}, FrontchannelLogoutURI: "https://rp2.example/fc"})
+	id2, secret2 := env.client(storage.Client{RedirectURIs: []string{"https://rp2.example/cb"}, FrontchannelLogoutURI: "https://rp2.example/fc"})
 	relying := env.rp(id, secret)
 	b := env.browser()
 	hint := env.signedIn(b, relying).Extra("id_token").(string)
@@ -312,7 +314,7 @@ func htmlEscape(s string) string { return strings.ReplaceAll(s, "&", "&amp;") }
 // tokens are queued and front-channel URIs returned.
 func TestEndSessionLibrary(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{BackchannelLogoutURI: "https://rp.example/bc", FrontchannelLogoutURI: "https://rp.example/fc"})
+	id, secret := env.client(storage.Client{BackchannelLogoutURI: "https://rp.example/bc", FrontchannelLogoutURI: "https://rp.example/fc"})
 	relying := env.rp(id, secret, oidc.ScopeOpenID, oidc.ScopeOfflineAccess)
 	b := env.browser()
 	tok := env.signedIn(b, relying)

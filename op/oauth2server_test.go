@@ -20,7 +20,7 @@ import (
 
 func TestClientCredentials(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{Scope: []string{"read_books", "write_books"}})
+	id, secret := env.client(storage.Client{Scope: []string{"read_books", "write_books"}})
 	ctx := t.Context()
 	cc := clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: env.srv.URL + "/token"}
 	tok, err := cc.Token(ctx)
@@ -45,7 +45,7 @@ func TestClientCredentials(t *testing.T) {
 		t.Fatalf("client_secret_post: %v", err)
 	}
 	// SECURITY E4: public clients cannot use it.
-	pub, _ := env.client(op.ClientSpec{Type: storage.Public})
+	pub, _ := env.client(storage.Client{Type: storage.Public})
 	st, body, _ := env.tokenRequest("", "", url.Values{"grant_type": {"client_credentials"}, "client_id": {pub}})
 	if st != 400 || body["error"] != "unauthorized_client" {
 		t.Fatalf("public client: %d %v", st, body)
@@ -59,7 +59,7 @@ func TestClientCredentials(t *testing.T) {
 func TestPasswordGrant(t *testing.T) {
 	t.Run("off by default", func(t *testing.T) {
 		env := newTestEnv(t, nil)
-		id, secret := env.client(op.ClientSpec{})
+		id, secret := env.client(storage.Client{})
 		cfg := oauth2.Config{ClientID: id, ClientSecret: secret, Endpoint: oauth2.Endpoint{TokenURL: env.srv.URL + "/token"}}
 		_, err := cfg.PasswordCredentialsToken(t.Context(), "alice", "pw-alice")
 		if c := retrieveErrorCode(t, err); c != "unsupported_grant_type" {
@@ -67,7 +67,7 @@ func TestPasswordGrant(t *testing.T) {
 		}
 	})
 	env := newTestEnv(t, func(c *op.Config) { c.PasswordGrant = true })
-	id, secret := env.client(op.ClientSpec{ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"authorization_code", "password", "refresh_token"}}})
+	id, secret := env.client(storage.Client{ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"authorization_code", "password", "refresh_token"}}})
 	relying := env.rp(id, secret)
 	ctx := t.Context()
 	tok, err := relying.oauth.PasswordCredentialsToken(ctx, "alice", "pw-alice")
@@ -110,10 +110,10 @@ func TestIntrospection(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			env := newTestEnv(t, func(c *op.Config) { c.InsecureIntrospectionAnyAudience = anyAudience })
-			app, appSecret := env.client(op.ClientSpec{Scope: []string{"openid", "profile", "email", "read_books"}})
-			other, otherSecret := env.client(op.ClientSpec{Name: "Other", Scope: []string{"x"}})
-			rs, rsSecret := env.client(op.ClientSpec{Name: "Resource server", Scope: []string{"token_introspection", app}})
-			noScope, noScopeSecret := env.client(op.ClientSpec{Name: "No scope"})
+			app, appSecret := env.client(storage.Client{Scope: []string{"openid", "profile", "email", "read_books"}})
+			other, otherSecret := env.client(storage.Client{Name: "Other", Scope: []string{"x"}})
+			rs, rsSecret := env.client(storage.Client{Name: "Resource server", Scope: []string{"token_introspection", app}})
+			noScope, noScopeSecret := env.client(storage.Client{Name: "No scope"})
 			ctx := t.Context()
 			relying := env.rp(app, appSecret)
 			userTok, err := relying.oauth.Exchange(ctx, env.browser().authorize(relying.oauth.AuthCodeURL("s", oidc.Nonce("n"))).Get("code"))
@@ -182,7 +182,7 @@ func TestIntrospectionHook(t *testing.T) {
 			return nil
 		}
 	})
-	app, appSecret := env.client(op.ClientSpec{Scope: []string{"token_introspection", "svc"}})
+	app, appSecret := env.client(storage.Client{Scope: []string{"token_introspection", "svc"}})
 	tok, err := (&clientcredentials.Config{ClientID: app, ClientSecret: appSecret, TokenURL: env.srv.URL + "/token"}).Token(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -196,8 +196,8 @@ func TestIntrospectionHook(t *testing.T) {
 
 func TestRevocation(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{})
-	other, otherSecret := env.client(op.ClientSpec{Name: "Other"})
+	id, secret := env.client(storage.Client{})
+	other, otherSecret := env.client(storage.Client{Name: "Other"})
 	relying := env.rp(id, secret)
 	ctx := t.Context()
 	b := env.browser()
@@ -260,9 +260,9 @@ func TestRevocation(t *testing.T) {
 
 func TestProtect(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{Scope: []string{"read_books", "token_introspection"}})
+	id, secret := env.client(storage.Client{Scope: []string{"read_books", "token_introspection"}})
 	rsCfgScope := []string{"token_introspection", id}
-	rs, rsSecret := env.client(op.ClientSpec{Name: "Books API", Scope: rsCfgScope})
+	rs, rsSecret := env.client(storage.Client{Name: "Books API", Scope: rsCfgScope})
 	books := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ti, _ := op.TokenInfoFrom(r.Context())
 		w.Write([]byte("books for " + ti.ClientID))

@@ -32,10 +32,10 @@ func sectorServer(t *testing.T, uris ...string) (*httptest.Server, *atomic.Int32
 func TestPairwiseSubjects(t *testing.T) {
 	env := newTestEnv(t, func(c *op.Config) { c.InsecureAllowPrivateTargets = true })
 	const a1, a2, b1 = "https://a.example/cb", "https://a.example/other", "https://b.example/cb"
-	pa1, sa1 := env.client(op.ClientSpec{RedirectURIs: []string{a1}, ClientMetadata: storage.ClientMetadata{SubjectType: "pairwise"}})
-	pa2, sa2 := env.client(op.ClientSpec{RedirectURIs: []string{a2}, ClientMetadata: storage.ClientMetadata{SubjectType: "pairwise"}})
-	pb, sb := env.client(op.ClientSpec{RedirectURIs: []string{b1}, ClientMetadata: storage.ClientMetadata{SubjectType: "pairwise"}})
-	pub, spub := env.client(op.ClientSpec{RedirectURIs: []string{b1}})
+	pa1, sa1 := env.client(storage.Client{RedirectURIs: []string{a1}, ClientMetadata: storage.ClientMetadata{SubjectType: "pairwise"}})
+	pa2, sa2 := env.client(storage.Client{RedirectURIs: []string{a2}, ClientMetadata: storage.ClientMetadata{SubjectType: "pairwise"}})
+	pb, sb := env.client(storage.Client{RedirectURIs: []string{b1}, ClientMetadata: storage.ClientMetadata{SubjectType: "pairwise"}})
+	pub, spub := env.client(storage.Client{RedirectURIs: []string{b1}})
 	subA1, uiA1 := env.pairwiseSubsAny(t, pa1, sa1, a1)
 	subA2, _ := env.pairwiseSubsAny(t, pa2, sa2, a2)
 	subB, _ := env.pairwiseSubsAny(t, pb, sb, b1)

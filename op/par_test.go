@@ -34,8 +34,8 @@ func parParams(extra ...string) url.Values {
 // TestPARRefusals: negative cases first.
 func TestPARRefusals(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{})
-	other, otherSecret := env.client(op.ClientSpec{})
+	id, secret := env.client(storage.Client{})
+	other, otherSecret := env.client(storage.Client{})
 	for _, c := range []struct {
 		name   string
 		id     string
@@ -101,7 +101,7 @@ func TestPARRefusals(t *testing.T) {
 // code is exchanged as usual.
 func TestPARFlow(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, _ := env.client(op.ClientSpec{Type: storage.Public, RedirectURIs: []string{rpCallback}})
+	id, _ := env.client(storage.Client{Type: storage.Public, RedirectURIs: []string{rpCallback}})
 	verifier := strings.Repeat("v", 50)
 	sum := sha256.Sum256([]byte(verifier))
 	status, body := env.postForm("/par", parParams("client_id", id, "code_challenge", base64.RawURLEncoding.EncodeToString(sum[:]),
@@ -136,8 +136,8 @@ func TestPARFlow(t *testing.T) {
 // TestPARRequired: per client and for every client.
 func TestPARRequired(t *testing.T) {
 	env := newTestEnv(t, nil)
-	strict, secret := env.client(op.ClientSpec{ClientMetadata: storage.ClientMetadata{RequirePushedAuthorizationRequests: true}})
-	lax, _ := env.client(op.ClientSpec{})
+	strict, secret := env.client(storage.Client{ClientMetadata: storage.ClientMetadata{RequirePushedAuthorizationRequests: true}})
+	lax, _ := env.client(storage.Client{})
 	front := func(id string) map[string]string {
 		return map[string]string{"client_id": id, "response_type": "code", "scope": "openid", "redirect_uri": rpCallback, "state": "s"}
 	}
@@ -154,7 +154,7 @@ func TestPARRequired(t *testing.T) {
 	}
 
 	global := newTestEnv(t, func(c *op.Config) { c.RequirePAR = true })
-	any, _ := global.client(op.ClientSpec{})
+	any, _ := global.client(storage.Client{})
 	if q := callback(t, global.browser().get(authURL(global, front(any)))); q.Get("error") != "invalid_request" {
 		t.Fatalf("global switch: %v", q)
 	}
@@ -169,7 +169,7 @@ func TestPARRequired(t *testing.T) {
 func TestPARWithClientAssertion(t *testing.T) {
 	env := newTestEnv(t, nil)
 	key := newECKey(t, "k1")
-	id, _ := env.client(op.ClientSpec{ClientMetadata: storage.ClientMetadata{TokenEndpointAuthMethod: op.AuthPrivateKeyJWT, JWKS: jwksJSON(key)}})
+	id, _ := env.client(storage.Client{ClientMetadata: storage.ClientMetadata{TokenEndpointAuthMethod: op.AuthPrivateKeyJWT, JWKS: jwksJSON(key)}})
 	claims := env.assertionClaims(id)
 	claims["aud"] = env.srv.URL + "/par"
 	form := parParams("client_assertion_type", assertionType, "client_assertion", sign(t, key.alg, key.priv, "k1", claims))

@@ -282,20 +282,19 @@ const maxClockSkew = time.Minute
 // as the CLI (NewClient) and returns the client to store and its secret.
 // For an update, id is the client's and its secret is kept.
 func (p *Provider) clientFromMetadata(md *ClientMetadata, id string) (*storage.Client, string, error) {
-	spec, err := md.Spec()
+	asked, err := md.Client()
 	if err != nil {
 		return nil, "", newErr(errInvalidClientMetadata, "%s", err.Error())
 	}
-	spec.InsecureAllowHTTP = p.cfg.Registration.InsecureAllowHTTP
 	// A registered client asks only for scopes this provider knows: a scope
 	// also grants client_credentials and introspection rights, which no
 	// outsider may give itself (token_introspection, other clients' ids).
-	for _, s := range spec.Scope {
+	for _, s := range asked.Scope {
 		if !p.knownScope(s) {
 			return nil, "", newErr(errInvalidClientMetadata, "The scope %q is not one this server offers.", s)
 		}
 	}
-	c, secret, err := NewClient(spec, p.cfg.Sealer, p.now())
+	c, secret, err := NewClient(asked, p.cfg.Sealer, p.now(), &ClientOptions{InsecureAllowHTTP: p.cfg.Registration.InsecureAllowHTTP})
 	if err != nil {
 		code := errInvalidClientMetadata
 		if strings.Contains(err.Error(), "redirect URI") {

@@ -44,8 +44,8 @@ func unsigned(t *testing.T, claims map[string]any) string {
 func TestRequestObjectRefusals(t *testing.T) {
 	env := newTestEnv(t, nil)
 	key, other := newECKey(t, "k1"), newECKey(t, "k1")
-	id, secret := env.client(op.ClientSpec{ClientMetadata: storage.ClientMetadata{JWKS: jwksJSON(key)}})
-	peer, _ := env.client(op.ClientSpec{})
+	id, secret := env.client(storage.Client{ClientMetadata: storage.ClientMetadata{JWKS: jwksJSON(key)}})
+	peer, _ := env.client(storage.Client{})
 	b := env.browser()
 	query := func(extra ...string) map[string]string {
 		q := map[string]string{"client_id": id, "response_type": "code", "scope": "openid", "redirect_uri": rpCallback, "state": "from-query"}
@@ -100,7 +100,7 @@ func TestRequestObjectRefusals(t *testing.T) {
 func TestRequestObjectPrecedence(t *testing.T) {
 	env := newTestEnv(t, nil)
 	key := newECKey(t, "k1")
-	id, secret := env.client(op.ClientSpec{ClientMetadata: storage.ClientMetadata{JWKS: jwksJSON(key)}})
+	id, secret := env.client(storage.Client{ClientMetadata: storage.ClientMetadata{JWKS: jwksJSON(key)}})
 	obj := sign(t, key.alg, key.priv, "k1", env.objectClaims(id, "max_age", 3600))
 	b := env.browser() // not logged in: the request goes through /login and back
 	q := callback(t, b.get(authURL(env, map[string]string{"client_id": id, "response_type": "code", "scope": "openid", "state": "from-query", "request": obj})))
@@ -112,12 +112,12 @@ func TestRequestObjectPrecedence(t *testing.T) {
 		t.Fatalf("the object's scope was not used: %d %v", status, tok)
 	}
 
-	none, _ := env.client(op.ClientSpec{ClientMetadata: storage.ClientMetadata{RequestObjectSigningAlg: "none"}})
+	none, _ := env.client(storage.Client{ClientMetadata: storage.ClientMetadata{RequestObjectSigningAlg: "none"}})
 	if q := callback(t, b.get(authURL(env, map[string]string{"client_id": none, "request": unsigned(t, env.objectClaims(none))}))); q.Get("code") == "" {
 		t.Fatalf("registered none: %v", q)
 	}
 	// A client that registered an alg gets only that alg.
-	es, _ := env.client(op.ClientSpec{ClientMetadata: storage.ClientMetadata{JWKS: jwksJSON(key), RequestObjectSigningAlg: "RS256"}})
+	es, _ := env.client(storage.Client{ClientMetadata: storage.ClientMetadata{JWKS: jwksJSON(key), RequestObjectSigningAlg: "RS256"}})
 	if q := callback(t, b.get(authURL(env, map[string]string{"client_id": es, "redirect_uri": rpCallback, "request": sign(t, key.alg, key.priv, "k1", env.objectClaims(es))}))); q.Get("error") != "invalid_request_object" {
 		t.Fatalf("alg other than the registered one: %v", q)
 	}
@@ -138,7 +138,7 @@ func TestRequestObjectByReference(t *testing.T) {
 	ref := srv.URL + "/request.jwt"
 
 	env := newTestEnv(t, func(c *op.Config) { c.InsecureAllowPrivateTargets = true })
-	id, _ := env.client(op.ClientSpec{ClientMetadata: storage.ClientMetadata{JWKS: jwksJSON(key), RequestURIs: []string{ref + "#v1"}}})
+	id, _ := env.client(storage.Client{ClientMetadata: storage.ClientMetadata{JWKS: jwksJSON(key), RequestURIs: []string{ref + "#v1"}}})
 	body.Store(sign(t, key.alg, key.priv, "k1", env.objectClaims(id)))
 	b := env.browser()
 	if q := callback(t, b.get(authURL(env, map[string]string{"client_id": id, "request_uri": ref + "#v1"}))); q.Get("code") == "" || q.Get("state") != "from-object" {
@@ -152,7 +152,7 @@ func TestRequestObjectByReference(t *testing.T) {
 
 	// SSRF: the same registration without the switch never connects.
 	strict := newTestEnv(t, nil)
-	sid, _ := strict.client(op.ClientSpec{ClientMetadata: storage.ClientMetadata{JWKS: jwksJSON(key), RequestURIs: []string{ref}}})
+	sid, _ := strict.client(storage.Client{ClientMetadata: storage.ClientMetadata{JWKS: jwksJSON(key), RequestURIs: []string{ref}}})
 	before := fetches.Load()
 	if q := callback(t, strict.browser().get(authURL(strict, map[string]string{"client_id": sid, "redirect_uri": rpCallback, "request_uri": ref}))); q.Get("error") != "invalid_request_uri" {
 		t.Fatalf("private request_uri: %v", q)
@@ -166,7 +166,7 @@ func TestRequestObjectByReference(t *testing.T) {
 func TestRequestObjectPushed(t *testing.T) {
 	env := newTestEnv(t, nil)
 	key := newECKey(t, "k1")
-	id, secret := env.client(op.ClientSpec{ClientMetadata: storage.ClientMetadata{JWKS: jwksJSON(key)}})
+	id, secret := env.client(storage.Client{ClientMetadata: storage.ClientMetadata{JWKS: jwksJSON(key)}})
 	status, body := env.push(id, secret, url.Values{"request": {sign(t, key.alg, key.priv, "k1", env.objectClaims(id))}})
 	if status != 201 {
 		t.Fatalf("push: %d %v", status, body)

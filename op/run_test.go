@@ -55,7 +55,7 @@ func TestRunDeletesExpiredAndReloadsKeys(t *testing.T) {
 		c.KeyRefresh = 10 * time.Millisecond
 	})
 	ctx := t.Context()
-	id, _ := env.client(op.ClientSpec{})
+	id, _ := env.client(storage.Client{})
 	now := env.clock.Now()
 	expired := &storage.AuthCode{Hash: make([]byte, 32), GrantID: "g", ClientID: id, UserID: "alice",
 		CreatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-time.Minute)}

@@ -7,8 +7,10 @@ import (
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
 	"github.com/oidcd/oidcd/keys"
 	"github.com/oidcd/oidcd/op"
+	"github.com/oidcd/oidcd/storage"
 )
 
 // kmsSealer stands for a host's Sealer whose key lives in a KMS: every Seal
@@ -52,7 +54,7 @@ func TestCustomSealer(t *testing.T) {
 		c.Sealer = kms
 	})
 	env.sealer = kms
-	id, secret := env.client(op.ClientSpec{JWTAlg: keys.HS256})
+	id, secret := env.client(storage.Client{JWTAlg: keys.HS256})
 	relying := env.rp(id, secret)
 	tok, err := relying.oauth.Exchange(t.Context(), env.browser().authorize(relying.oauth.AuthCodeURL("s", oidc.Nonce("n"))).Get("code"))
 	if err != nil {
@@ -71,7 +73,7 @@ func TestCustomSealer(t *testing.T) {
 	}
 
 	kms.fail = errors.New("kms: unavailable")
-	if _, _, err := op.NewClient(op.ClientSpec{Name: "x", RedirectURIs: []string{rpCallback}}, kms, env.clock.Now()); !errors.Is(err, kms.fail) {
+	if _, _, err := op.NewClient(storage.Client{Name: "x", RedirectURIs: []string{rpCallback}}, kms, env.clock.Now(), nil); !errors.Is(err, kms.fail) {
 		t.Fatalf("NewClient with a failing Sealer = %v, want its error", err)
 	}
 }

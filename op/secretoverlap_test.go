@@ -16,7 +16,7 @@ import (
 func TestPreviousSecretDuringOverlap(t *testing.T) {
 	env := newSQLiteTestEnv(t, func(c *op.Config) { c.ClientCacheTTL = -1 })
 	ctx := t.Context()
-	id, oldSecret := env.client(op.ClientSpec{Scope: []string{"api"}, ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"client_credentials"}}, ResponseTypes: []string{}})
+	id, oldSecret := env.client(storage.Client{Scope: []string{"api"}, ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"client_credentials"}}, ResponseTypes: []string{}})
 	c, err := env.store.Client(ctx, id)
 	if err != nil {
 		t.Fatal(err)

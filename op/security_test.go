@@ -23,19 +23,19 @@ func TestClientRegistrationRules(t *testing.T) {
 		"http://localhost:3000/cb",
 	}
 	for _, u := range good {
-		if _, _, err := op.NewClient(op.ClientSpec{Name: "x", RedirectURIs: []string{u}}, sealer, now); err != nil {
+		if _, _, err := op.NewClient(storage.Client{Name: "x", RedirectURIs: []string{u}}, sealer, now, nil); err != nil {
 			t.Errorf("%s refused: %v", u, err)
 		}
 	}
 	// RFC 8252 §7.1: a native app (a public client) may use a private-use
 	// scheme named after a domain it owns; nothing else may.
-	native := op.ClientSpec{Name: "app", Type: storage.Public, RedirectURIs: []string{"com.example.app:/oauth2redirect"}}
-	if _, _, err := op.NewClient(native, sealer, now); err != nil {
+	native := storage.Client{Name: "app", Type: storage.Public, RedirectURIs: []string{"com.example.app:/oauth2redirect"}}
+	if _, _, err := op.NewClient(native, sealer, now, nil); err != nil {
 		t.Errorf("native app scheme refused: %v", err)
 	}
 	for _, u := range []string{"myapp:/cb", "ftp://x/cb"} {
 		native.RedirectURIs = []string{u}
-		if _, _, err := op.NewClient(native, sealer, now); err == nil {
+		if _, _, err := op.NewClient(native, sealer, now, nil); err == nil {
 			t.Errorf("public client: %q accepted", u)
 		}
 	}
@@ -52,30 +52,30 @@ func TestClientRegistrationRules(t *testing.T) {
 		"com.example.app:/oauth2redirect", // confidential clients are not native apps
 	}
 	for _, u := range bad {
-		if _, _, err := op.NewClient(op.ClientSpec{Name: "x", RedirectURIs: []string{u}}, sealer, now); err == nil {
+		if _, _, err := op.NewClient(storage.Client{Name: "x", RedirectURIs: []string{u}}, sealer, now, nil); err == nil {
 			t.Errorf("%q accepted", u)
 		}
 	}
-	if _, _, err := op.NewClient(op.ClientSpec{Name: "x", RedirectURIs: []string{"http://rp.example/cb"}, InsecureAllowHTTP: true}, sealer, now); err != nil {
+	if _, _, err := op.NewClient(storage.Client{Name: "x", RedirectURIs: []string{"http://rp.example/cb"}}, sealer, now, &op.ClientOptions{InsecureAllowHTTP: true}); err != nil {
 		t.Errorf("http with the explicit dev switch: %v", err)
 	}
 	// Public clients have no secret and cannot sign with one.
-	c, secret, err := op.NewClient(op.ClientSpec{Name: "spa", Type: storage.Public, RedirectURIs: []string{"https://rp.example/cb"}}, sealer, now)
+	c, secret, err := op.NewClient(storage.Client{Name: "spa", Type: storage.Public, RedirectURIs: []string{"https://rp.example/cb"}}, sealer, now, nil)
 	if err != nil || secret != "" || len(c.SecretHash) != 0 || len(c.SecretSealed) != 0 {
 		t.Fatalf("public client got a secret: %q %v", secret, err)
 	}
-	if _, _, err := op.NewClient(op.ClientSpec{Name: "spa", Type: storage.Public, JWTAlg: "HS256", RedirectURIs: []string{"https://rp.example/cb"}}, sealer, now); err == nil {
+	if _, _, err := op.NewClient(storage.Client{Name: "spa", Type: storage.Public, JWTAlg: "HS256", RedirectURIs: []string{"https://rp.example/cb"}}, sealer, now, nil); err == nil {
 		t.Error("public client with HS256 accepted")
 	}
 	// Secrets: 256 bits, stored only as a digest and a sealed copy (SECURITY E2).
-	c, secret, err = op.NewClient(op.ClientSpec{Name: "web", RedirectURIs: []string{"https://rp.example/cb"}}, sealer, now)
+	c, secret, err = op.NewClient(storage.Client{Name: "web", RedirectURIs: []string{"https://rp.example/cb"}}, sealer, now, nil)
 	if err != nil || len(secret) < 43 || strings.Contains(string(c.SecretSealed), secret) || strings.Contains(string(c.SecretHash), secret) {
 		t.Fatalf("secret handling: len %d, %v", len(secret), err)
 	}
 	// Client ids: at least 128 bits, and letters and digits only, so that
 	// no id reads as a flag on the command line or needs escaping.
 	for range 200 {
-		c, _, err := op.NewClient(op.ClientSpec{Name: "web", RedirectURIs: []string{"https://rp.example/cb"}}, sealer, now)
+		c, _, err := op.NewClient(storage.Client{Name: "web", RedirectURIs: []string{"https://rp.example/cb"}}, sealer, now, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,7 +116,7 @@ func TestIssuerIgnoresRequestHeaders(t *testing.T) {
 // SECURITY F2, F3: consent and error pages refuse framing and referrers.
 func TestPagesRefuseFraming(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, _ := env.client(op.ClientSpec{RequireConsent: true})
+	id, _ := env.client(storage.Client{RequireConsent: true})
 	b := env.browser()
 	consent := b.get(authURL(env, map[string]string{"client_id": id, "redirect_uri": rpCallback, "response_type": "code", "scope": "openid"}))
 	errPage := b.get(authURL(env, map[string]string{"client_id": "unknown"}))

@@ -10,9 +10,11 @@ import (
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
 	"github.com/oidcd/oidcd/keys"
 	"github.com/oidcd/oidcd/op"
-	"golang.org/x/oauth2"
+	"github.com/oidcd/oidcd/storage"
 )
 
 func discovery(t *testing.T, env *testEnv) map[string]any {
@@ -78,7 +80,7 @@ func browserStateCookie(t *testing.T, env *testEnv, b *browser) string {
 // reads; the value changes when the session ends.
 func TestSessionManagement(t *testing.T) {
 	env := newTestEnv(t, func(c *op.Config) { c.SessionManagement = true })
-	id, secret := env.client(op.ClientSpec{ResponseTypes: []string{"code", "id_token", "code id_token token"}})
+	id, secret := env.client(storage.Client{ResponseTypes: []string{"code", "id_token", "code id_token token"}})
 	relying := env.rp(id, secret)
 	b := env.browser()
 	var states []string

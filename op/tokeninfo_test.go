@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	"github.com/oidcd/oidcd/op"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/oidcd/oidcd/op"
+	"github.com/oidcd/oidcd/storage"
 )
 
 // TestTokenInfoSameFromBothMiddlewares: Provider.Protect and
@@ -25,8 +27,8 @@ func TestTokenInfoSameFromBothMiddlewares(t *testing.T) {
 		return "pw-" + a.UserID + "-" + a.Client.ID, nil
 	}
 	env := newTestEnv(t, func(c *op.Config) { c.Hooks.Subject = pairwise })
-	id, secret := env.client(op.ClientSpec{Scope: []string{"openid", "profile", "email", "read_books"}})
-	rs, rsSecret := env.client(op.ClientSpec{Name: "Books API", Scope: []string{"token_introspection", id}})
+	id, secret := env.client(storage.Client{Scope: []string{"openid", "profile", "email", "read_books"}})
+	rs, rsSecret := env.client(storage.Client{Name: "Books API", Scope: []string{"token_introspection", id}})
 
 	var mu sync.Mutex
 	var seen *op.TokenInfo
@@ -103,8 +105,8 @@ func TestTokenInfoSameFromBothMiddlewares(t *testing.T) {
 // provider ErrIntrospectionFailed.
 func TestIntrospectorCheckErrors(t *testing.T) {
 	env := newTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{Scope: []string{"openid", "profile", "email", "read_books"}})
-	rs, rsSecret := env.client(op.ClientSpec{Name: "Books API", Scope: []string{"token_introspection", id}})
+	id, secret := env.client(storage.Client{Scope: []string{"openid", "profile", "email", "read_books"}})
+	rs, rsSecret := env.client(storage.Client{Name: "Books API", Scope: []string{"token_introspection", id}})
 	in := &op.Introspector{Endpoint: env.srv.URL + "/introspect", ClientID: rs, ClientSecret: rsSecret}
 	ctx := t.Context()
 

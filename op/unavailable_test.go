@@ -55,8 +55,8 @@ func TestStorageUnavailable(t *testing.T) {
 		ds = &downStore{Provider: c.Storage}
 		c.Storage = ds
 	})
-	id, secret := env.client(op.ClientSpec{Scope: []string{"api", "token_introspection"}})
-	other, _ := env.client(op.ClientSpec{})
+	id, secret := env.client(storage.Client{Scope: []string{"api", "token_introspection"}})
+	other, _ := env.client(storage.Client{})
 	ccToken := func() (int, http.Header, map[string]string) {
 		req := httptest.NewRequest(http.MethodPost, "/token", strings.NewReader("grant_type=client_credentials&scope=api"))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

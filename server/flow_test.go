@@ -20,11 +20,11 @@ import (
 // and an ID token verifier, as a real relying party would set them up.
 func newRP(t *testing.T, e *testEnv, scopes ...string) (*oauth2.Config, *oidc.IDTokenVerifier, *oidc.Provider) {
 	t.Helper()
-	client, secret, err := op.NewClient(op.ClientSpec{
+	client, secret, err := op.NewClient(storage.Client{
 		Name:           "RP",
 		RedirectURIs:   []string{"http://127.0.0.1:9/cb"},
 		ClientMetadata: storage.ClientMetadata{GrantTypes: []string{"authorization_code", "refresh_token", "password"}},
-	}, e.srv.sealer, e.clock.Now())
+	}, e.srv.sealer, e.clock.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

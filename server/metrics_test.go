@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/oidcd/oidcd/op"
+	"github.com/oidcd/oidcd/storage"
 )
 
 // scrape reads the metrics in the Prometheus text format and returns each
@@ -51,9 +52,9 @@ func TestMetricsAfterCodeFlow(t *testing.T) {
 	m := NewMetrics()
 	e := newTestServer(t, func(c *Config) { c.Metrics = m })
 	e.addUser(t, "alice", "pw")
-	client, secret, err := op.NewClient(op.ClientSpec{
+	client, secret, err := op.NewClient(storage.Client{
 		Name: "RP", RedirectURIs: []string{"http://127.0.0.1:9/cb"}, RequireConsent: true,
-	}, e.srv.sealer, e.clock.Now())
+	}, e.srv.sealer, e.clock.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

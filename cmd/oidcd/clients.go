@@ -52,7 +52,8 @@ func (a *app) clients(ctx context.Context, args []string) error {
 
 func (a *app) clientsCreate(ctx context.Context, args []string) error {
 	c := a.newCommand("clients create", "", true)
-	var spec op.ClientSpec
+	var spec storage.Client
+	var opts op.ClientOptions
 	var typ string
 	var responseTypes, redirectURIs, postLogout, scopes stringList
 	c.fs.StringVar(&spec.Name, "name", "", "client name shown on the consent page (required)")
@@ -94,7 +95,7 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 	c.fs.BoolVar(&spec.FrontchannelLogoutSessionRequired, "frontchannel-logout-session-required", false, "send iss and sid to the front-channel logout URI")
 	c.fs.StringVar(&spec.BackchannelLogoutURI, "backchannel-logout-uri", "", "endpoint that receives a logout token (POST) when a session the client took part in ends")
 	c.fs.BoolVar(&spec.BackchannelLogoutSessionRequired, "backchannel-logout-session-required", false, "the client needs sid in logout tokens (always sent)")
-	c.fs.BoolVar(&spec.InsecureAllowHTTP, "insecure-allow-http", false, "allow http redirect URIs on non-loopback hosts (development only; also OIDCD_INSECURE_ALLOW_HTTP_REDIRECTS)")
+	c.fs.BoolVar(&opts.InsecureAllowHTTP, "insecure-allow-http", false, "allow http redirect URIs on non-loopback hosts (development only; also OIDCD_INSECURE_ALLOW_HTTP_REDIRECTS)")
 	if _, err := c.parse(args, 0, 0); err != nil {
 		return err
 	}
@@ -124,7 +125,7 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	spec.InsecureAllowHTTP = spec.InsecureAllowHTTP || s.InsecureAllowHTTPRedirects
+	opts.InsecureAllowHTTP = opts.InsecureAllowHTTP || s.InsecureAllowHTTPRedirects
 	// Logos are served by oidcd (docs/security.md "Browser pages").
 	switch {
 	case *logoFile != "":
@@ -145,7 +146,7 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 		}
 	}
 	// Validate before anything is created (database, secret file).
-	probe, _, err := op.NewClient(spec, throwawaySealer(), a.now())
+	probe, _, err := op.NewClient(spec, throwawaySealer(), a.now(), &opts)
 	if err != nil {
 		return fmt.Errorf("clients create: invalid client:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
 	}
@@ -160,7 +161,7 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 		return err
 	}
 	defer store.Close()
-	client, secret, err := op.NewClient(spec, seal, a.now())
+	client, secret, err := op.NewClient(spec, seal, a.now(), &opts)
 	if err != nil {
 		return err
 	}

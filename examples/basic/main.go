@@ -31,6 +31,7 @@ import (
 
 	"github.com/oidcd/oidcd/keys"
 	"github.com/oidcd/oidcd/op"
+	"github.com/oidcd/oidcd/storage"
 	"github.com/oidcd/oidcd/storage/memstore"
 )
 
@@ -65,10 +66,10 @@ func run(ctx context.Context, ln net.Listener, out io.Writer) error {
 	}
 
 	// Register one relying party.
-	client, secret, err := op.NewClient(op.ClientSpec{
+	client, secret, err := op.NewClient(storage.Client{
 		Name:         "Example RP",
 		RedirectURIs: []string{redirectURI},
-	}, sealer, time.Now())
+	}, sealer, time.Now(), nil)
 	if err != nil {
 		return err
 	}

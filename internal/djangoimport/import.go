@@ -171,20 +171,33 @@ func (im *importer) run(ctx context.Context, d *site) error {
 func (im *importer) client(ctx context.Context, dc *djClient) error {
 	cnt := im.r.Counts["clients"]
 	cnt.Read++
-	c := &storage.Client{
-		ID:             dc.clientID,
-		Name:           strings.TrimSpace(dc.name),
-		Type:           storage.ClientType(dc.clientType),
-		ResponseTypes:  dc.responseTypes,
-		JWTAlg:         dc.jwtAlg,
-		RequireConsent: dc.requireConsent,
-		ReuseConsent:   dc.reuseConsent,
-		Scope:          strings.Fields(dc.scope),
-		Website:        dc.website,
-		TermsURL:       dc.terms,
-		ContactEmail:   dc.contactEmail,
-		CreatedAt:      dc.created,
+	old, err := im.tx.Client(ctx, dc.clientID)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		old = nil
+	case err != nil:
+		return fmt.Errorf("client %s: %w", dc.clientID, err)
 	}
+	// The import owns the properties django-oidc-provider has and sets
+	// them below; those it does not have (registration metadata, logout
+	// URIs, the registered logo_uri, the public password grant) stay as
+	// they are in oidcd.
+	c := &storage.Client{ID: dc.clientID}
+	if old != nil {
+		cp := *old
+		c = &cp
+	}
+	c.Name = strings.TrimSpace(dc.name)
+	c.Type = storage.ClientType(dc.clientType)
+	c.ResponseTypes = dc.responseTypes
+	c.JWTAlg = dc.jwtAlg
+	c.RequireConsent, c.ReuseConsent = dc.requireConsent, dc.reuseConsent
+	c.Scope = strings.Fields(dc.scope)
+	c.Website, c.TermsURL, c.ContactEmail = dc.website, dc.terms, dc.contactEmail
+	c.CreatedAt = dc.created
+	c.LogoImage, c.LogoType = nil, ""
+	// The secret is the source's, set below.
+	c.SecretHash, c.SecretSealed, c.PreviousSecretHash, c.PreviousSecretExpiresAt = nil, nil, nil, time.Time{}
 	if c.Name == "" {
 		c.Name = c.ID // oidcd requires a name; the consent page shows it
 		im.r.part("clients", dc.clientID, "no name: the client id is used as its name")
@@ -195,7 +208,7 @@ func (im *importer) client(ctx context.Context, dc *djClient) error {
 		var out []string
 		for _, u := range list {
 			probe := &storage.Client{Name: "x", Type: storage.Public, JWTAlg: keys.RS256, RedirectURIs: []string{u}}
-			if err := op.NormalizeClient(probe, im.opts.InsecureAllowHTTP); err != nil {
+			if err := op.NormalizeClient(probe, im.clientOptions()); err != nil {
 				_, why, _ := strings.Cut(err.Error(), ": ")
 				im.r.part("clients", dc.clientID, "%s %q left out: %s", what, u, why)
 				continue
@@ -212,7 +225,7 @@ func (im *importer) client(ctx context.Context, dc *djClient) error {
 			return nil
 		}
 	}
-	if err := op.NormalizeClient(c, im.opts.InsecureAllowHTTP); err != nil {
+	if err := op.NormalizeClient(c, im.clientOptions()); err != nil {
 		im.r.skip("clients", dc.clientID, "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
 		return nil
 	}
@@ -226,9 +239,8 @@ func (im *importer) client(ctx context.Context, dc *djClient) error {
 	if dc.logo != "" {
 		c.LogoImage, c.LogoType = im.logo(dc)
 	}
-	old, err := im.tx.Client(ctx, c.ID)
 	switch {
-	case errors.Is(err, storage.ErrNotFound):
+	case old == nil:
 		if c.Type == storage.Confidential {
 			if err := op.SetClientSecretTo(c, dc.secret, im.opts.Sealer); err != nil {
 				return fmt.Errorf("client %s: %w", c.ID, err)
@@ -238,17 +250,13 @@ func (im *importer) client(ctx context.Context, dc *djClient) error {
 			return fmt.Errorf("client %s: %w", c.ID, err)
 		}
 		cnt.Created++
-	case err != nil:
-		return fmt.Errorf("client %s: %w", c.ID, err)
 	default:
-		// Properties django-oidc-provider does not have (registration
-		// metadata) stay as they are in oidcd.
-		c.ClientMetadata, c.RegistrationTokenHash = old.ClientMetadata, old.RegistrationTokenHash
 		// The sealed copy differs on every sealing: keep the stored one when
 		// the secret is the same.
 		if c.Type == storage.Confidential {
 			if bytes.Equal(old.SecretHash, op.SecretDigest(dc.secret)) {
 				c.SecretHash, c.SecretSealed = old.SecretHash, old.SecretSealed
+				c.PreviousSecretHash, c.PreviousSecretExpiresAt = old.PreviousSecretHash, old.PreviousSecretExpiresAt
 			} else if err := op.SetClientSecretTo(c, dc.secret, im.opts.Sealer); err != nil {
 				return fmt.Errorf("client %s: %w", c.ID, err)
 			}
@@ -266,13 +274,20 @@ func (im *importer) client(ctx context.Context, dc *djClient) error {
 	return nil
 }
 
+// clientOptions are the checks imported clients pass.
+func (im *importer) clientOptions() *op.ClientOptions {
+	return &op.ClientOptions{InsecureAllowHTTP: im.opts.InsecureAllowHTTP}
+}
+
+// sameClient compares what the import sets: b starts as a copy of a, so
+// the other properties are equal.
 func sameClient(a, b *storage.Client) bool {
 	return a.Name == b.Name && a.Type == b.Type && bytes.Equal(a.SecretHash, b.SecretHash) &&
 		bytes.Equal(a.SecretSealed, b.SecretSealed) && slices.Equal(a.ResponseTypes, b.ResponseTypes) &&
 		slices.Equal(a.RedirectURIs, b.RedirectURIs) && slices.Equal(a.PostLogoutRedirectURIs, b.PostLogoutRedirectURIs) &&
 		a.JWTAlg == b.JWTAlg && a.RequireConsent == b.RequireConsent && a.ReuseConsent == b.ReuseConsent &&
 		slices.Equal(a.Scope, b.Scope) && a.Website == b.Website && a.TermsURL == b.TermsURL &&
-		a.ContactEmail == b.ContactEmail && a.LogoURL == b.LogoURL && bytes.Equal(a.LogoImage, b.LogoImage) &&
+		a.ContactEmail == b.ContactEmail && bytes.Equal(a.LogoImage, b.LogoImage) &&
 		a.LogoType == b.LogoType && a.CreatedAt.Equal(b.CreatedAt)
 }
 

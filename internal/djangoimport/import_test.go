@@ -232,6 +232,7 @@ func TestImportUpdates(t *testing.T) {
 	web, _ := target.Client(ctx, m.Clients["web"].ClientID)
 	web.Name = "Renamed in oidcd"
 	web.SoftwareID = "set-in-oidcd" // metadata django-oidc-provider does not have
+	web.BackchannelLogoutURI = "https://rp.example/backchannel"
 	if err := target.UpdateClient(ctx, web); err != nil {
 		t.Fatal(err)
 	}
@@ -253,8 +254,8 @@ func TestImportUpdates(t *testing.T) {
 	if web.SoftwareID != "set-in-oidcd" {
 		t.Error("a re-import wiped oidcd-only client metadata")
 	}
-	if web.SoftwareID != "set-in-oidcd" {
-		t.Error("a re-import wiped oidcd-only client metadata")
+	if web.BackchannelLogoutURI != "https://rp.example/backchannel" {
+		t.Error("a re-import wiped the client's back-channel logout URI")
 	}
 	if web.Name != "Confidential Web" || alice.Email != "alice@example.com" || !strings.HasPrefix(alice.PasswordHash, "$argon2id$") {
 		t.Fatalf("after update: %q %q %q", web.Name, alice.Email, alice.PasswordHash)
