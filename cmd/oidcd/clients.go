@@ -125,7 +125,7 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts.InsecureAllowHTTP = opts.InsecureAllowHTTP || s.InsecureAllowHTTPRedirects
+	opts.InsecureAllowHTTP = opts.InsecureAllowHTTP || s.Server.Provider.Registration.InsecureAllowHTTP
 	// Logos are served by oidcd (docs/security.md "Browser pages").
 	switch {
 	case *logoFile != "":
@@ -138,7 +138,7 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 		}
 		spec.LogoImage = b
 	case spec.LogoURL != "":
-		b, _, err := op.FetchLogo(ctx, op.NewLogoClient(s.AllowPrivateTargets), spec.LogoURL)
+		b, _, err := op.FetchLogo(ctx, op.NewLogoClient(s.Server.Provider.InsecureAllowPrivateTargets), spec.LogoURL)
 		if err != nil {
 			fmt.Fprintf(a.stderr, "oidcd: warning: the logo at %s was not fetched (%v); the consent page shows no logo (give it with --logo-file)\n", spec.LogoURL, err)
 		} else {
@@ -150,10 +150,10 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("clients create: invalid client:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
 	}
-	if err := op.CheckSectorIdentifier(ctx, probe, s.AllowPrivateTargets); err != nil {
+	if err := op.CheckSectorIdentifier(ctx, probe, s.Server.Provider.InsecureAllowPrivateTargets); err != nil {
 		return fmt.Errorf("clients create: invalid client:\n  %s", err)
 	}
-	if err := op.CheckEncryptionKeys(ctx, probe, s.AllowPrivateTargets); err != nil {
+	if err := op.CheckEncryptionKeys(ctx, probe, s.Server.Provider.InsecureAllowPrivateTargets); err != nil {
 		return fmt.Errorf("clients create: invalid client:\n  %s", err)
 	}
 	store, seal, err := c.openSealed(ctx, s)

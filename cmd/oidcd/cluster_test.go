@@ -20,8 +20,8 @@ func TestSettingsCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.DBMaxOpenConns != 20 || s.DBMaxIdleConns != 10 || s.CleanupInterval != 5*time.Minute || s.KeyRefresh != 30*time.Second {
-		t.Fatalf("defaults: open %d idle %d cleanup %v keys %v", s.DBMaxOpenConns, s.DBMaxIdleConns, s.CleanupInterval, s.KeyRefresh)
+	if s.DBMaxOpenConns != 20 || s.DBMaxIdleConns != 10 || s.Server.Provider.CleanupInterval != 5*time.Minute || s.Server.Provider.KeyRefresh != 30*time.Second {
+		t.Fatalf("defaults: open %d idle %d cleanup %v keys %v", s.DBMaxOpenConns, s.DBMaxIdleConns, s.Server.Provider.CleanupInterval, s.Server.Provider.KeyRefresh)
 	}
 	file := filepath.Join(t.TempDir(), "c.json")
 	os.WriteFile(file, []byte(`{"db_max_open_conns": 50, "db_max_idle_conns": 25, "cleanup_interval": "1m", "key_refresh": 10}`), 0o600)
@@ -29,16 +29,16 @@ func TestSettingsCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.DBMaxOpenConns != 50 || s.DBMaxIdleConns != 25 || s.CleanupInterval != time.Minute || s.KeyRefresh != 10*time.Second {
-		t.Fatalf("file: open %d idle %d cleanup %v keys %v", s.DBMaxOpenConns, s.DBMaxIdleConns, s.CleanupInterval, s.KeyRefresh)
+	if s.DBMaxOpenConns != 50 || s.DBMaxIdleConns != 25 || s.Server.Provider.CleanupInterval != time.Minute || s.Server.Provider.KeyRefresh != 10*time.Second {
+		t.Fatalf("file: open %d idle %d cleanup %v keys %v", s.DBMaxOpenConns, s.DBMaxIdleConns, s.Server.Provider.CleanupInterval, s.Server.Provider.KeyRefresh)
 	}
 	s, err = load(t, map[string]string{"OIDCD_CONFIG": file, "OIDCD_DB_MAX_OPEN_CONNS": "8", "OIDCD_DB_MAX_IDLE_CONNS": "4",
 		"OIDCD_CLEANUP_INTERVAL": "30", "OIDCD_KEY_REFRESH": "5s"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.DBMaxOpenConns != 8 || s.DBMaxIdleConns != 4 || s.CleanupInterval != 30*time.Second || s.KeyRefresh != 5*time.Second {
-		t.Fatalf("env: open %d idle %d cleanup %v keys %v", s.DBMaxOpenConns, s.DBMaxIdleConns, s.CleanupInterval, s.KeyRefresh)
+	if s.DBMaxOpenConns != 8 || s.DBMaxIdleConns != 4 || s.Server.Provider.CleanupInterval != 30*time.Second || s.Server.Provider.KeyRefresh != 5*time.Second {
+		t.Fatalf("env: open %d idle %d cleanup %v keys %v", s.DBMaxOpenConns, s.DBMaxIdleConns, s.Server.Provider.CleanupInterval, s.Server.Provider.KeyRefresh)
 	}
 	for env, msg := range map[string]string{
 		"OIDCD_DB_MAX_OPEN_CONNS": "positive integer",

@@ -20,75 +20,38 @@ import (
 	"time"
 
 	"github.com/oidcd/oidcd/keys"
+	"github.com/oidcd/oidcd/server"
 )
 
 // Settings is the server's configuration, from defaults, a config file,
-// environment variables and flags (in rising precedence).
+// environment variables and flags (in rising precedence). The settings
+// table writes each setting straight into the field it configures: the
+// command's own below, the server's in Server and the protocol engine's in
+// Server.Provider, so that serve hands Server to server.New as it is and no
+// setting is copied by hand.
 type Settings struct {
 	Addr     string
-	Issuer   string
 	Database string
 
 	Secret        string
 	AdminPassword string
 	LogLevel      string
 	LogFormat     string
-
-	LoginURL  string
+	// Templates is the directory serve opens as Server.Templates.
 	Templates string
 
-	CodeExpire             time.Duration
-	IDTokenExpire          time.Duration
-	TokenExpire            time.Duration
-	RefreshTokenExpire     time.Duration
-	RefreshTokenIdleExpire time.Duration
-	SkipConsentExpire      time.Duration
-	IDTokenIncludeClaims   bool
-	DisableQueryToken      bool
-	DeviceFlowEnable       bool
-	TokenExchangeEnable    bool
-	DPoPEnable             bool
-	DPoPRequireNonce       bool
-	DPoPProofWindow        time.Duration
-	DeviceCodeExpire       time.Duration
-	DevicePollInterval     time.Duration
-	UserCodeMaxFailures    int
-	UserCodeFailureWindow  time.Duration
+	PasswordMinLength int
 
-	GrantTypePasswordEnable             bool
-	SessionManagementEnable             bool
-	UnauthenticatedSessionManagementKey string
-	IntrospectionValidateAudienceScope  bool
+	TLSCert     string
+	TLSKey      string
+	MetricsAddr string
 
-	AllowPrivateTargets        bool
-	InsecureAllowHTTPRedirects bool
-	RegistrationOpen           bool
-	RequirePAR                 bool
-	PARExpire                  time.Duration
-	InsecureCookies            bool
-	SessionExpire              time.Duration
-	LoginMaxFailures           int
-	PasswordMinLength          int
-	LoginFailureWindow         time.Duration
-	ClientAuthMaxFailures      int
-	ClientAuthFailureWindow    time.Duration
-	TrustedProxies             []netip.Prefix
+	DBMaxOpenConns int
+	DBMaxIdleConns int
 
-	TLSCert        string
-	TLSKey         string
-	MetricsAddr    string
-	HealthzVersion bool
-
-	DBMaxOpenConns  int
-	DBMaxIdleConns  int
-	CleanupInterval time.Duration
-
-	BackchannelLogoutPollInterval time.Duration
-	BackchannelLogoutRetryBackoff time.Duration
-	BackchannelLogoutRetryFor     time.Duration
-	BackchannelLogoutLease        time.Duration
-	KeyRefresh                    time.Duration
-	JWKSMaxAge                    time.Duration
+	// Server configures server.New; serve adds its collaborators (Store,
+	// Sealer, Logger, Templates, Metrics).
+	Server server.Config
 }
 
 // kind is how a setting's text is read.
@@ -116,72 +79,75 @@ type setting struct {
 	name    string
 	kind    kind
 	def     string // default, in the setting's own syntax ("" = empty/none)
-	seed    string // django-oidc-provider's setting this mirrors, if any
+	django  string // the django-oidc-provider setting it replaces, if any
 	help    string
 	target  func(*Settings) any
 	choices []string
+	// negate stores the opposite of a boolean setting: the field is an
+	// Insecure… switch whose setting keeps django-oidc-provider's sense.
+	negate bool
 }
 
 // settingsTable drives environment variables, the config file, serve's
 // flags and the help text: adding a setting is one line here.
 var settingsTable = []setting{
 	{name: "addr", kind: kString, def: ":8000", help: "address to listen on", target: func(s *Settings) any { return &s.Addr }},
-	{name: "site_url", kind: kString, seed: "SITE_URL", help: "alias of issuer (issuer wins when both are set in one place)", target: func(s *Settings) any { return &s.Issuer }},
-	{name: "issuer", kind: kString, def: "http://localhost:8000", help: "issuer URL: the base of every endpoint (an https URL in production)", target: func(s *Settings) any { return &s.Issuer }},
+	{name: "site_url", kind: kString, django: "SITE_URL", help: "alias of issuer (issuer wins when both are set in one place)", target: func(s *Settings) any { return &s.Server.Provider.Issuer }},
+	{name: "issuer", kind: kString, def: "http://localhost:8000", help: "issuer URL: the base of every endpoint (an https URL in production)", target: func(s *Settings) any { return &s.Server.Provider.Issuer }},
 	{name: "database", kind: kString, def: "sqlite:oidcd.db", help: "sqlite:PATH, a bare PATH, or a postgres:// URL", target: func(s *Settings) any { return &s.Database }},
 	{name: "secret", kind: kString, help: "system secret sealing keys and client secrets: >= 32 bytes, hex or raw; default for SQLite: a file <database>.secret created once", target: func(s *Settings) any { return &s.Secret }},
 	{name: "admin_password", kind: kString, help: "password of the admin account created on an empty database (default: generated and printed once)", target: func(s *Settings) any { return &s.AdminPassword }},
 	{name: "log_level", kind: kChoice, def: "info", choices: []string{"debug", "info", "warn", "error"}, help: "log level", target: func(s *Settings) any { return &s.LogLevel }},
 	{name: "log_format", kind: kChoice, def: "text", choices: []string{"text", "json"}, help: "log format", target: func(s *Settings) any { return &s.LogFormat }},
-	{name: "login_url", kind: kString, seed: "OIDC_LOGIN_URL", help: "where the provider sends users to log in (default: the server's /login)", target: func(s *Settings) any { return &s.LoginURL }},
-	{name: "templates", kind: kString, seed: "OIDC_TEMPLATES", help: "directory of templates overriding the built-in pages by file name", target: func(s *Settings) any { return &s.Templates }},
-	{name: "code_expire", kind: kSeconds, def: "600", seed: "OIDC_CODE_EXPIRE", help: "authorization code lifetime", target: func(s *Settings) any { return &s.CodeExpire }},
-	{name: "idtoken_expire", kind: kSeconds, def: "600", seed: "OIDC_IDTOKEN_EXPIRE", help: "ID token lifetime", target: func(s *Settings) any { return &s.IDTokenExpire }},
-	{name: "token_expire", kind: kSeconds, def: "3600", seed: "OIDC_TOKEN_EXPIRE", help: "access token lifetime", target: func(s *Settings) any { return &s.TokenExpire }},
-	{name: "refresh_token_expire", kind: kSeconds, def: "2592000", help: "absolute refresh token lifetime (30 days)", target: func(s *Settings) any { return &s.RefreshTokenExpire }},
-	{name: "refresh_token_idle_expire", kind: kSeconds, def: "1209600", help: "refresh token idle lifetime (14 days)", target: func(s *Settings) any { return &s.RefreshTokenIdleExpire }},
-	{name: "skip_consent_expire", kind: kDays, def: "90", seed: "OIDC_SKIP_CONSENT_EXPIRE", help: "how long a remembered consent lasts", target: func(s *Settings) any { return &s.SkipConsentExpire }},
-	{name: "idtoken_include_claims", kind: kBool, def: "false", seed: "OIDC_IDTOKEN_INCLUDE_CLAIMS", help: "put the standard claims of the granted scopes in ID tokens", target: func(s *Settings) any { return &s.IDTokenIncludeClaims }},
-	{name: "grant_type_password_enable", kind: kBool, def: "false", seed: "OIDC_GRANT_TYPE_PASSWORD_ENABLE", help: "allow the resource owner password grant (throttled like the login form)", target: func(s *Settings) any { return &s.GrantTypePasswordEnable }},
-	{name: "session_management_enable", kind: kBool, def: "false", seed: "OIDC_SESSION_MANAGEMENT_ENABLE", help: "OpenID Connect Session Management: /check-session-iframe, session_state in authorization responses, the browser-state cookie", target: func(s *Settings) any { return &s.SessionManagementEnable }},
-	{name: "unauthenticated_session_management_key", kind: kString, seed: "OIDC_UNAUTHENTICATED_SESSION_MANAGEMENT_KEY", help: "fixed browser-state key for unauthenticated users (default: derived from the system secret)", target: func(s *Settings) any { return &s.UnauthenticatedSessionManagementKey }},
-	{name: "introspection_validate_audience_scope", kind: kBool, def: "true", seed: "OIDC_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE", help: "check a token's audience against the introspecting client's scope", target: func(s *Settings) any { return &s.IntrospectionValidateAudienceScope }},
-	{name: "disable_query_token", kind: kBool, def: "false", help: "refuse access tokens in the URL query at userinfo", target: func(s *Settings) any { return &s.DisableQueryToken }},
-	{name: "device_flow_enable", kind: kBool, def: "false", help: "enable the device authorization grant (RFC 8628): /device_authorization and the /device page, for clients created with --grant-type device_code", target: func(s *Settings) any { return &s.DeviceFlowEnable }},
-	{name: "dpop_enable", kind: kBool, def: "false", help: "DPoP (RFC 9449): token requests with a DPoP proof get tokens bound to its key, accepted at userinfo only with proofs by that key", target: func(s *Settings) any { return &s.DPoPEnable }},
-	{name: "dpop_require_nonce", kind: kBool, def: "false", help: "make every DPoP proof carry a server nonce (DPoP-Nonce header; stateless, shared by all nodes)", target: func(s *Settings) any { return &s.DPoPRequireNonce }},
-	{name: "dpop_proof_window", kind: kSeconds, def: "60", help: "how far a DPoP proof's iat may lie from now; its jti is remembered twice as long", target: func(s *Settings) any { return &s.DPoPProofWindow }},
-	{name: "token_exchange_enable", kind: kBool, def: "false", help: "enable OAuth 2.0 Token Exchange (RFC 8693) for clients created with --grant-type token_exchange: a client may exchange its own access tokens for another audience or a narrower scope", target: func(s *Settings) any { return &s.TokenExchangeEnable }},
-	{name: "device_code_expire", kind: kSeconds, def: "600", help: "device code and user code lifetime", target: func(s *Settings) any { return &s.DeviceCodeExpire }},
-	{name: "device_poll_interval", kind: kSeconds, def: "5", help: "minimum seconds between a device's polls of the token endpoint", target: func(s *Settings) any { return &s.DevicePollInterval }},
-	{name: "user_code_max_failures", kind: kInt, def: "10", help: "wrong user codes per IP on the /device page before further codes are refused unchecked", target: func(s *Settings) any { return &s.UserCodeMaxFailures }},
-	{name: "user_code_failure_window", kind: kSeconds, def: "300", help: "sliding window of the user code throttle", target: func(s *Settings) any { return &s.UserCodeFailureWindow }},
-	{name: "insecure_allow_http_redirects", kind: kBool, def: "false", help: "allow http redirect URIs on non-loopback hosts when registering clients (development only)", target: func(s *Settings) any { return &s.InsecureAllowHTTPRedirects }},
-	{name: "registration_open", kind: kBool, def: "false", help: "let anyone register a client at /register (RFC 7591) without an initial access token", target: func(s *Settings) any { return &s.RegistrationOpen }},
-	{name: "require_pushed_authorization_requests", kind: kBool, def: "false", help: "refuse every authorization request not pushed to /par first (RFC 9126)", target: func(s *Settings) any { return &s.RequirePAR }},
-	{name: "par_expire", kind: kSeconds, def: "300", help: "lifetime of a request_uri from /par (it must outlast the user's login)", target: func(s *Settings) any { return &s.PARExpire }},
-	{name: "allow_private_targets", kind: kBool, def: "false", help: "let requests to URLs that clients supply (jwks_uri, back-channel logout) reach loopback, private and link-local addresses (tests, relying parties on an internal network)", target: func(s *Settings) any { return &s.AllowPrivateTargets }},
-	{name: "insecure_cookies", kind: kBool, def: "false", help: "omit the Secure cookie attribute even with an https issuer (development only)", target: func(s *Settings) any { return &s.InsecureCookies }},
-	{name: "session_expire", kind: kSeconds, def: "1209600", help: "login session lifetime (14 days)", target: func(s *Settings) any { return &s.SessionExpire }},
-	{name: "login_max_failures", kind: kInt, def: "10", help: "failed logins per username or IP before a lockout", target: func(s *Settings) any { return &s.LoginMaxFailures }},
+	{name: "login_url", kind: kString, django: "OIDC_LOGIN_URL", help: "where the provider sends users to log in (default: the server's /login)", target: func(s *Settings) any { return &s.Server.Provider.LoginURL }},
+	{name: "templates", kind: kString, django: "OIDC_TEMPLATES", help: "directory of templates overriding the built-in pages by file name", target: func(s *Settings) any { return &s.Templates }},
+	{name: "code_expire", kind: kSeconds, def: "600", django: "OIDC_CODE_EXPIRE", help: "authorization code lifetime", target: func(s *Settings) any { return &s.Server.Provider.CodeExpire }},
+	{name: "idtoken_expire", kind: kSeconds, def: "600", django: "OIDC_IDTOKEN_EXPIRE", help: "ID token lifetime", target: func(s *Settings) any { return &s.Server.Provider.IDTokenExpire }},
+	{name: "token_expire", kind: kSeconds, def: "3600", django: "OIDC_TOKEN_EXPIRE", help: "access token lifetime", target: func(s *Settings) any { return &s.Server.Provider.TokenExpire }},
+	{name: "refresh_token_expire", kind: kSeconds, def: "2592000", help: "absolute refresh token lifetime (30 days)", target: func(s *Settings) any { return &s.Server.Provider.RefreshTokenExpire }},
+	{name: "refresh_token_idle_expire", kind: kSeconds, def: "1209600", help: "refresh token idle lifetime (14 days)", target: func(s *Settings) any { return &s.Server.Provider.RefreshTokenIdleExpire }},
+	{name: "skip_consent_expire", kind: kDays, def: "90", django: "OIDC_SKIP_CONSENT_EXPIRE", help: "how long a remembered consent lasts", target: func(s *Settings) any { return &s.Server.Provider.SkipConsentExpire }},
+	{name: "idtoken_include_claims", kind: kBool, def: "false", django: "OIDC_IDTOKEN_INCLUDE_CLAIMS", help: "put the standard claims of the granted scopes in ID tokens", target: func(s *Settings) any { return &s.Server.Provider.IDTokenIncludeClaims }},
+	{name: "grant_type_password_enable", kind: kBool, def: "false", django: "OIDC_GRANT_TYPE_PASSWORD_ENABLE", help: "allow the resource owner password grant (throttled like the login form)", target: func(s *Settings) any { return &s.Server.Provider.PasswordGrant }},
+	{name: "session_management_enable", kind: kBool, def: "false", django: "OIDC_SESSION_MANAGEMENT_ENABLE", help: "OpenID Connect Session Management: /check-session-iframe, session_state in authorization responses, the browser-state cookie", target: func(s *Settings) any { return &s.Server.Provider.SessionManagement }},
+	{name: "unauthenticated_session_management_key", kind: kString, django: "OIDC_UNAUTHENTICATED_SESSION_MANAGEMENT_KEY", help: "fixed browser-state key for unauthenticated users (default: derived from the system secret)", target: func(s *Settings) any { return &s.Server.Provider.UnauthenticatedSessionKey }},
+	{name: "introspection_validate_audience_scope", kind: kBool, def: "true", django: "OIDC_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE", negate: true, help: "check a token's audience against the introspecting client's scope", target: func(s *Settings) any { return &s.Server.Provider.InsecureIntrospectionAnyAudience }},
+	{name: "disable_query_token", kind: kBool, def: "false", help: "refuse access tokens in the URL query at userinfo", target: func(s *Settings) any { return &s.Server.Provider.DisableQueryToken }},
+	{name: "device_flow_enable", kind: kBool, def: "false", help: "enable the device authorization grant (RFC 8628): /device_authorization and the /device page, for clients created with --grant-type device_code", target: func(s *Settings) any { return &s.Server.Provider.DeviceFlow }},
+	{name: "dpop_enable", kind: kBool, def: "false", help: "DPoP (RFC 9449): token requests with a DPoP proof get tokens bound to its key, accepted at userinfo only with proofs by that key", target: func(s *Settings) any { return &s.Server.Provider.DPoP }},
+	{name: "dpop_require_nonce", kind: kBool, def: "false", help: "make every DPoP proof carry a server nonce (DPoP-Nonce header; stateless, shared by all nodes)", target: func(s *Settings) any { return &s.Server.Provider.DPoPRequireNonce }},
+	{name: "dpop_proof_window", kind: kSeconds, def: "60", help: "how far a DPoP proof's iat may lie from now; its jti is remembered twice as long", target: func(s *Settings) any { return &s.Server.Provider.DPoPProofWindow }},
+	{name: "token_exchange_enable", kind: kBool, def: "false", help: "enable OAuth 2.0 Token Exchange (RFC 8693) for clients created with --grant-type token_exchange: a client may exchange its own access tokens for another audience or a narrower scope", target: func(s *Settings) any { return &s.Server.Provider.TokenExchange }},
+	{name: "device_code_expire", kind: kSeconds, def: "600", help: "device code and user code lifetime", target: func(s *Settings) any { return &s.Server.Provider.DeviceCodeExpire }},
+	{name: "device_poll_interval", kind: kSeconds, def: "5", help: "minimum seconds between a device's polls of the token endpoint", target: func(s *Settings) any { return &s.Server.Provider.DevicePollInterval }},
+	{name: "user_code_max_failures", kind: kInt, def: "10", help: "wrong user codes per IP on the /device page before further codes are refused unchecked", target: func(s *Settings) any { return &s.Server.Provider.UserCodeMaxFailures }},
+	{name: "user_code_failure_window", kind: kSeconds, def: "300", help: "sliding window of the user code throttle", target: func(s *Settings) any { return &s.Server.Provider.UserCodeFailureWindow }},
+	{name: "insecure_allow_http_redirects", kind: kBool, def: "false", help: "allow http redirect URIs on non-loopback hosts when registering clients (development only)", target: func(s *Settings) any { return &s.Server.Provider.Registration.InsecureAllowHTTP }},
+	{name: "registration_open", kind: kBool, def: "false", help: "let anyone register a client at /register (RFC 7591) without an initial access token", target: func(s *Settings) any { return &s.Server.Provider.Registration.Open }},
+	{name: "require_pushed_authorization_requests", kind: kBool, def: "false", help: "refuse every authorization request not pushed to /par first (RFC 9126)", target: func(s *Settings) any { return &s.Server.Provider.RequirePAR }},
+	{name: "par_expire", kind: kSeconds, def: "300", help: "lifetime of a request_uri from /par (it must outlast the user's login)", target: func(s *Settings) any { return &s.Server.Provider.PARExpire }},
+	{name: "allow_private_targets", kind: kBool, def: "false", help: "let requests to URLs that clients supply (jwks_uri, back-channel logout) reach loopback, private and link-local addresses (tests, relying parties on an internal network)", target: func(s *Settings) any { return &s.Server.Provider.InsecureAllowPrivateTargets }},
+	{name: "insecure_cookies", kind: kBool, def: "false", help: "omit the Secure cookie attribute even with an https issuer (development only)", target: func(s *Settings) any { return &s.Server.InsecureCookies }},
+	{name: "session_expire", kind: kSeconds, def: "1209600", help: "login session lifetime (14 days)", target: func(s *Settings) any { return &s.Server.SessionExpire }},
+	{name: "login_max_failures", kind: kInt, def: "10", help: "failed logins per username or IP before a lockout", target: func(s *Settings) any { return &s.Server.LoginMaxFailures }},
 	{name: "password_min_length", kind: kInt, def: "8", help: "shortest password users create, set-password and OIDCD_ADMIN_PASSWORD accept (in characters)", target: func(s *Settings) any { return &s.PasswordMinLength }},
-	{name: "login_failure_window", kind: kSeconds, def: "300", help: "sliding window of the login lockout", target: func(s *Settings) any { return &s.LoginFailureWindow }},
-	{name: "client_auth_max_failures", kind: kInt, def: "20", help: "failed client authentications per client and IP before further attempts are refused unchecked", target: func(s *Settings) any { return &s.ClientAuthMaxFailures }},
-	{name: "client_auth_failure_window", kind: kSeconds, def: "60", help: "sliding window of the client authentication throttle", target: func(s *Settings) any { return &s.ClientAuthFailureWindow }},
+	{name: "login_failure_window", kind: kSeconds, def: "300", help: "sliding window of the login lockout", target: func(s *Settings) any { return &s.Server.LoginFailureWindow }},
+	{name: "client_auth_max_failures", kind: kInt, def: "20", help: "failed client authentications per client and IP before further attempts are refused unchecked", target: func(s *Settings) any { return &s.Server.Provider.ClientAuthMaxFailures }},
+	{name: "client_auth_failure_window", kind: kSeconds, def: "60", help: "sliding window of the client authentication throttle", target: func(s *Settings) any { return &s.Server.Provider.ClientAuthFailureWindow }},
 	{name: "db_max_open_conns", kind: kInt, def: "20", help: "most connections a node opens to PostgreSQL (SQLite keeps its own pools)", target: func(s *Settings) any { return &s.DBMaxOpenConns }},
 	{name: "db_max_idle_conns", kind: kInt, def: "10", help: "most idle connections a node keeps open to PostgreSQL", target: func(s *Settings) any { return &s.DBMaxIdleConns }},
-	{name: "backchannel_logout_poll_interval", kind: kSeconds, def: "2", help: "how often an idle node looks for back-channel logout tokens to deliver (its own logouts wake it at once)", target: func(s *Settings) any { return &s.BackchannelLogoutPollInterval }},
-	{name: "backchannel_logout_retry_backoff", kind: kSeconds, def: "10", help: "wait after a failed back-channel logout delivery; doubles with each failure, up to an hour", target: func(s *Settings) any { return &s.BackchannelLogoutRetryBackoff }},
-	{name: "backchannel_logout_retry_for", kind: kSeconds, def: "86400", help: "how long a back-channel logout token is retried before it is given up", target: func(s *Settings) any { return &s.BackchannelLogoutRetryFor }},
-	{name: "backchannel_logout_lease", kind: kSeconds, def: "30", help: "how long a node holds a back-channel logout message it delivers (one attempt takes at most a third of it); a node that dies leaves the message to another after this", target: func(s *Settings) any { return &s.BackchannelLogoutLease }},
-	{name: "cleanup_interval", kind: kSeconds, def: "300", help: "how often a node deletes expired codes, tokens, grants, sessions and consents (safe on several nodes at once)", target: func(s *Settings) any { return &s.CleanupInterval }},
-	{name: "jwks_max_age", kind: kSeconds, def: "300", help: "JWKS cache lifetime sent to relying parties; a new signing key is published for key_refresh + jwks_max_age before it signs", target: func(s *Settings) any { return &s.JWKSMaxAge }},
-	{name: "key_refresh", kind: kSeconds, def: "30", help: "how often a node re-reads signing keys: a key created or rotated elsewhere is used within this", target: func(s *Settings) any { return &s.KeyRefresh }},
+	{name: "backchannel_logout_poll_interval", kind: kSeconds, def: "2", help: "how often an idle node looks for back-channel logout tokens to deliver (its own logouts wake it at once)", target: func(s *Settings) any { return &s.Server.Provider.LogoutDeliveryInterval }},
+	{name: "backchannel_logout_retry_backoff", kind: kSeconds, def: "10", help: "wait after a failed back-channel logout delivery; doubles with each failure, up to an hour", target: func(s *Settings) any { return &s.Server.Provider.LogoutRetryBackoff }},
+	{name: "backchannel_logout_retry_for", kind: kSeconds, def: "86400", help: "how long a back-channel logout token is retried before it is given up", target: func(s *Settings) any { return &s.Server.Provider.LogoutRetryFor }},
+	{name: "backchannel_logout_lease", kind: kSeconds, def: "30", help: "how long a node holds a back-channel logout message it delivers (one attempt takes at most a third of it); a node that dies leaves the message to another after this", target: func(s *Settings) any { return &s.Server.Provider.LogoutLease }},
+	{name: "cleanup_interval", kind: kSeconds, def: "300", help: "how often a node deletes expired codes, tokens, grants, sessions and consents (safe on several nodes at once)", target: func(s *Settings) any { return &s.Server.Provider.CleanupInterval }},
+	{name: "jwks_max_age", kind: kSeconds, def: "300", help: "JWKS cache lifetime sent to relying parties; a new signing key is published for key_refresh + jwks_max_age before it signs", target: func(s *Settings) any { return &s.Server.Provider.JWKSMaxAge }},
+	{name: "key_refresh", kind: kSeconds, def: "30", help: "how often a node re-reads signing keys: a key created or rotated elsewhere is used within this", target: func(s *Settings) any { return &s.Server.Provider.KeyRefresh }},
 	{name: "tls_cert", kind: kString, help: "PEM certificate chain: serve https (TLS 1.2 or later) with it and OIDCD_TLS_KEY; re-read on SIGHUP and when the files change", target: func(s *Settings) any { return &s.TLSCert }},
 	{name: "tls_key", kind: kString, help: "PEM private key of OIDCD_TLS_CERT", target: func(s *Settings) any { return &s.TLSKey }},
 	{name: "metrics_addr", kind: kString, help: "address of a separate listener serving Prometheus metrics at /metrics (e.g. 127.0.0.1:9090; default: off)", target: func(s *Settings) any { return &s.MetricsAddr }},
-	{name: "healthz_version", kind: kBool, def: "false", help: "include the build's version in /healthz (off: the version tells attackers which advisories apply)", target: func(s *Settings) any { return &s.HealthzVersion }},
-	{name: "trusted_proxies", kind: kPrefixes, help: "proxies whose X-Forwarded-For is believed (CIDRs or IPs, comma-separated)", target: func(s *Settings) any { return &s.TrustedProxies }},
+	{name: "healthz_version", kind: kBool, def: "false", help: "include the build's version in /healthz (off: the version tells attackers which advisories apply)", target: func(s *Settings) any { return &s.Server.HealthzVersion }},
+	{name: "trusted_proxies", kind: kPrefixes, help: "proxies whose X-Forwarded-For is believed (CIDRs or IPs, comma-separated)", target: func(s *Settings) any { return &s.Server.TrustedProxies }},
 }
 
 func lookupSetting(name string) (setting, bool) {
@@ -214,9 +180,9 @@ func (st setting) set(s *Settings, v string) error {
 		// typo such as "ture" pass for one of them in other programs.
 		switch v {
 		case "true":
-			*p = true
+			*p = !st.negate
 		case "false":
-			*p = false
+			*p = st.negate
 		default:
 			return fmt.Errorf("invalid boolean %q: use true or false", v)
 		}
@@ -445,8 +411,8 @@ func printSettings(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 		fmt.Fprintf(w, "      %s", st.help)
-		if st.seed != "" {
-			fmt.Fprintf(w, " [django-oidc-provider: %s]", st.seed)
+		if st.django != "" {
+			fmt.Fprintf(w, " [django-oidc-provider: %s]", st.django)
 		}
 		fmt.Fprintln(w)
 	}

@@ -8,9 +8,13 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func envMap(m map[string]string) func(string) (string, bool) {
@@ -35,10 +39,10 @@ func TestSettingsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Addr != ":8000" || s.Issuer != "http://localhost:8000" || s.Database != "sqlite:oidcd.db" ||
-		s.CodeExpire != 10*time.Minute || s.IDTokenExpire != 10*time.Minute || s.TokenExpire != time.Hour ||
-		s.SkipConsentExpire != 90*24*time.Hour || !s.IntrospectionValidateAudienceScope || s.GrantTypePasswordEnable ||
-		s.LoginMaxFailures != 10 || s.LoginFailureWindow != 5*time.Minute || s.LogLevel != "info" || s.LogFormat != "text" {
+	if s.Addr != ":8000" || s.Server.Provider.Issuer != "http://localhost:8000" || s.Database != "sqlite:oidcd.db" ||
+		s.Server.Provider.CodeExpire != 10*time.Minute || s.Server.Provider.IDTokenExpire != 10*time.Minute || s.Server.Provider.TokenExpire != time.Hour ||
+		s.Server.Provider.SkipConsentExpire != 90*24*time.Hour || s.Server.Provider.InsecureIntrospectionAnyAudience || s.Server.Provider.PasswordGrant ||
+		s.Server.LoginMaxFailures != 10 || s.Server.LoginFailureWindow != 5*time.Minute || s.LogLevel != "info" || s.LogFormat != "text" {
 		t.Fatalf("defaults = %+v", s)
 	}
 }
@@ -60,22 +64,20 @@ func TestSettingsSources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Settings{Addr: ":6000", Issuer: "http://file", CodeExpire: 10 * time.Second, TokenExpire: 2 * time.Minute,
-		SkipConsentExpire: 7 * 24 * time.Hour}
-	if s.Addr != want.Addr || s.Issuer != want.Issuer || s.CodeExpire != want.CodeExpire || s.TokenExpire != want.TokenExpire ||
-		s.SkipConsentExpire != want.SkipConsentExpire {
+	if p := s.Server.Provider; s.Addr != ":6000" || p.Issuer != "http://file" || p.CodeExpire != 10*time.Second ||
+		p.TokenExpire != 2*time.Minute || p.SkipConsentExpire != 7*24*time.Hour {
 		t.Fatalf("settings = %+v", s)
 	}
-	if s.IDTokenIncludeClaims || !s.GrantTypePasswordEnable || !s.SessionManagementEnable || s.LogFormat != "json" || s.LoginMaxFailures != 3 {
+	if s.Server.Provider.IDTokenIncludeClaims || !s.Server.Provider.PasswordGrant || !s.Server.Provider.SessionManagement || s.LogFormat != "json" || s.Server.LoginMaxFailures != 3 {
 		t.Fatalf("booleans/others = %+v", s)
 	}
-	if len(s.TrustedProxies) != 2 || s.TrustedProxies[1] != netip.MustParsePrefix("192.168.1.1/32") {
-		t.Fatalf("trusted proxies = %v", s.TrustedProxies)
+	if len(s.Server.TrustedProxies) != 2 || s.Server.TrustedProxies[1] != netip.MustParsePrefix("192.168.1.1/32") {
+		t.Fatalf("trusted proxies = %v", s.Server.TrustedProxies)
 	}
 	// --config beats OIDCD_CONFIG.
 	other := filepath.Join(dir, "o.json")
 	os.WriteFile(other, []byte(`{"issuer": "http://other"}`), 0o600)
-	if s, err := load(t, map[string]string{"OIDCD_CONFIG": file}, "--config", other); err != nil || s.Issuer != "http://other" {
+	if s, err := load(t, map[string]string{"OIDCD_CONFIG": file}, "--config", other); err != nil || s.Server.Provider.Issuer != "http://other" {
 		t.Fatalf("--config: %v %v", s, err)
 	}
 }
@@ -176,6 +178,47 @@ func TestSettingsTable(t *testing.T) {
 		if !seen[strings.ToLower(name)] {
 			t.Errorf("no setting OIDCD_%s", name)
 		}
+	}
+}
+
+// Every setting is written straight into its own field of Settings (the
+// server's and the engine's configuration included), so that no setting
+// depends on a copy that may forget it; only site_url aliases issuer.
+func TestSettingsTargets(t *testing.T) {
+	base := defaultSettings()
+	start, size := uintptr(unsafe.Pointer(base)), unsafe.Sizeof(*base)
+	owner := map[uintptr]string{}
+	for _, st := range settingsTable {
+		p := reflect.ValueOf(st.target(base)).Pointer()
+		if p < start || p >= start+size {
+			t.Errorf("%s: the target is not a field of Settings", st.name)
+		}
+		if other, ok := owner[p]; ok && !(other == "site_url" && st.name == "issuer") {
+			t.Errorf("%s and %s write the same field", other, st.name)
+		}
+		owner[p] = st.name
+
+		v := map[kind]string{kString: "http://changed.example", kSeconds: "12345", kDays: "12345", kInt: "12345",
+			kPrefixes: "10.9.8.0/24", kBool: strconv.FormatBool(st.def != "true")}[st.kind]
+		if st.kind == kChoice {
+			v = st.choices[slices.IndexFunc(st.choices, func(c string) bool { return c != st.def })]
+		}
+		changed := defaultSettings()
+		if err := st.set(changed, v); err != nil {
+			t.Fatalf("%s=%s: %v", st.name, v, err)
+		}
+		if reflect.DeepEqual(changed, base) {
+			t.Errorf("%s=%s changes nothing", st.name, v)
+		}
+	}
+	// A negated setting keeps django-oidc-provider's sense.
+	s := defaultSettings()
+	if s.Server.Provider.InsecureIntrospectionAnyAudience {
+		t.Error("the audience check is off by default")
+	}
+	st, _ := lookupSetting("introspection_validate_audience_scope")
+	if st.set(s, "false"); !s.Server.Provider.InsecureIntrospectionAnyAudience {
+		t.Error("OIDCD_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE=false leaves the audience check on")
 	}
 }
 

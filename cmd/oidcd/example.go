@@ -20,8 +20,8 @@ func exampleConfig(w io.Writer) {
 `)
 	for _, st := range settingsTable {
 		fmt.Fprintf(w, "\n# %s", st.help)
-		if st.seed != "" {
-			fmt.Fprintf(w, " (django-oidc-provider: %s)", st.seed)
+		if st.django != "" {
+			fmt.Fprintf(w, " (django-oidc-provider: %s)", st.django)
 		}
 		kind := kindNames[st.kind]
 		if st.kind == kChoice {

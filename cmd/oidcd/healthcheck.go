@@ -77,7 +77,7 @@ func probeURL(s *Settings, path string) (string, error) {
 		scheme = "https"
 	}
 	prefix := ""
-	if iu, err := url.Parse(s.Issuer); err == nil {
+	if iu, err := url.Parse(s.Server.Provider.Issuer); err == nil {
 		prefix = strings.TrimSuffix(iu.EscapedPath(), "/")
 	}
 	return scheme + "://" + net.JoinHostPort(host, port) + prefix + path, nil

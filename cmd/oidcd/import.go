@@ -52,8 +52,8 @@ func (a *app) importCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts.InsecureAllowHTTP = opts.InsecureAllowHTTP || s.InsecureAllowHTTPRedirects
-	opts.RefreshTokenExpire, opts.RefreshTokenIdleExpire = s.RefreshTokenExpire, s.RefreshTokenIdleExpire
+	opts.InsecureAllowHTTP = opts.InsecureAllowHTTP || s.Server.Provider.Registration.InsecureAllowHTTP
+	opts.RefreshTokenExpire, opts.RefreshTokenIdleExpire = s.Server.Provider.RefreshTokenExpire, s.Server.Provider.RefreshTokenIdleExpire
 	opts.Now = a.now
 	store, seal, err := c.openSealed(ctx, s)
 	if err != nil {

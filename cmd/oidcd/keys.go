@@ -108,7 +108,7 @@ func (a *app) keysCreate(ctx context.Context, args []string, rotate bool) error 
 	// A key of an algorithm that already signs is "next" until every node
 	// and every relying party's cached JWKS knows it (docs/security.md
 	// "Signing keys"); when rotating, the current keys retire then.
-	sk, retired, err := keys.AddKey(ctx, store, k, seal, now, s.KeyRefresh+s.JWKSMaxAge, rotate)
+	sk, retired, err := keys.AddKey(ctx, store, k, seal, now, s.Server.Provider.KeyRefresh+s.Server.Provider.JWKSMaxAge, rotate)
 	if err != nil {
 		return err
 	}

@@ -302,6 +302,19 @@ func TestServePrecedence(t *testing.T) {
 	}
 }
 
+// Settings reach the provider without a copy in between: the PAR settings,
+// once left out of such a copy, are in force.
+func TestServeSettingsReachProvider(t *testing.T) {
+	s := serve(t, t.TempDir(), []string{"OIDCD_REQUIRE_PUSHED_AUTHORIZATION_REQUESTS=true"})
+	var disc struct {
+		RequirePAR bool `json:"require_pushed_authorization_requests"`
+	}
+	getJSON(t, s.url+"/.well-known/openid-configuration", &disc)
+	if !disc.RequirePAR {
+		t.Error("OIDCD_REQUIRE_PUSHED_AUTHORIZATION_REQUESTS=true: discovery does not require PAR")
+	}
+}
+
 func TestServeBadSettings(t *testing.T) {
 	dir := t.TempDir()
 	fails(t, dir, []string{"OIDCD_CODE_EXPIRE=abc"}, "OIDCD_CODE_EXPIRE: invalid duration", "serve")

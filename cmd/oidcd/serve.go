@@ -20,7 +20,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/oidcd/oidcd/op"
 	"github.com/oidcd/oidcd/server"
 	"github.com/oidcd/oidcd/storage"
 )
@@ -86,7 +85,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer ln.Close()
-	warnIssuerPort(s.Issuer, ln.Addr(), log)
+	warnIssuerPort(s.Server.Provider.Issuer, ln.Addr(), log)
 	var metrics *server.Metrics
 	var mln net.Listener
 	if s.MetricsAddr != "" {
@@ -120,62 +119,12 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	adminDone := make(chan error, 1)
 	go func() { adminDone <- a.ensureAdmin(ctx, store, s, log) }()
 
-	srv, err := server.New(ctx, server.Config{
-		Store:  store,
-		Sealer: seal,
-		Logger: log,
-		Provider: op.Config{
-			Issuer:                  s.Issuer,
-			LoginURL:                s.LoginURL,
-			CodeExpire:              s.CodeExpire,
-			IDTokenExpire:           s.IDTokenExpire,
-			TokenExpire:             s.TokenExpire,
-			RefreshTokenExpire:      s.RefreshTokenExpire,
-			RefreshTokenIdleExpire:  s.RefreshTokenIdleExpire,
-			SkipConsentExpire:       s.SkipConsentExpire,
-			KeyRefresh:              s.KeyRefresh,
-			JWKSMaxAge:              s.JWKSMaxAge,
-			CleanupInterval:         s.CleanupInterval,
-			IDTokenIncludeClaims:    s.IDTokenIncludeClaims,
-			DisableQueryToken:       s.DisableQueryToken,
-			PasswordGrant:           s.GrantTypePasswordEnable,
-			DeviceFlow:              s.DeviceFlowEnable,
-			TokenExchange:           s.TokenExchangeEnable,
-			DPoP:                    s.DPoPEnable,
-			DPoPRequireNonce:        s.DPoPRequireNonce,
-			DPoPProofWindow:         s.DPoPProofWindow,
-			DeviceCodeExpire:        s.DeviceCodeExpire,
-			DevicePollInterval:      s.DevicePollInterval,
-			UserCodeMaxFailures:     s.UserCodeMaxFailures,
-			UserCodeFailureWindow:   s.UserCodeFailureWindow,
-			ClientAuthMaxFailures:   s.ClientAuthMaxFailures,
-			ClientAuthFailureWindow: s.ClientAuthFailureWindow,
-			// django-oidc-provider's OIDC_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE=False.
-			InsecureIntrospectionAnyAudience: !s.IntrospectionValidateAudienceScope,
-			// /register always answers; it needs an initial access token
-			// ('oidcd registration-tokens create') unless it is open.
-			Registration: op.Registration{
-				Enabled:           true,
-				Open:              s.RegistrationOpen,
-				InsecureAllowHTTP: s.InsecureAllowHTTPRedirects,
-			},
-			SessionManagement:           s.SessionManagementEnable,
-			UnauthenticatedSessionKey:   s.UnauthenticatedSessionManagementKey,
-			LogoutDeliveryInterval:      s.BackchannelLogoutPollInterval,
-			LogoutRetryBackoff:          s.BackchannelLogoutRetryBackoff,
-			LogoutRetryFor:              s.BackchannelLogoutRetryFor,
-			LogoutLease:                 s.BackchannelLogoutLease,
-			InsecureAllowPrivateTargets: s.AllowPrivateTargets,
-		},
-		Templates:          templates,
-		InsecureCookies:    s.InsecureCookies,
-		SessionExpire:      s.SessionExpire,
-		LoginMaxFailures:   s.LoginMaxFailures,
-		LoginFailureWindow: s.LoginFailureWindow,
-		TrustedProxies:     s.TrustedProxies,
-		Metrics:            metrics,
-		HealthzVersion:     s.HealthzVersion,
-	})
+	cfg := s.Server
+	cfg.Store, cfg.Sealer, cfg.Logger, cfg.Templates, cfg.Metrics = store, seal, log, templates, metrics
+	// /register always answers; it needs an initial access token ('oidcd
+	// registration-tokens create') unless OIDCD_REGISTRATION_OPEN.
+	cfg.Provider.Registration.Enabled = true
+	srv, err := server.New(ctx, cfg)
 	if aerr := <-adminDone; aerr != nil {
 		return aerr
 	}
@@ -248,7 +197,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		go func() { errc <- ms.Serve(mln) }()
 		log.Info("metrics listening", "addr", mln.Addr().String())
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "issuer", s.Issuer, "tls", certs != nil)
+	log.Info("listening", "addr", ln.Addr().String(), "issuer", s.Server.Provider.Issuer, "tls", certs != nil)
 
 	select {
 	case err := <-errc:
@@ -324,15 +273,5 @@ func warnIssuerPort(issuer string, addr net.Addr, log *slog.Logger) {
 	if port != strconv.Itoa(ta.Port) {
 		log.Warn("the issuer's port differs from the listen port: clients following discovery will miss this server; set --issuer (OIDCD_ISSUER) to the URL clients use",
 			"issuer", issuer, "listen", addr.String())
-	}
-}
-
-// warnUnsupported names settings the engine does not act on yet.
-func warnUnsupported(s *Settings, log *slog.Logger) {
-	if s.SessionManagementEnable {
-		log.Warn("setting not supported by this version yet", "setting", "OIDCD_SESSION_MANAGEMENT_ENABLE")
-	}
-	if s.UnauthenticatedSessionManagementKey != "" {
-		log.Warn("setting not supported by this version yet", "setting", "OIDCD_UNAUTHENTICATED_SESSION_MANAGEMENT_KEY")
 	}
 }
