@@ -18,7 +18,8 @@ import (
 )
 
 // BenchmarkRSASignCeiling is the ceiling the code exchange is measured
-// against (PRODUCT.md: ≥ 85% of parallel RSA-2048 PKCS #1 v1.5 signing).
+// against: the target is at least 85% of parallel RSA-2048 PKCS #1 v1.5
+// signing (README "Performance").
 func BenchmarkRSASignCeiling(b *testing.B) {
 	k, _ := rsa.GenerateKey(rand.Reader, 2048)
 	sum := sha256.Sum256([]byte("payload"))

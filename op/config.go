@@ -136,13 +136,13 @@ type Config struct {
 	UserCodeMaxFailures int
 	// UserCodeFailureWindow defaults to 5m.
 	UserCodeFailureWindow time.Duration
-	// SessionManagement enables OpenID Connect Session Management 1.0 (the
-	// seed's OIDC_SESSION_MANAGEMENT_ENABLE): the check_session_iframe, a
+	// SessionManagement enables OpenID Connect Session Management 1.0 (django-oidc-provider's
+	// OIDC_SESSION_MANAGEMENT_ENABLE): the check_session_iframe, a
 	// session_state in every successful authorization response and the
 	// browser-state cookie. Off by default.
 	SessionManagement bool
 	// UnauthenticatedSessionKey fixes the browser state of a browser
-	// without a session (the seed's
+	// without a session (django-oidc-provider's
 	// OIDC_UNAUTHENTICATED_SESSION_MANAGEMENT_KEY). Defaults to a value
 	// derived from the Sealer's key, which is already the same on every
 	// node that shares the system secret.
@@ -176,8 +176,8 @@ type Config struct {
 	// (RFC 9449 §8), given in the DPoP-Nonce header; nonces are stateless
 	// (a MAC over a 30 s time step), so every node accepts every node's.
 	DPoPRequireNonce bool
-	// DPoPNonceLifetime is how long a nonce is accepted. Defaults to 5m.
-	DPoPNonceLifetime time.Duration
+	// DPoPNonceExpire is how long a nonce is accepted. Defaults to 5m.
+	DPoPNonceExpire time.Duration
 
 	// TokenExchange enables OAuth 2.0 Token Exchange (RFC 8693) for clients
 	// whose GrantTypes list GrantTypeTokenExchange. Without
@@ -271,7 +271,7 @@ type Hooks struct {
 	// trails. It runs on the request's goroutine and must not block.
 	Event func(ctx context.Context, e Event)
 	// AfterEndSession runs at the end-session endpoint once the logout is
-	// decided, just before the session ends (the seed's
+	// decided, just before the session ends (django-oidc-provider's
 	// OIDC_AFTER_END_SESSION_HOOK). An error stops the logout and shows the
 	// error page.
 	AfterEndSession func(ctx context.Context, a AfterEndSessionArgs) error
@@ -362,7 +362,7 @@ func (c *Config) setDefaults() {
 	def(&c.ClientAuthFailureWindow, time.Minute)
 	def(&c.DeviceCodeExpire, 10*time.Minute)
 	def(&c.DPoPProofWindow, time.Minute)
-	def(&c.DPoPNonceLifetime, 5*time.Minute)
+	def(&c.DPoPNonceExpire, 5*time.Minute)
 	def(&c.DevicePollInterval, 5*time.Second)
 	def(&c.UserCodeFailureWindow, 5*time.Minute)
 	if c.UserCodeMaxFailures == 0 {
@@ -420,7 +420,7 @@ func (c *Config) validate() error {
 		"ClientAuthFailureWindow": c.ClientAuthFailureWindow,
 		"DeviceCodeExpire":        c.DeviceCodeExpire, "DevicePollInterval": c.DevicePollInterval,
 		"UserCodeFailureWindow": c.UserCodeFailureWindow,
-		"DPoPProofWindow":       c.DPoPProofWindow, "DPoPNonceLifetime": c.DPoPNonceLifetime,
+		"DPoPProofWindow":       c.DPoPProofWindow, "DPoPNonceExpire": c.DPoPNonceExpire,
 		"LogoutDeliveryInterval": c.LogoutDeliveryInterval, "LogoutRetryBackoff": c.LogoutRetryBackoff,
 		"LogoutRetryFor": c.LogoutRetryFor, "LogoutLease": c.LogoutLease,
 	} {

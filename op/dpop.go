@@ -55,7 +55,7 @@ func newDPoPChecker(cfg *Config) *dpop.Checker {
 	}
 	return &dpop.Checker{
 		Replays: cfg.Storage, Sealer: cfg.Sealer, Window: cfg.DPoPProofWindow,
-		RequireNonce: cfg.DPoPRequireNonce, NonceLifetime: cfg.DPoPNonceLifetime, Now: cfg.Now,
+		RequireNonce: cfg.DPoPRequireNonce, NonceLifetime: cfg.DPoPNonceExpire, Now: cfg.Now,
 	}
 }
 

@@ -26,7 +26,7 @@ type SessionEnder interface {
 	EndSession(w http.ResponseWriter, r *http.Request, u *User) error
 }
 
-// AfterEndSessionArgs are the inputs of Hooks.AfterEndSession (the seed's
+// AfterEndSessionArgs are the inputs of Hooks.AfterEndSession (django-oidc-provider's
 // OIDC_AFTER_END_SESSION_HOOK: request, id_token, post_logout_redirect_uri,
 // state, client, next_page).
 type AfterEndSessionArgs struct {

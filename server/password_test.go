@@ -91,7 +91,7 @@ func TestSetPasswordEndsSessions(t *testing.T) {
 	if e.currentUser(t, c) != "" {
 		t.Fatal("session survived a password change")
 	}
-	if _, err := e.srv.Authenticate(t.Context(), "alice", "old", ""); !errors.Is(err, ErrInvalidLogin) {
+	if _, err := e.srv.Authenticate(t.Context(), "alice", "old", ""); !errors.Is(err, op.ErrInvalidCredentials) {
 		t.Fatalf("old password: %v", err)
 	}
 	if got, err := e.srv.Authenticate(t.Context(), "alice", "new", ""); err != nil || got.ID != u.ID {

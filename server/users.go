@@ -27,14 +27,11 @@ const (
 	CSRFCookie = "oidcd_csrf"
 )
 
-// Login errors returned by Server.Authenticate.
+// Login errors returned by Server.Authenticate, besides
+// op.ErrInvalidCredentials: the one error for a wrong username or password
+// (which one is never told, SECURITY F8), whether the login page or the
+// password grant asked.
 var (
-	// ErrInvalidLogin is op.ErrInvalidCredentials, the one error for a
-	// wrong username or password (which one is never told, SECURITY F8),
-	// whether the login page or the password grant asked.
-	//
-	// Deprecated: use op.ErrInvalidCredentials.
-	ErrInvalidLogin = op.ErrInvalidCredentials
 	// ErrLoginThrottled means too many failures for the username or the
 	// client IP; the password was not checked (SECURITY I3).
 	ErrLoginThrottled = errors.New("server: too many failed logins")

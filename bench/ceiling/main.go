@@ -1,6 +1,7 @@
-// Command ceiling is the throughput ceiling of PRODUCT.md's performance
-// targets: the smallest Go HTTP handler that writes a fixed JSON body. The
-// benchmark script measures oidcd's endpoints as ratios of it.
+// Command ceiling is the throughput ceiling of the performance targets in
+// the README ("Performance"): the smallest Go HTTP handler that writes a
+// fixed JSON body. The benchmark script measures oidcd's endpoints as
+// ratios of it.
 package main
 
 import (

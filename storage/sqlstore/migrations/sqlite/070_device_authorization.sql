@@ -1,6 +1,6 @@
 -- RFC 8628 device authorization grant (issue 14).
 -- Clients list the grants they may use (RFC 7591 §2 grant_types), a JSON
--- array; empty means the seed's implied grants.
+-- array; empty means django-oidc-provider's implied grants.
 ALTER TABLE clients ADD COLUMN grant_types TEXT NOT NULL DEFAULT '[]';
 
 -- Device authorizations, by the digests of the device code and user code.

@@ -1,4 +1,4 @@
--- Registration metadata beyond the seed's (RFC 7591, OpenID Connect Dynamic
+-- Registration metadata beyond django-oidc-provider's (RFC 7591, OpenID Connect Dynamic
 -- Client Registration, RFC 9126, RFC 9068): one JSON object, so that a new
 -- property needs no new column; the registration access token's digest
 -- (RFC 7592); initial access tokens for /register, by digest.
