@@ -308,6 +308,10 @@ func TestFreshnessAcrossNodes(t *testing.T) {
 		t.Fatalf("keys rotate: %v", err)
 	}
 	newKid := rotated.Created.KID
+	// The key's creation time is stamped inside the CLI, so it is no later
+	// than the moment the command returned: the activation bound counts
+	// from there (under load the CLI alone can take longer than a refresh).
+	created := time.Now()
 	var worst time.Duration
 	for _, n := range c.nodes {
 		for {
@@ -329,7 +333,7 @@ func TestFreshnessAcrossNodes(t *testing.T) {
 	// It signs once it has been published for key refresh + JWKS cache
 	// lifetime (docs/security.md "Signing keys"), on every node within one
 	// more refresh.
-	time.Sleep(time.Until(start.Add(2*keyRefresh + jwksMaxAge + 300*time.Millisecond)))
+	time.Sleep(time.Until(created.Add(2*keyRefresh + jwksMaxAge + 300*time.Millisecond)))
 	provider, err := oidc.NewProvider(ctx, c.issuer)
 	if err != nil {
 		t.Fatal(err)
