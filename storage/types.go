@@ -116,6 +116,10 @@ type ClientMetadata struct {
 	// AccessTokenSignedResponseAlg makes the client's access tokens JWTs
 	// signed with this alg (RFC 9068).
 	AccessTokenSignedResponseAlg string
+	// Resources are the resource indicators (RFC 8707 absolute URIs) the
+	// client may ask tokens for. Empty: those the provider declares for
+	// every client.
+	Resources []string
 	// IDTokenEncryptedResponseAlg/Enc encrypt the client's ID tokens; the
 	// Userinfo* fields sign and encrypt its userinfo responses (OIDC
 	// Registration §2).
@@ -145,7 +149,10 @@ type AuthCode struct {
 	CodeChallengeMethod string
 	// DPoPJKT is the dpop_jkt of the authorization request (RFC 9449 §10):
 	// the key the code's tokens must be bound to; empty when not sent.
-	DPoPJKT    string
+	DPoPJKT string
+	// Resources are the resource indicators of the authorization request
+	// (RFC 8707 §2.1): absolute URIs the code's tokens may be for.
+	Resources  []string
 	AuthTime   time.Time
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
@@ -170,6 +177,10 @@ type Grant struct {
 	// token exchange with an actor token: who acts for UserID. Empty
 	// otherwise.
 	Actor string
+	// Resources are the resources (RFC 8707 absolute URIs) the grant was
+	// authorized for; each access token's Audience is a subset. Empty: the
+	// grant is not restricted to resources.
+	Resources []string
 }
 
 // TokenKind tells access tokens from refresh tokens.
@@ -192,8 +203,9 @@ type Token struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    time.Time // refresh tokens: when rotated; zero while usable
-	// Audience names the resource servers (client ids) a token from token
-	// exchange is for (RFC 8693 §2.1); empty means the client itself.
+	// Audience is the token's "aud": the resources (RFC 8707 URIs) and,
+	// from token exchange, the audiences (client ids, RFC 8693 §2.1) it
+	// is for; empty means the client itself.
 	Audience []string
 	// JKT is the JWK SHA-256 thumbprint of the key a DPoP-bound token is
 	// bound to (RFC 9449 §6); empty for bearer tokens.
@@ -313,6 +325,8 @@ type DeviceAuth struct {
 	Status         DeviceStatus
 	// GrantID is the grant its tokens will belong to.
 	GrantID string
+	// Resources are the resource indicators of the request (RFC 8707).
+	Resources []string
 	// UserID, SessionID and AuthTime are set when a user decides.
 	UserID    string
 	SessionID string

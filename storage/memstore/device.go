@@ -21,6 +21,7 @@ func cloneDeviceAuth(d *storage.DeviceAuth) *storage.DeviceAuth {
 	cp.DeviceCodeHash = bytes.Clone(d.DeviceCodeHash)
 	cp.UserCodeHash = bytes.Clone(d.UserCodeHash)
 	cp.Scope = slices.Clone(d.Scope)
+	cp.Resources = slices.Clone(d.Resources)
 	cp.AuthTime, cp.CreatedAt, cp.ExpiresAt = norm(d.AuthTime), norm(d.CreatedAt), norm(d.ExpiresAt)
 	cp.LastPolledAt, cp.ConsumedAt = norm(d.LastPolledAt), norm(d.ConsumedAt)
 	cp.Interval = d.Interval.Truncate(time.Microsecond)
@@ -39,6 +40,9 @@ func (s *Store) CreateDeviceAuth(ctx context.Context, d *storage.DeviceAuth) err
 		return err
 	}
 	if err := checkScope(d.Scope); err != nil {
+		return err
+	}
+	if err := checkScope(d.Resources); err != nil {
 		return err
 	}
 	s.mu.Lock()

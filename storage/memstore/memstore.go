@@ -143,6 +143,7 @@ func cloneClient(c *storage.Client) *storage.Client {
 	cp.GrantTypes = slices.Clone(c.GrantTypes)
 	cp.LogoImage = bytes.Clone(c.LogoImage)
 	cp.RequestURIs = slices.Clone(c.RequestURIs)
+	cp.Resources = slices.Clone(c.Resources)
 	cp.RegistrationTokenHash = bytes.Clone(c.RegistrationTokenHash)
 	cp.PreviousSecretHash = bytes.Clone(c.PreviousSecretHash)
 	cp.PreviousSecretExpiresAt = norm(c.PreviousSecretExpiresAt)
@@ -153,6 +154,7 @@ func cloneCode(c *storage.AuthCode) *storage.AuthCode {
 	cp := *c
 	cp.Hash = bytes.Clone(c.Hash)
 	cp.Scope = slices.Clone(c.Scope)
+	cp.Resources = slices.Clone(c.Resources)
 	cp.AuthTime, cp.CreatedAt = norm(c.AuthTime), norm(c.CreatedAt)
 	cp.ExpiresAt, cp.ConsumedAt = norm(c.ExpiresAt), norm(c.ConsumedAt)
 	return &cp
@@ -161,6 +163,7 @@ func cloneCode(c *storage.AuthCode) *storage.AuthCode {
 func cloneGrant(g *storage.Grant) *storage.Grant {
 	cp := *g
 	cp.Scope = slices.Clone(g.Scope)
+	cp.Resources = slices.Clone(g.Resources)
 	cp.AuthTime, cp.CreatedAt = norm(g.AuthTime), norm(g.CreatedAt)
 	cp.ExpiresAt, cp.RevokedAt = norm(g.ExpiresAt), norm(g.RevokedAt)
 	return &cp
@@ -311,6 +314,9 @@ func (s *Store) CreateCode(ctx context.Context, c *storage.AuthCode) error {
 	if err := checkScope(c.Scope); err != nil {
 		return err
 	}
+	if err := checkScope(c.Resources); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.clients[c.ClientID]; !ok {
@@ -397,6 +403,9 @@ func checkGrant(g *storage.Grant, tokens []*storage.Token) error {
 		return err
 	}
 	if err := checkScope(g.Scope); err != nil {
+		return err
+	}
+	if err := checkScope(g.Resources); err != nil {
 		return err
 	}
 	return checkTokens(g.ID, g.ClientID, tokens)

@@ -14,7 +14,7 @@ import (
 // row from one state to the next.
 
 const deviceCols = `device_code_hash, user_code_hash, client_id, scope, status, grant_id, user_id,
-	session_id, auth_time, interval_us, created_at, expires_at, last_polled_at, consumed_at`
+	session_id, auth_time, interval_us, created_at, expires_at, last_polled_at, consumed_at, resources`
 
 func scanDeviceAuth(r scanner) (*storage.DeviceAuth, error) {
 	var d storage.DeviceAuth
@@ -22,7 +22,7 @@ func scanDeviceAuth(r scanner) (*storage.DeviceAuth, error) {
 	var interval int64
 	err := r.Scan(&d.DeviceCodeHash, &d.UserCodeHash, &d.ClientID, scopeCol{&d.Scope}, &status,
 		&d.GrantID, &d.UserID, &d.SessionID, timeCol{&d.AuthTime}, &interval, timeCol{&d.CreatedAt},
-		timeCol{&d.ExpiresAt}, timeCol{&d.LastPolledAt}, timeCol{&d.ConsumedAt})
+		timeCol{&d.ExpiresAt}, timeCol{&d.LastPolledAt}, timeCol{&d.ConsumedAt}, scopeCol{&d.Resources})
 	if err != nil {
 		return nil, err
 	}
@@ -45,15 +45,18 @@ func (s *Store) CreateDeviceAuth(ctx context.Context, d *storage.DeviceAuth) err
 	if err := checkScope(d.Scope); err != nil {
 		return err
 	}
+	if err := checkScope(d.Resources); err != nil {
+		return err
+	}
 	status := d.Status
 	if status == "" {
 		status = storage.DevicePending
 	}
 	_, err := s.writer().exec(ctx, `INSERT INTO device_auths (`+deviceCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.DeviceCodeHash, d.UserCodeHash, d.ClientID, scopeArg(d.Scope), string(status), d.GrantID,
 		d.UserID, d.SessionID, timeArg(d.AuthTime), d.Interval.Microseconds(), timeArg(d.CreatedAt),
-		timeArg(d.ExpiresAt), timeArg(d.LastPolledAt), timeArg(d.ConsumedAt))
+		timeArg(d.ExpiresAt), timeArg(d.LastPolledAt), timeArg(d.ConsumedAt), scopeArg(d.Resources))
 	return s.wrapErr("create device authorization", err)
 }
 

@@ -10,10 +10,10 @@ import (
 )
 
 const grantCols = `id, client_id, user_id, session_id, scope, claims, nonce, auth_time,
-	created_at, expires_at, revoked_at, actor`
+	created_at, expires_at, revoked_at, actor, resources`
 
 const grantColsG = `g.id, g.client_id, g.user_id, g.session_id, g.scope, g.claims, g.nonce,
-	g.auth_time, g.created_at, g.expires_at, g.revoked_at, g.actor`
+	g.auth_time, g.created_at, g.expires_at, g.revoked_at, g.actor, g.resources`
 
 const tokenCols = `hash, kind, grant_id, client_id, user_id, scope, created_at, expires_at, used_at, audience, jkt`
 
@@ -23,7 +23,7 @@ const tokenColsT = `t.hash, t.kind, t.grant_id, t.client_id, t.user_id, t.scope,
 func grantDest(g *storage.Grant) []any {
 	return []any{&g.ID, &g.ClientID, &g.UserID, &g.SessionID, scopeCol{&g.Scope}, &g.Claims,
 		&g.Nonce, timeCol{&g.AuthTime}, timeCol{&g.CreatedAt}, timeCol{&g.ExpiresAt},
-		timeCol{&g.RevokedAt}, &g.Actor}
+		timeCol{&g.RevokedAt}, &g.Actor, scopeCol{&g.Resources}}
 }
 
 func tokenDest(t *storage.Token) []any {
@@ -103,14 +103,18 @@ func (s *Store) checkGrant(g *storage.Grant, tokens []*storage.Token) error {
 	if err := checkScope(g.Scope); err != nil {
 		return err
 	}
+	if err := checkScope(g.Resources); err != nil {
+		return err
+	}
 	return checkTokens(g.ID, g.ClientID, tokens)
 }
 
 // insertGrant writes a grant and its tokens inside the caller's transaction.
 func (s *Store) insertGrant(ctx context.Context, c conn, g *storage.Grant, tokens []*storage.Token) error {
-	_, err := c.exec(ctx, `INSERT INTO grants (`+grantCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := c.exec(ctx, `INSERT INTO grants (`+grantCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		g.ID, g.ClientID, g.UserID, g.SessionID, scopeArg(g.Scope), g.Claims, g.Nonce,
-		timeArg(g.AuthTime), timeArg(g.CreatedAt), timeArg(g.ExpiresAt), timeArg(g.RevokedAt), g.Actor)
+		timeArg(g.AuthTime), timeArg(g.CreatedAt), timeArg(g.ExpiresAt), timeArg(g.RevokedAt), g.Actor,
+		scopeArg(g.Resources))
 	if err != nil {
 		return s.wrapErr("create grant", err)
 	}

@@ -94,6 +94,7 @@ func testClientUpdate(t *testing.T, s storage.Provider) {
 			RequestURIs:                        []string{"https://new.example/r1", "https://new.example/r2"},
 			RequestObjectSigningAlg:            "none",
 			AccessTokenSignedResponseAlg:       "ES256",
+			Resources:                          []string{"https://new.example/api"},
 			IDTokenEncryptedResponseAlg:        "ECDH-ES",
 			IDTokenEncryptedResponseEnc:        "A128CBC-HS256",
 			UserinfoSignedResponseAlg:          "RS256",

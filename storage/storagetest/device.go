@@ -19,6 +19,7 @@ func fullDeviceAuth(clientID string) *storage.DeviceAuth {
 		Scope:          []string{"openid", "profile"},
 		Status:         storage.DevicePending,
 		GrantID:        newID("grant"),
+		Resources:      []string{"https://api.example/v1"},
 		Interval:       5 * time.Second,
 		CreatedAt:      t0,
 		ExpiresAt:      at(codeTTL),

@@ -356,3 +356,31 @@ func testRevokeSessionGrants(t *testing.T, s storage.Provider) {
 	}
 	tokenFound(t, s, a2.Hash, now, "token after RevokeSessionGrants(\"\")")
 }
+
+// Resources (RFC 8707) are stored as a space-separated list, like scopes:
+// a value that is empty or holds white space is refused before anything
+// is written, for codes, grants and device authorizations alike.
+func testResourcesRefuseWhiteSpace(t *testing.T, s storage.Provider) {
+	ctx := t.Context()
+	c := mustClient(t, s, "rp")
+	for _, bad := range [][]string{{"https://api.example/a b"}, {""}, {"https://ok.example/", "x\ty"}} {
+		g := fullGrant(c.ID, "user-1")
+		g.Resources = bad
+		if err := s.CreateGrant(ctx, g, newToken(g, storage.AccessToken, t0)); err == nil {
+			t.Errorf("CreateGrant with resources %q: accepted", bad)
+		}
+		if _, err := s.Grant(ctx, g.ID); err == nil {
+			t.Errorf("CreateGrant with resources %q left a grant behind", bad)
+		}
+		code := fullCode(c.ID, "user-1")
+		code.Resources = bad
+		if err := s.CreateCode(ctx, code); err == nil {
+			t.Errorf("CreateCode with resources %q: accepted", bad)
+		}
+		d := fullDeviceAuth(c.ID)
+		d.Resources = bad
+		if err := s.CreateDeviceAuth(ctx, d); err == nil {
+			t.Errorf("CreateDeviceAuth with resources %q: accepted", bad)
+		}
+	}
+}

@@ -198,6 +198,7 @@ func fullClient(id string) *storage.Client {
 			RequestURIs:                        []string{"https://rp.example/request.jwt"},
 			RequestObjectSigningAlg:            "PS256",
 			AccessTokenSignedResponseAlg:       "RS256",
+			Resources:                          []string{"https://api.example/", "urn:example:resource"},
 			IDTokenEncryptedResponseAlg:        "RSA-OAEP-256",
 			IDTokenEncryptedResponseEnc:        "A256GCM",
 			UserinfoSignedResponseAlg:          "ES256",
@@ -267,6 +268,7 @@ func fullCode(clientID, userID string) *storage.AuthCode {
 		CodeChallenge:       "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
 		CodeChallengeMethod: "S256",
 		DPoPJKT:             "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
+		Resources:           []string{"https://api.example/v1", "urn:example:ä"},
 		AuthTime:            at(-time.Minute),
 		CreatedAt:           t0,
 		ExpiresAt:           at(codeTTL),
@@ -286,6 +288,7 @@ func fullGrant(clientID, userID string) *storage.Grant {
 		CreatedAt: t0,
 		ExpiresAt: at(grantTTL),
 		Actor:     `{"sub":"service-ä","act":{"sub":"gateway"}}`,
+		Resources: []string{"https://api.example/v1", "https://mcp.example/mcp?x=1"},
 	}
 }
 

@@ -75,6 +75,7 @@ var providerTests = []subtest{
 
 	{"GrantRoundTrip", testGrantRoundTrip},
 	{"GrantClientCredentials", testGrantClientCredentials},
+	{"ResourcesRefuseWhiteSpace", testResourcesRefuseWhiteSpace},
 	{"GrantCreateDuplicate", testGrantCreateDuplicate},
 	{"GrantNotFound", testGrantNotFound},
 	{"TokenNotFound", testTokenNotFound},
