@@ -68,7 +68,8 @@ type authRequest struct {
 	claims       string
 	hintSub      string     // the subject of a verified id_token_hint
 	dpopJKT      string     // RFC 9449 §10 dpop_jkt, when DPoP is on
-	params       url.Values // every parameter, single-valued, as received
+	resources    []string   // RFC 8707 resource indicators, allowed for the client
+	params       url.Values // every parameter as received (only resource repeats)
 	// requestURI is the /par request_uri the request came from, if any:
 	// then params hold only client_id and request_uri (RFC 9126 §4). With a
 	// request object, params hold what the browser sent (request or
@@ -152,7 +153,7 @@ func (p *Provider) parseAuthRequest(ctx context.Context, params url.Values, push
 			if carry == nil && !pushing {
 				carry = url.Values{}
 				for k, v := range front {
-					carry.Set(k, v[0])
+					carry[k] = slices.Clone(v)
 				}
 			}
 		case e.status() >= 500:
@@ -180,7 +181,7 @@ func (p *Provider) parseAuthRequest(ctx context.Context, params url.Values, push
 
 	req := &authRequest{client: client, redirectURI: redirectURI, maxAge: -1, params: url.Values{}}
 	for k, v := range params {
-		req.params.Set(k, v[0])
+		req.params[k] = slices.Clone(v)
 	}
 	req.state = params.Get("state")
 	fail := func(code, format string, args ...any) error {
@@ -205,8 +206,8 @@ func (p *Provider) parseAuthRequest(ctx context.Context, params url.Values, push
 		return nil, fail(errInvalidRequest, "Unsupported response_mode %q.", m)
 	}
 	for k, v := range params {
-		if len(v) > 1 {
-			// SECURITY L2
+		if len(v) > 1 && k != "resource" {
+			// SECURITY L2; resource may repeat (RFC 8707 §2).
 			return nil, fail(errInvalidRequest, "The %s parameter was sent more than once.", k)
 		}
 	}
@@ -247,6 +248,13 @@ func (p *Provider) parseAuthRequest(ctx context.Context, params url.Values, push
 			return nil, fail(errInvalidScope, "The scope %q is not available to this client.", s)
 		}
 	}
+
+	// RFC 8707 §2: the resources the tokens are for.
+	res, e := p.requestedResources(client, params["resource"])
+	if e != nil {
+		return nil, &redirectError{e: e, req: req}
+	}
+	req.resources = res
 
 	req.nonce = params.Get("nonce")
 	if openid && rt.frontChannelTokens() && req.nonce == "" {

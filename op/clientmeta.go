@@ -144,6 +144,9 @@ func checkClientMetadata(c *storage.Client, allowHTTP bool) []error {
 	default:
 		errs = append(errs, fmt.Errorf("subject_type %q is not supported (public or pairwise)", m.SubjectType))
 	}
+	var rerrs []error
+	m.Resources, rerrs = checkClientResources(m.Resources)
+	errs = append(errs, rerrs...)
 	for name, set := range map[string]bool{
 		"access_token_signed_response_alg": m.AccessTokenSignedResponseAlg != "",
 	} {
@@ -230,6 +233,9 @@ type ClientMetadata struct {
 	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests,omitempty"`
 	DPoPBoundAccessTokens              bool   `json:"dpop_bound_access_tokens,omitempty"`
 	AccessTokenSignedResponseAlg       string `json:"access_token_signed_response_alg,omitempty"`
+	// Resources are the resource indicators (RFC 8707) the client may ask
+	// tokens for: oidcd's own property (no registry names one).
+	Resources []string `json:"resources,omitempty"`
 
 	RequireConsent bool `json:"require_consent,omitempty"`
 	ReuseConsent   bool `json:"reuse_consent,omitempty"`
@@ -277,6 +283,7 @@ func MetadataOf(c *storage.Client) ClientMetadata {
 		RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,
 		DPoPBoundAccessTokens:              c.DPoPBoundAccessTokens,
 		AccessTokenSignedResponseAlg:       c.AccessTokenSignedResponseAlg,
+		Resources:                          c.Resources,
 		RequireConsent:                     c.RequireConsent,
 		ReuseConsent:                       c.ReuseConsent,
 	}
@@ -339,6 +346,7 @@ func (m *ClientMetadata) Client() (storage.Client, error) {
 			RequestURIs:                        m.RequestURIs,
 			RequestObjectSigningAlg:            m.RequestObjectSigningAlg,
 			AccessTokenSignedResponseAlg:       m.AccessTokenSignedResponseAlg,
+			Resources:                          m.Resources,
 			IDTokenEncryptedResponseAlg:        m.IDTokenEncryptedResponseAlg,
 			IDTokenEncryptedResponseEnc:        m.IDTokenEncryptedResponseEnc,
 			UserinfoSignedResponseAlg:          m.UserinfoSignedResponseAlg,

@@ -188,6 +188,12 @@ type Config struct {
 	// (subject_token_type TokenTypeJWT); Hooks.TokenExchange must then map
 	// the JWT's subject to a user. Defaults to none.
 	TokenExchangeIssuers []TrustedIssuer
+	// Resources are the protected resources (RFC 8707) every client may
+	// ask tokens for with the resource parameter; a client that registers
+	// its own list ("resources") may ask only for those. A resource named
+	// in neither is refused with invalid_target. Defaults to none: the
+	// resource parameter is then refused except for clients with a list.
+	Resources []Resource
 	// GrantTypes registers extension grants (RFC 6749 §4.5) by their
 	// grant_type, an absolute URI such as
 	// "urn:ietf:params:oauth:grant-type:jwt-bearer". The token endpoint
@@ -395,7 +401,7 @@ func (c *Config) setDefaults() {
 
 // validate reports every problem at once.
 func (c *Config) validate() error {
-	var errs []error
+	errs := c.validateResources()
 	if c.Issuer == "" {
 		errs = append(errs, errors.New("op: Issuer is required"))
 	} else if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
@@ -461,4 +467,21 @@ func (c *Config) validate() error {
 		seen[s.Name] = true
 	}
 	return errors.Join(errs...)
+}
+
+// validateResources checks Config.Resources: each an RFC 8707 resource
+// indicator, none declared twice.
+func (c *Config) validateResources() []error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, r := range c.Resources {
+		if err := parseResource(r.URI); err != nil {
+			errs = append(errs, fmt.Errorf("op: resource %q %s (RFC 8707 §2)", r.URI, err.Error()))
+		}
+		if seen[r.URI] {
+			errs = append(errs, fmt.Errorf("op: resource %q declared twice", r.URI))
+		}
+		seen[r.URI] = true
+	}
+	return errs
 }

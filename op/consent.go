@@ -103,7 +103,10 @@ type ConsentPage struct {
 	Params       map[string]string
 	Scopes       []ScopeInfo
 	Claims       []ClaimInfo
-	Action       string
+	// Resources are the resources (RFC 8707) the tokens will be for;
+	// empty when the request names none.
+	Resources []string
+	Action    string
 	// Logo is the local URL of the client's logo, "" without one.
 	Logo string
 }
@@ -118,8 +121,10 @@ func (p *Provider) consentPage(w http.ResponseWriter, r *http.Request, req *auth
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		fmt.Fprintf(&hidden, `<input type="hidden" name="%s" value="%s">`+"\n",
-			template.HTMLEscapeString(k), template.HTMLEscapeString(req.params.Get(k)))
+		for _, v := range req.params[k] {
+			fmt.Fprintf(&hidden, `<input type="hidden" name="%s" value="%s">`+"\n",
+				template.HTMLEscapeString(k), template.HTMLEscapeString(v))
+		}
 	}
 	fmt.Fprintf(&hidden, `<input type="hidden" name="%s" value="%s">`, consentField, p.consentCSRF(req, user))
 	var scopes []ScopeInfo
@@ -140,6 +145,7 @@ func (p *Provider) consentPage(w http.ResponseWriter, r *http.Request, req *auth
 		Params:       params,
 		Scopes:       scopes,
 		Claims:       claims,
+		Resources:    req.resources,
 		Logo:         p.logoPath(req.client),
 		Action:       p.issuerURL.EscapedPath() + PathAuthorize,
 	}

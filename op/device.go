@@ -103,10 +103,15 @@ func (p *Provider) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	resources, e := p.requestedResources(client, form["resource"])
+	if e != nil {
+		p.writeJSONError(w, r, e)
+		return
+	}
 	now := p.now()
 	deviceCode := newSecret()
 	d := &storage.DeviceAuth{
-		DeviceCodeHash: digest(deviceCode), ClientID: client.ID, Scope: scope,
+		DeviceCodeHash: digest(deviceCode), ClientID: client.ID, Scope: scope, Resources: resources,
 		Status: storage.DevicePending, GrantID: newGrantID(now), Interval: p.cfg.DevicePollInterval,
 		CreatedAt: now, ExpiresAt: now.Add(p.cfg.DeviceCodeExpire),
 	}
@@ -165,11 +170,16 @@ func (p *Provider) grantDeviceCode(r *http.Request, form url.Values, c *storage.
 	case d.Status == storage.DevicePending:
 		return nil, newErr(errAuthorizationPending, "The user has not yet finished the authorization.")
 	}
+	audience, e := p.tokenResources(c, form["resource"], d.Resources)
+	if e != nil {
+		return nil, e
+	}
 	grant := &storage.Grant{
 		ID: d.GrantID, ClientID: c.ID, UserID: d.UserID, SessionID: d.SessionID, Scope: d.Scope,
 		AuthTime: d.AuthTime, CreatedAt: now, ExpiresAt: now.Add(p.cfg.RefreshTokenExpire),
+		Resources: d.Resources,
 	}
-	resp, toks, err := p.mintTokens(r, c, grant, d.Scope, "", true)
+	resp, toks, err := p.mintTokens(r, c, grant, d.Scope, "", true, audience)
 	if err != nil {
 		return nil, err
 	}

@@ -160,7 +160,7 @@ func TestTokenExchangeRefusals(t *testing.T) {
 		{"resource URI without a policy", e.svc, e.svcSecret, with(subjectAccess(own), "resource", "https://api.example/orders"), "invalid_target"},
 		{"relative resource", e.svc, e.svcSecret, with(subjectAccess(own), "resource", "/orders"), "invalid_target"},
 		{"refresh token requested", e.svc, e.svcSecret, with(subjectAccess(own), "requested_token_type", "urn:ietf:params:oauth:token-type:refresh_token"), "invalid_request"},
-		{"audience sent twice", e.svc, e.svcSecret, url.Values{"subject_token": {own}, "subject_token_type": {op.TokenTypeAccessToken}, "audience": {e.api, e.web}}, "invalid_request"},
+		{"one unknown audience of two", e.svc, e.svcSecret, url.Values{"subject_token": {own}, "subject_token_type": {op.TokenTypeAccessToken}, "audience": {e.api, "nobody"}}, "invalid_target"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -17,7 +17,7 @@ import (
 // always an error page, a login redirect, a consent page or a redirect to the
 // registered redirect URI — never a crash, a 5xx or a redirect elsewhere.
 func FuzzAuthorize(f *testing.F) {
-	env := newTestEnv(f, nil)
+	env := newTestEnv(f, func(c *op.Config) { c.Resources = []op.Resource{{URI: resOrders}, {URI: resMCP}} })
 	id, _ := env.client(storage.Client{ResponseTypes: []string{"code", "id_token token", "code id_token"}})
 	pub, _ := env.client(storage.Client{Type: storage.Public})
 	for _, seed := range []string{
@@ -26,6 +26,8 @@ func FuzzAuthorize(f *testing.F) {
 		"client_id=" + pub + "&redirect_uri=" + url.QueryEscape(rpCallback) + "&response_type=code&scope=openid&code_challenge=abc&code_challenge_method=S256",
 		"client_id=" + id + "&redirect_uri=" + url.QueryEscape(rpCallback) + "&prompt=none%20login&max_age=x&scope=openid%20openid",
 		"client_id=&redirect_uri=%zz", "a=1&a=2", ";;;&&&==",
+		"client_id=" + id + "&redirect_uri=" + url.QueryEscape(rpCallback) + "&response_type=code&scope=openid&resource=" + url.QueryEscape(resOrders) + "&resource=" + url.QueryEscape(resMCP),
+		"client_id=" + id + "&redirect_uri=" + url.QueryEscape(rpCallback) + "&response_type=code&scope=openid&resource=https:&resource=%23x&resource=urn:a",
 	} {
 		f.Add(seed)
 	}
@@ -50,13 +52,15 @@ func FuzzAuthorize(f *testing.F) {
 // FuzzToken posts arbitrary bodies to /token: the answer is always an
 // RFC 6749 §5.2 JSON error (or a token), never a crash or a 5xx.
 func FuzzToken(f *testing.F) {
-	env := newTestEnv(f, nil)
-	id, secret := env.client(storage.Client{})
+	env := newTestEnv(f, func(c *op.Config) { c.Resources = []op.Resource{{URI: resOrders}, {URI: resMCP}} })
+	id, secret := env.client(storage.Client{Scope: []string{"openid", "api"}})
 	for _, seed := range []string{
 		"grant_type=authorization_code&code=abc&redirect_uri=" + url.QueryEscape(rpCallback) + "&client_id=" + id + "&client_secret=" + secret,
 		"grant_type=refresh_token&refresh_token=abc&scope=openid&client_id=" + id + "&client_secret=" + secret,
 		"grant_type=authorization_code&code_verifier=" + strings.Repeat("a", 43) + "&client_id=" + id,
 		"client_id=%zz", "grant_type=&grant_type=", strings.Repeat("a=b&", 100),
+		"grant_type=client_credentials&scope=api&resource=" + url.QueryEscape(resOrders) + "&resource=" + url.QueryEscape(resMCP),
+		"grant_type=client_credentials&resource=/x&resource=https://a%23b&audience=x&audience=y",
 	} {
 		f.Add(seed, true)
 		f.Add(seed, false)

@@ -21,12 +21,16 @@ func (p *Provider) grantClientCredentials(r *http.Request, form url.Values, c *s
 			return nil, newErr(errInvalidScope, "The requested scope exceeds the client's registered scope.")
 		}
 	}
+	resources, e := p.requestedResources(c, form["resource"])
+	if e != nil {
+		return nil, e
+	}
 	now := p.now()
 	access := newSecret()
-	g := &storage.Grant{ID: newGrantID(now), ClientID: c.ID, Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire)}
+	g := &storage.Grant{ID: newGrantID(now), ClientID: c.ID, Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire), Resources: resources}
 	tok := &storage.Token{
 		Hash: digest(access), Kind: storage.AccessToken, GrantID: g.ID, ClientID: c.ID,
-		Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire), JKT: boundJKT(r),
+		Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire), JKT: boundJKT(r), Audience: resources,
 	}
 	if err := p.store.CreateGrant(r.Context(), g, tok); err != nil {
 		return nil, err

@@ -42,12 +42,16 @@ func (p *Provider) grantAuthorizationCode(r *http.Request, form url.Values, c *s
 	if err := checkCodeJKT(r, ac); err != nil {
 		return nil, err
 	}
+	audience, e := p.tokenResources(c, form["resource"], ac.Resources)
+	if e != nil {
+		return nil, e
+	}
 	grant := &storage.Grant{
 		ID: ac.GrantID, ClientID: c.ID, UserID: ac.UserID, SessionID: ac.SessionID, Scope: ac.Scope,
 		Claims: ac.Claims, Nonce: ac.Nonce, AuthTime: ac.AuthTime, CreatedAt: now,
-		ExpiresAt: now.Add(p.cfg.RefreshTokenExpire),
+		ExpiresAt: now.Add(p.cfg.RefreshTokenExpire), Resources: ac.Resources,
 	}
-	resp, toks, err := p.mintTokens(r, c, grant, ac.Scope, ac.Nonce, true)
+	resp, toks, err := p.mintTokens(r, c, grant, ac.Scope, ac.Nonce, true, audience)
 	if err != nil {
 		return nil, err
 	}
@@ -109,13 +113,14 @@ func storedChallenge(challenge, method string) string {
 
 // mintTokens makes the access token, the refresh token and (for openid
 // requests) the ID token of a new grant; the caller stores them.
-func (p *Provider) mintTokens(r *http.Request, c *storage.Client, g *storage.Grant, scope scopeSet, nonce string, refresh bool) (*tokenResponse, []*storage.Token, error) {
+// audience is the access token's (RFC 8707 §2.2: a subset of g.Resources).
+func (p *Provider) mintTokens(r *http.Request, c *storage.Client, g *storage.Grant, scope scopeSet, nonce string, refresh bool, audience []string) (*tokenResponse, []*storage.Token, error) {
 	now := p.now()
 	access := newSecret()
 	jkt := boundJKT(r) // RFC 9449 §5: bound to the proof's key, if any
 	toks := []*storage.Token{{
 		Hash: digest(access), Kind: storage.AccessToken, GrantID: g.ID, ClientID: c.ID, UserID: g.UserID,
-		Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire), JKT: jkt,
+		Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire), JKT: jkt, Audience: audience,
 	}}
 	resp := &tokenResponse{AccessToken: access, TokenType: tokenType(jkt), ExpiresIn: int(p.cfg.TokenExpire.Seconds()), Scope: scope.String()}
 	if refresh {

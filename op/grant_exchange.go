@@ -81,8 +81,10 @@ type TokenExchangeArgs struct {
 	Actor *ExchangeToken
 	// Audience are the requested audiences: registered client ids.
 	Audience []string
-	// Resource are the requested resource URIs (RFC 8707), which only a
-	// hook can map to a decision; without a hook they are refused.
+	// Resource are the requested resource URIs (RFC 8707), each an
+	// absolute URI without fragment. Without a hook only those the client
+	// may ask for at every grant are allowed (Config.Resources, or the
+	// client's own list); a hook decides on any.
 	Resource []string
 	// Scope is the scope to issue; the hook may narrow it.
 	Scope []string
@@ -118,23 +120,28 @@ func (p *Provider) grantTokenExchange(r *http.Request, form url.Values, c *stora
 			return nil, exchangeTokenError("actor_token", err)
 		}
 	}
-	var audience, resource []string
-	if a := form.Get("audience"); a != "" {
-		// The audience is a registered client: the resource server that
+	// RFC 8693 §2.1: audience and resource may each be repeated.
+	if len(form["audience"]) > MaxResources {
+		return nil, newErr(errInvalidTarget, "The request names more than %d audiences.", MaxResources)
+	}
+	var audience []string
+	for _, a := range form["audience"] {
+		// An audience is a registered client: the resource server that
 		// will introspect the token.
 		if _, err := p.client(ctx, a); errors.Is(err, storage.ErrNotFound) {
 			return nil, newErr(errInvalidTarget, "The audience %q is not known here.", a)
 		} else if err != nil {
 			return nil, err
 		}
-		audience = []string{a}
-	}
-	if res := form.Get("resource"); res != "" {
-		if u, err := url.Parse(res); err != nil || !u.IsAbs() || u.Fragment != "" {
-			// RFC 8707 §2
-			return nil, newErr(errInvalidTarget, "The resource must be an absolute URI without a fragment.")
+		if !slices.Contains(audience, a) {
+			audience = append(audience, a)
 		}
-		resource = []string{res}
+	}
+	// Resources are read as at every other grant (RFC 8707 §2); whether the
+	// client may have them is the policy's decision below.
+	resource, e := parseResources(form["resource"])
+	if e != nil {
+		return nil, e
 	}
 	scope := scopeSet(subject.Scope)
 	if s := form.Get("scope"); s != "" {
@@ -186,16 +193,23 @@ func (p *Provider) grantTokenExchange(r *http.Request, form url.Values, c *stora
 	g := &storage.Grant{
 		ID: newGrantID(now), ClientID: c.ID, UserID: args.UserID, SessionID: subject.sessionID,
 		Scope: args.Scope, AuthTime: subject.authTime, CreatedAt: now, ExpiresAt: exp, Actor: act,
+		Resources: resource,
+	}
+	aud := slices.Clone(audience)
+	for _, res := range resource {
+		if !slices.Contains(aud, res) {
+			aud = append(aud, res)
+		}
 	}
 	tok := &storage.Token{
 		Hash: digest(access), Kind: storage.AccessToken, GrantID: g.ID, ClientID: c.ID, UserID: args.UserID,
-		Scope: args.Scope, CreatedAt: now, ExpiresAt: exp, Audience: audience, JKT: boundJKT(r),
+		Scope: args.Scope, CreatedAt: now, ExpiresAt: exp, Audience: aud, JKT: boundJKT(r),
 	}
 	if err := p.store.CreateGrant(ctx, g, tok); err != nil {
 		return nil, err
 	}
 	p.log.InfoContext(ctx, "token exchanged", "client_id", c.ID, "subject_type", subject.Type,
-		"subject_client", subject.ClientID, "delegation", actor != nil, "audience", audience)
+		"subject_client", subject.ClientID, "delegation", actor != nil, "audience", aud)
 	return &tokenResponse{
 		AccessToken: access, IssuedTokenType: TokenTypeAccessToken, TokenType: tokenType(tok.JKT),
 		ExpiresIn: int(exp.Sub(now).Seconds()), Scope: scopeSet(args.Scope).String(),
@@ -203,9 +217,10 @@ func (p *Provider) grantTokenExchange(r *http.Request, form url.Values, c *stora
 }
 
 // exchangePolicy decides. Without a hook only the default is allowed: a
-// client exchanging its own access token for another audience or a
-// narrower scope, with no actor (no one else's token, no delegation, no
-// foreign JWT, no resource URI).
+// client exchanging its own access token for other audiences, resources
+// it may ask for (as at every grant, RFC 8707) or a narrower scope, with
+// no actor (no one else's token, no delegation, no foreign JWT). A hook
+// decides everything itself, resources included.
 func (p *Provider) exchangePolicy(ctx context.Context, a *TokenExchangeArgs) error {
 	if h := p.cfg.Hooks.TokenExchange; h != nil {
 		if err := h(ctx, a); err != nil {
@@ -218,9 +233,12 @@ func (p *Provider) exchangePolicy(ctx context.Context, a *TokenExchangeArgs) err
 		}
 		return nil
 	}
+	for _, res := range a.Resource {
+		if !p.resourceAllowed(a.Client, res) {
+			return newErr(errInvalidTarget, "The resource %q is not available to this client.", res)
+		}
+	}
 	switch {
-	case len(a.Resource) > 0:
-		return newErr(errInvalidTarget, "No policy here issues tokens for a resource URI; use audience.")
 	case a.Actor != nil:
 		return newErr(errInvalidRequest, "Delegation (actor_token) is not allowed by this server's policy.")
 	case a.Subject.Type != TokenTypeAccessToken || a.Subject.ClientID != a.Client.ID:

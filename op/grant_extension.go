@@ -62,13 +62,17 @@ func (p *Provider) extensionGrant(gt string, h GrantHandler) grantFunc {
 				return nil, newErr(errInvalidScope, "The scope %q exceeds the client's registered scope.", s)
 			}
 		}
+		resources, e := p.requestedResources(c, form["resource"])
+		if e != nil {
+			return nil, e
+		}
 		now := p.now()
 		access := newSecret()
 		g := &storage.Grant{ID: newGrantID(now), ClientID: c.ID, UserID: d.UserID, Scope: scope,
-			CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire)}
+			CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire), Resources: resources}
 		tok := &storage.Token{
 			Hash: digest(access), Kind: storage.AccessToken, GrantID: g.ID, ClientID: c.ID, UserID: d.UserID,
-			Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire),
+			Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire), Audience: resources,
 		}
 		if err := p.store.CreateGrant(r.Context(), g, tok); err != nil {
 			return nil, err

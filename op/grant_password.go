@@ -24,6 +24,10 @@ func (p *Provider) grantPassword(r *http.Request, form url.Values, c *storage.Cl
 			return nil, newErr(errInvalidScope, "The scope %q is not available to this client.", s)
 		}
 	}
+	resources, e := p.requestedResources(c, form["resource"])
+	if e != nil {
+		return nil, e
+	}
 	user, err := auth.AuthenticatePassword(r, username, password)
 	var throttled *ThrottledError
 	switch {
@@ -41,8 +45,9 @@ func (p *Provider) grantPassword(r *http.Request, form url.Values, c *storage.Cl
 	g := &storage.Grant{
 		ID: newGrantID(now), ClientID: c.ID, UserID: user.ID, SessionID: user.SessionID, Scope: scope,
 		AuthTime: user.AuthTime, CreatedAt: now, ExpiresAt: now.Add(p.cfg.RefreshTokenExpire),
+		Resources: resources,
 	}
-	resp, toks, err := p.mintTokens(r, c, g, scope, "", true)
+	resp, toks, err := p.mintTokens(r, c, g, scope, "", true, resources)
 	if err != nil {
 		return nil, err
 	}

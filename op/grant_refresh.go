@@ -62,11 +62,15 @@ func (p *Provider) grantRefreshToken(r *http.Request, form url.Values, c *storag
 		}
 		scope = kept
 	}
+	audience, e := p.tokenResources(c, form["resource"], grant.Resources)
+	if e != nil {
+		return nil, e
+	}
 	access, refresh := newSecret(), newSecret()
 	jkt := boundJKT(r)
 	accessTok := &storage.Token{
 		Hash: digest(access), Kind: storage.AccessToken, GrantID: grant.ID, ClientID: c.ID, UserID: grant.UserID,
-		Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire), JKT: jkt,
+		Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire), JKT: jkt, Audience: audience,
 	}
 	next := p.refreshToken(refresh, grant, now)
 	next.JKT = old.JKT // a bound refresh token stays bound to its key (RFC 9449 §5)

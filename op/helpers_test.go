@@ -280,7 +280,7 @@ func (b *browser) consent(pg *page, allow bool) *page {
 	}
 	form := url.Values{}
 	for _, m := range hiddenInput.FindAllStringSubmatch(pg.body, -1) {
-		form.Set(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
+		form.Add(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
 	}
 	if allow {
 		form.Set("allow", "Authorize")

@@ -64,8 +64,11 @@ func (p *Provider) introspection(r *http.Request, caller *storage.Client, value 
 		return nil, "storage error: " + err.Error(), nil
 	}
 	// The audience check: the token's client must be in the caller's scope.
-	// A token from token exchange is also for its audience (RFC 8693 §2.1).
-	if !p.cfg.InsecureIntrospectionAnyAudience && !slices.Contains(caller.Scope, tok.ClientID) && !slices.Contains(tok.Audience, caller.ID) {
+	// A token with an audience is also for it: the caller itself (an
+	// audience of token exchange, RFC 8693 §2.1) or a resource URI the
+	// caller's scope names (RFC 8707: the resource server it serves).
+	if !p.cfg.InsecureIntrospectionAnyAudience && !slices.Contains(caller.Scope, tok.ClientID) &&
+		!slices.ContainsFunc(tok.Audience, func(a string) bool { return a == caller.ID || slices.Contains(caller.Scope, a) }) {
 		return nil, "token audience not in the caller's scope", nil
 	}
 	client, err := p.client(ctx, tok.ClientID)

@@ -39,6 +39,11 @@ type Introspector struct {
 	// DPoP proofs must name (RFC 9449 §4.3 htu). DPoP-bound tokens are
 	// refused without it; bearer tokens do not need it.
 	ResourceURL string
+	// Resource is the resource server's resource indicator (RFC 8707):
+	// when set, only tokens whose audience names it are accepted; a live
+	// token for another resource is refused as invalid (ErrTokenInactive
+	// from Check). Empty: any audience.
+	Resource string
 	// Replays remembers DPoP proofs' jti values so that each is used once.
 	// Defaults to an in-memory store of this process; resource servers on
 	// several nodes pass shared storage (a storage.Provider does).
@@ -160,6 +165,7 @@ func (c cachedIntrospection) result() (*TokenInfo, error) {
 	}
 	cp := *c.info
 	cp.Scope = slices.Clone(c.info.Scope)
+	cp.Audience = slices.Clone(c.info.Audience)
 	return &cp, nil
 }
 
@@ -220,12 +226,29 @@ func (in *Introspector) ask(ctx context.Context, token string) (*TokenInfo, erro
 		Cnf       struct {
 			JKT string `json:"jkt"`
 		} `json:"cnf"`
+		Aud json.RawMessage `json:"aud"`
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(nil, resp.Body, 1<<20)).Decode(&r); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrIntrospectionFailed, err)
 	}
 	if !r.Active || r.TokenType == "refresh_token" {
 		return nil, ErrTokenInactive
+	}
+	// RFC 7662 §2.2: aud is a string or an array of strings. Ours says
+	// the client id for a token without resources.
+	var aud []string
+	if len(r.Aud) > 0 && json.Unmarshal(r.Aud, &aud) != nil {
+		var one string
+		if json.Unmarshal(r.Aud, &one) != nil {
+			return nil, fmt.Errorf("%w: malformed aud", ErrIntrospectionFailed)
+		}
+		aud = []string{one}
+	}
+	if len(aud) == 1 && aud[0] == r.ClientID {
+		aud = nil
+	}
+	if in.Resource != "" && !slices.Contains(aud, in.Resource) {
+		return nil, fmt.Errorf("%w: not meant for %s", ErrTokenInactive, in.Resource)
 	}
 	// The provider reports a client-credentials token with the client as
 	// its subject (op's introspection endpoint does).
@@ -236,6 +259,7 @@ func (in *Introspector) ask(ctx context.Context, token string) (*TokenInfo, erro
 		Scope:             strings.Fields(r.Scope),
 		ExpiresAt:         time.Unix(r.Exp, 0).UTC(),
 		JKT:               r.Cnf.JKT,
+		Audience:          aud,
 	}, nil
 }
 

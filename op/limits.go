@@ -29,6 +29,9 @@ const (
 	// MaxJWTBytes bounds id_token_hint, request objects and other JWTs
 	// received as parameters.
 	MaxJWTBytes = 8 << 10
+	// MaxResources bounds the resource indicators of one request (RFC 8707)
+	// and of one client's registration.
+	MaxResources = 16
 )
 
 // paramLimit is the maximum size of the named parameter.
@@ -36,7 +39,9 @@ func paramLimit(name string) int {
 	switch name {
 	case "claims":
 		return MaxClaimsBytes
-	case "id_token_hint", "request", "client_assertion", "assertion", "logout_token":
+	case "id_token_hint", "request", "client_assertion", "assertion", "logout_token",
+		// Tokens that may be JWT access tokens (RFC 9068).
+		"token", "subject_token", "actor_token":
 		return MaxJWTBytes
 	}
 	return MaxParamBytes
@@ -63,6 +68,9 @@ func checkLimits(params url.Values) *Error {
 		if countFields(v, MaxScopes+1) > MaxScopes {
 			return newErr(errInvalidScope, "The scope parameter has more than %d values.", MaxScopes)
 		}
+	}
+	if len(params["resource"]) > MaxResources {
+		return newErr(errInvalidTarget, "The request names more than %d resources.", MaxResources)
 	}
 	for _, v := range params["claims"] {
 		if jsonDepth(v) > MaxClaimsDepth {

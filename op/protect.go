@@ -40,6 +40,9 @@ type TokenInfo struct {
 	// 9449 §6), whose proof the middleware has checked; empty for bearer
 	// tokens.
 	JKT string
+	// Audience is the token's aud when it was issued for resources (RFC
+	// 8707) or audiences (RFC 8693); empty for a token of the client itself.
+	Audience []string
 }
 
 type tokenInfoKey struct{}
@@ -56,11 +59,27 @@ func TokenInfoFrom(ctx context.Context) (*TokenInfo, bool) {
 // carrying every one of scopes. Missing, expired or revoked tokens get 401
 // invalid_token, too narrow ones 403 insufficient_scope (RFC 6750 §3).
 func (p *Provider) Protect(scopes ...string) func(http.Handler) http.Handler {
+	return p.protect("", scopes)
+}
+
+// ProtectResource is Protect for a resource with its own identifier (RFC
+// 8707): a token is accepted only when its audience names resource, so a
+// token issued for another API is refused (401 invalid_token) even though
+// it is live.
+func (p *Provider) ProtectResource(resource string, scopes ...string) func(http.Handler) http.Handler {
+	return p.protect(resource, scopes)
+}
+
+func (p *Provider) protect(resource string, scopes []string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			tok, _, e := p.accessToken(r, p.resourceURL(r))
 			if e != nil {
 				p.writeBearerError(w, r, e, "")
+				return
+			}
+			if resource != "" && !slices.Contains(tok.Audience, resource) {
+				p.writeBearerError(w, r, wrongAudience(), "")
 				return
 			}
 			if missing := missingScopes(tok.Scope, scopes); missing != "" {
@@ -88,6 +107,7 @@ func (p *Provider) tokenInfo(ctx context.Context, tok *storage.Token) (*TokenInf
 		Scope:             slices.Clone(tok.Scope),
 		ExpiresAt:         time.Unix(tok.ExpiresAt.Unix(), 0).UTC(),
 		JKT:               tok.JKT,
+		Audience:          slices.Clone(tok.Audience),
 	}
 	if tok.UserID == "" {
 		return info, nil
@@ -114,4 +134,10 @@ func missingScopes(have, need []string) string {
 
 func insufficientScope(missing string) *Error {
 	return &Error{Code: errInsufficientScope, Description: "The access token lacks the scope: " + missing, Status: http.StatusForbidden}
+}
+
+// wrongAudience is RFC 6750 §3.1's invalid_token for a token meant for
+// another resource (RFC 8707 §2).
+func wrongAudience() *Error {
+	return &Error{Code: errInvalidToken, Description: "The access token is not meant for this resource.", Status: http.StatusUnauthorized}
 }

@@ -294,6 +294,13 @@ func (p *Provider) clientFromMetadata(md *ClientMetadata, id string) (*storage.C
 			return nil, "", newErr(errInvalidClientMetadata, "The scope %q is not one this server offers.", s)
 		}
 	}
+	// Nor does it name resources the operator did not declare: a token
+	// for a resource is one its server accepts.
+	for _, r := range asked.Resources {
+		if _, ok := p.declaredResource(r); !ok {
+			return nil, "", newErr(errInvalidClientMetadata, "The resource %q is not one this server issues tokens for.", r)
+		}
+	}
 	c, secret, err := NewClient(asked, p.cfg.Sealer, p.now(), &ClientOptions{InsecureAllowHTTP: p.cfg.Registration.InsecureAllowHTTP})
 	if err != nil {
 		code := errInvalidClientMetadata

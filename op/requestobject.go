@@ -67,6 +67,15 @@ func (p *Provider) requestObjectParams(ctx context.Context, c *storage.Client, f
 		case "request", "request_uri":
 			return nil, newErr(errInvalidRequestObject, "A request object must not contain %s (OIDC Core §6.1).", k)
 		}
+		var list []string
+		if k == "resource" && json.Unmarshal(v, &list) == nil {
+			// RFC 8707 §2 with RFC 9101 §4: several resources are an array.
+			if len(list) == 0 {
+				return nil, newErr(errInvalidRequestObject, "The request object's resource array is empty.")
+			}
+			merged[k] = list
+			continue
+		}
 		var s string
 		if err := json.Unmarshal(v, &s); err != nil {
 			// Numbers (max_age), booleans and JSON objects (claims) keep

@@ -26,7 +26,7 @@ func (p *Provider) respond(w http.ResponseWriter, r *http.Request, req *authRequ
 			Hash: digest(code), GrantID: grantID, ClientID: req.client.ID, UserID: user.ID,
 			SessionID: user.SessionID, RedirectURI: req.redirectURI, Scope: req.scope,
 			Nonce: req.nonce, Claims: req.claims, CodeChallenge: storedChallenge(req.challenge, req.method), CodeChallengeMethod: req.method,
-			DPoPJKT:  req.dpopJKT,
+			DPoPJKT: req.dpopJKT, Resources: req.resources,
 			AuthTime: user.AuthTime.UTC(), CreatedAt: now, ExpiresAt: now.Add(p.cfg.CodeExpire),
 		})
 		if err != nil {
@@ -41,11 +41,12 @@ func (p *Provider) respond(w http.ResponseWriter, r *http.Request, req *authRequ
 		g := &storage.Grant{
 			ID: newGrantID(now), ClientID: req.client.ID, UserID: user.ID, SessionID: user.SessionID,
 			Scope: req.scope, Claims: req.claims, Nonce: req.nonce, AuthTime: user.AuthTime.UTC(),
-			CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire),
+			CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire), Resources: req.resources,
 		}
 		at := &storage.Token{
 			Hash: digest(accessToken), Kind: storage.AccessToken, GrantID: g.ID, ClientID: g.ClientID,
 			UserID: user.ID, Scope: req.scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire),
+			Audience: req.resources,
 		}
 		if err := p.store.CreateGrant(ctx, g, at); err != nil {
 			p.authError(w, r, &redirectError{e: asError(err), req: req})

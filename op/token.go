@@ -106,6 +106,10 @@ func (p *Provider) clientRequest(w http.ResponseWriter, r *http.Request) (form u
 	return form, client, true
 }
 
+// multiValued names the parameters that may be repeated: resource (RFC
+// 8707 §2) and audience (RFC 8693 §2.1).
+func multiValued(name string) bool { return name == "resource" || name == "audience" }
+
 func postForm(r *http.Request) (url.Values, error) {
 	ct := r.Header.Get("Content-Type")
 	if mt, _, _ := strings.Cut(ct, ";"); !strings.EqualFold(strings.TrimSpace(mt), "application/x-www-form-urlencoded") {
@@ -120,7 +124,7 @@ func postForm(r *http.Request) (url.Values, error) {
 		return nil, newErr(errInvalidRequest, "The request body could not be parsed, or is longer than %d bytes.", MaxFormBytes)
 	}
 	for k, v := range r.PostForm {
-		if len(v) > 1 {
+		if len(v) > 1 && !multiValued(k) {
 			return nil, newErr(errInvalidRequest, "The %s parameter was sent more than once.", k)
 		}
 	}

@@ -70,7 +70,7 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 	c.fs.StringVar(&spec.ContactEmail, "contact-email", "", "contact email")
 	c.fs.StringVar(&spec.LogoURL, "logo-url", "", "logo URL: fetched once now (https, public addresses only, at most 256 KiB) and served by oidcd itself; pages never load it from there")
 	logoFile := c.fs.String("logo-file", "", "logo image `file` (PNG, JPEG, GIF or WebP, at most 256 KiB) that oidcd serves on the consent page")
-	var grantTypes, requestURIs stringList
+	var grantTypes, requestURIs, resources stringList
 	var jwksFile string
 	c.fs.StringVar(&spec.TokenEndpointAuthMethod, "token-endpoint-auth-method", "", "client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt or none (default: either secret method; none for public clients)")
 	c.fs.Var(&grantTypes, "grant-type", "grant type the client may use, repeatable: authorization_code, implicit, refresh_token, client_credentials, password, device_code (RFC 8628; needs OIDCD_DEVICE_FLOW_ENABLE), token_exchange (RFC 8693; needs OIDCD_TOKEN_EXCHANGE_ENABLE) (default: every enabled grant but password, device_code and token_exchange)")
@@ -85,6 +85,7 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 	c.fs.StringVar(&spec.UserinfoEncryptedResponseAlg, "userinfo-encrypted-response-alg", "", "encrypt the client's userinfo responses to its key (the algorithms of --id-token-encrypted-response-alg)")
 	c.fs.StringVar(&spec.UserinfoEncryptedResponseEnc, "userinfo-encrypted-response-enc", "", "content encryption of the client's userinfo responses (default A128CBC-HS256)")
 	c.fs.Var(&requestURIs, "request-uri", "URL the client may pass as request_uri (a request object to fetch), repeatable")
+	c.fs.Var(&resources, "resource", "resource indicator (RFC 8707: absolute URI without fragment) the client may ask tokens for, repeatable (default: those of OIDCD_RESOURCES)")
 	c.fs.StringVar(&spec.RequestObjectSigningAlg, "request-object-signing-alg", "", "the only alg accepted for the client's request objects (none must be given to accept unsigned ones)")
 	c.fs.StringVar(&spec.SubjectType, "subject-type", "", "public (default) or pairwise: a sub per sector, so clients of different sectors cannot correlate users (OIDC Core §8)")
 	c.fs.StringVar(&spec.SectorIdentifierURI, "sector-identifier-uri", "", "https URL of a JSON array listing the client's redirect URIs (pairwise clients on several hosts)")
@@ -111,6 +112,7 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 	}
 	spec.GrantTypes = grantTypes
 	spec.RequestURIs = requestURIs
+	spec.Resources = resources
 	if jwksFile != "" {
 		b, err := os.ReadFile(jwksFile)
 		if err != nil {

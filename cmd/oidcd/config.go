@@ -41,6 +41,9 @@ type Settings struct {
 	Templates string
 
 	PasswordMinLength int
+	// Resources is OIDCD_RESOURCES, space-separated; serve turns it into
+	// op.Config.Resources (op.New checks each URI).
+	Resources string
 
 	TLSCert     string
 	TLSKey      string
@@ -118,6 +121,7 @@ var settingsTable = []setting{
 	{name: "dpop_require_nonce", kind: kBool, def: "false", help: "make every DPoP proof carry a server nonce (DPoP-Nonce header; stateless, shared by all nodes)", target: func(s *Settings) any { return &s.Server.Provider.DPoPRequireNonce }},
 	{name: "dpop_proof_window", kind: kSeconds, def: "60", help: "how far a DPoP proof's iat may lie from now; its jti is remembered twice as long", target: func(s *Settings) any { return &s.Server.Provider.DPoPProofWindow }},
 	{name: "token_exchange_enable", kind: kBool, def: "false", help: "enable OAuth 2.0 Token Exchange (RFC 8693) for clients created with --grant-type token_exchange: a client may exchange its own access tokens for another audience or a narrower scope", target: func(s *Settings) any { return &s.Server.Provider.TokenExchange }},
+	{name: "resources", kind: kString, help: "resource indicators (RFC 8707: absolute URIs, space-separated) every client may ask tokens for with the resource parameter; the tokens' audience names them (a client created with --resource may ask only for its own)", target: func(s *Settings) any { return &s.Resources }},
 	{name: "device_code_expire", kind: kSeconds, def: "600", help: "device code and user code lifetime", target: func(s *Settings) any { return &s.Server.Provider.DeviceCodeExpire }},
 	{name: "device_poll_interval", kind: kSeconds, def: "5", help: "minimum seconds between a device's polls of the token endpoint", target: func(s *Settings) any { return &s.Server.Provider.DevicePollInterval }},
 	{name: "user_code_max_failures", kind: kInt, def: "10", help: "wrong user codes per IP on the /device page before further codes are refused unchecked", target: func(s *Settings) any { return &s.Server.Provider.UserCodeMaxFailures }},

@@ -16,10 +16,12 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/oidcd/oidcd/op"
 	"github.com/oidcd/oidcd/server"
 	"github.com/oidcd/oidcd/storage"
 )
@@ -124,6 +126,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	// /register always answers; it needs an initial access token ('oidcd
 	// registration-tokens create') unless OIDCD_REGISTRATION_OPEN.
 	cfg.Provider.Registration.Enabled = true
+	cfg.Provider.Resources = s.resources()
 	srv, err := server.New(ctx, cfg)
 	if aerr := <-adminDone; aerr != nil {
 		return aerr
@@ -274,4 +277,14 @@ func warnIssuerPort(issuer string, addr net.Addr, log *slog.Logger) {
 		log.Warn("the issuer's port differs from the listen port: clients following discovery will miss this server; set --issuer (OIDCD_ISSUER) to the URL clients use",
 			"issuer", issuer, "listen", addr.String())
 	}
+}
+
+// resources are the declared resources of OIDCD_RESOURCES (op.New checks
+// each URI).
+func (s *Settings) resources() []op.Resource {
+	var out []op.Resource
+	for _, u := range strings.Fields(s.Resources) {
+		out = append(out, op.Resource{URI: u})
+	}
+	return out
 }
