@@ -147,12 +147,9 @@ func checkClientMetadata(c *storage.Client, allowHTTP bool) []error {
 	var rerrs []error
 	m.Resources, rerrs = checkClientResources(m.Resources)
 	errs = append(errs, rerrs...)
-	for name, set := range map[string]bool{
-		"access_token_signed_response_alg": m.AccessTokenSignedResponseAlg != "",
-	} {
-		if set {
-			errs = append(errs, fmt.Errorf("%s is not supported", name))
-		}
+	if a := m.AccessTokenSignedResponseAlg; a != "" && !slices.Contains(accessTokenAlgs(), a) {
+		// RFC 9068 §2.1: asymmetric, one of the server's key types.
+		errs = append(errs, fmt.Errorf("access_token_signed_response_alg %q is not supported (supported: %s)", a, strings.Join(accessTokenAlgs(), ", ")))
 	}
 	errs = append(errs, checkEncryptionMetadata(c)...)
 	for name, v := range map[string]string{"software_id": m.SoftwareID, "software_version": m.SoftwareVersion} {

@@ -26,11 +26,14 @@ func (p *Provider) grantClientCredentials(r *http.Request, form url.Values, c *s
 		return nil, e
 	}
 	now := p.now()
-	access := newSecret()
 	g := &storage.Grant{ID: newGrantID(now), ClientID: c.ID, Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire), Resources: resources}
 	tok := &storage.Token{
-		Hash: digest(access), Kind: storage.AccessToken, GrantID: g.ID, ClientID: c.ID,
+		Kind: storage.AccessToken, GrantID: g.ID, ClientID: c.ID,
 		Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire), JKT: boundJKT(r), Audience: resources,
+	}
+	access, err := p.newAccessToken(r.Context(), c, g, tok)
+	if err != nil {
+		return nil, err
 	}
 	if err := p.store.CreateGrant(r.Context(), g, tok); err != nil {
 		return nil, err

@@ -116,12 +116,15 @@ func storedChallenge(challenge, method string) string {
 // audience is the access token's (RFC 8707 §2.2: a subset of g.Resources).
 func (p *Provider) mintTokens(r *http.Request, c *storage.Client, g *storage.Grant, scope scopeSet, nonce string, refresh bool, audience []string) (*tokenResponse, []*storage.Token, error) {
 	now := p.now()
-	access := newSecret()
 	jkt := boundJKT(r) // RFC 9449 §5: bound to the proof's key, if any
 	toks := []*storage.Token{{
-		Hash: digest(access), Kind: storage.AccessToken, GrantID: g.ID, ClientID: c.ID, UserID: g.UserID,
+		Kind: storage.AccessToken, GrantID: g.ID, ClientID: c.ID, UserID: g.UserID,
 		Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire), JKT: jkt, Audience: audience,
 	}}
+	access, err := p.newAccessToken(r.Context(), c, g, toks[0])
+	if err != nil {
+		return nil, nil, err
+	}
 	resp := &tokenResponse{AccessToken: access, TokenType: tokenType(jkt), ExpiresIn: int(p.cfg.TokenExpire.Seconds()), Scope: scope.String()}
 	if refresh {
 		rt := newSecret()

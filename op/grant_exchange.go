@@ -189,7 +189,6 @@ func (p *Provider) grantTokenExchange(r *http.Request, form url.Values, c *stora
 	if !subject.ExpiresAt.IsZero() && subject.ExpiresAt.Before(exp) {
 		exp = subject.ExpiresAt // never outlive the subject token
 	}
-	access := newSecret()
 	g := &storage.Grant{
 		ID: newGrantID(now), ClientID: c.ID, UserID: args.UserID, SessionID: subject.sessionID,
 		Scope: args.Scope, AuthTime: subject.authTime, CreatedAt: now, ExpiresAt: exp, Actor: act,
@@ -202,8 +201,12 @@ func (p *Provider) grantTokenExchange(r *http.Request, form url.Values, c *stora
 		}
 	}
 	tok := &storage.Token{
-		Hash: digest(access), Kind: storage.AccessToken, GrantID: g.ID, ClientID: c.ID, UserID: args.UserID,
+		Kind: storage.AccessToken, GrantID: g.ID, ClientID: c.ID, UserID: args.UserID,
 		Scope: args.Scope, CreatedAt: now, ExpiresAt: exp, Audience: aud, JKT: boundJKT(r),
+	}
+	access, err := p.newAccessToken(ctx, c, g, tok)
+	if err != nil {
+		return nil, err
 	}
 	if err := p.store.CreateGrant(ctx, g, tok); err != nil {
 		return nil, err

@@ -67,12 +67,15 @@ func (p *Provider) extensionGrant(gt string, h GrantHandler) grantFunc {
 			return nil, e
 		}
 		now := p.now()
-		access := newSecret()
 		g := &storage.Grant{ID: newGrantID(now), ClientID: c.ID, UserID: d.UserID, Scope: scope,
 			CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire), Resources: resources}
 		tok := &storage.Token{
-			Hash: digest(access), Kind: storage.AccessToken, GrantID: g.ID, ClientID: c.ID, UserID: d.UserID,
+			Kind: storage.AccessToken, GrantID: g.ID, ClientID: c.ID, UserID: d.UserID,
 			Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire), Audience: resources,
+		}
+		access, err := p.newAccessToken(r.Context(), c, g, tok)
+		if err != nil {
+			return nil, err
 		}
 		if err := p.store.CreateGrant(r.Context(), g, tok); err != nil {
 			return nil, err

@@ -66,11 +66,15 @@ func (p *Provider) grantRefreshToken(r *http.Request, form url.Values, c *storag
 	if e != nil {
 		return nil, e
 	}
-	access, refresh := newSecret(), newSecret()
+	refresh := newSecret()
 	jkt := boundJKT(r)
 	accessTok := &storage.Token{
-		Hash: digest(access), Kind: storage.AccessToken, GrantID: grant.ID, ClientID: c.ID, UserID: grant.UserID,
+		Kind: storage.AccessToken, GrantID: grant.ID, ClientID: c.ID, UserID: grant.UserID,
 		Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire), JKT: jkt, Audience: audience,
+	}
+	access, err := p.newAccessToken(ctx, c, grant, accessTok)
+	if err != nil {
+		return nil, err
 	}
 	next := p.refreshToken(refresh, grant, now)
 	next.JKT = old.JKT // a bound refresh token stays bound to its key (RFC 9449 §5)

@@ -63,6 +63,11 @@ func (p *Provider) introspection(r *http.Request, caller *storage.Client, value 
 	} else if err != nil {
 		return nil, "storage error: " + err.Error(), nil
 	}
+	if tok.Kind == storage.AccessToken && looksLikeJWT(value) {
+		if err := p.checkJWTAccessToken(value, tok); err != nil {
+			return nil, "JWT access token: " + err.Error(), nil
+		}
+	}
 	// The audience check: the token's client must be in the caller's scope.
 	// A token with an audience is also for it: the caller itself (an
 	// audience of token exchange, RFC 8693 §2.1) or a resource URI the

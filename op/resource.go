@@ -27,6 +27,10 @@ type Resource struct {
 	// URI is the resource indicator: an absolute URI without a fragment
 	// (RFC 8707 §2), compared exactly.
 	URI string
+	// JWTAccessTokens makes access tokens whose audience names this
+	// resource JWTs (RFC 9068) that the resource server can verify with
+	// the provider's published keys, rather than opaque ones.
+	JWTAccessTokens bool
 }
 
 // parseResource checks one resource indicator (RFC 8707 §2): an absolute

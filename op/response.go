@@ -37,16 +37,20 @@ func (p *Provider) respond(w http.ResponseWriter, r *http.Request, req *authRequ
 	}
 	if req.responseType.token {
 		// Implicit and hybrid access tokens: a grant without refresh tokens.
-		accessToken = newSecret()
 		g := &storage.Grant{
 			ID: newGrantID(now), ClientID: req.client.ID, UserID: user.ID, SessionID: user.SessionID,
 			Scope: req.scope, Claims: req.claims, Nonce: req.nonce, AuthTime: user.AuthTime.UTC(),
 			CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire), Resources: req.resources,
 		}
 		at := &storage.Token{
-			Hash: digest(accessToken), Kind: storage.AccessToken, GrantID: g.ID, ClientID: g.ClientID,
+			Kind: storage.AccessToken, GrantID: g.ID, ClientID: g.ClientID,
 			UserID: user.ID, Scope: req.scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire),
 			Audience: req.resources,
+		}
+		var err error
+		if accessToken, err = p.newAccessToken(ctx, req.client, g, at); err != nil {
+			p.authError(w, r, &redirectError{e: asError(err), req: req})
+			return
 		}
 		if err := p.store.CreateGrant(ctx, g, at); err != nil {
 			p.authError(w, r, &redirectError{e: asError(err), req: req})

@@ -57,6 +57,12 @@ func (p *Provider) accessToken(r *http.Request, htu string) (*storage.Token, *st
 	} else if err != nil {
 		return nil, nil, asError(err)
 	}
+	if looksLikeJWT(pt.value) {
+		if err := p.checkJWTAccessToken(pt.value, tok); err != nil {
+			p.log.InfoContext(r.Context(), "JWT access token refused", "client_id", tok.ClientID, "err", err.Error())
+			return nil, nil, &Error{Code: errInvalidToken, Description: "The access token is invalid, expired or revoked.", Status: http.StatusUnauthorized}
+		}
+	}
 	if e := p.checkResourceProof(r, pt, tok, htu); e != nil {
 		return nil, nil, e
 	}

@@ -44,6 +44,9 @@ type Settings struct {
 	// Resources is OIDCD_RESOURCES, space-separated; serve turns it into
 	// op.Config.Resources (op.New checks each URI).
 	Resources string
+	// JWTResources is OIDCD_JWT_RESOURCES: declared like Resources, with
+	// JWT access tokens (RFC 9068).
+	JWTResources string
 
 	TLSCert     string
 	TLSKey      string
@@ -122,6 +125,7 @@ var settingsTable = []setting{
 	{name: "dpop_proof_window", kind: kSeconds, def: "60", help: "how far a DPoP proof's iat may lie from now; its jti is remembered twice as long", target: func(s *Settings) any { return &s.Server.Provider.DPoPProofWindow }},
 	{name: "token_exchange_enable", kind: kBool, def: "false", help: "enable OAuth 2.0 Token Exchange (RFC 8693) for clients created with --grant-type token_exchange: a client may exchange its own access tokens for another audience or a narrower scope", target: func(s *Settings) any { return &s.Server.Provider.TokenExchange }},
 	{name: "resources", kind: kString, help: "resource indicators (RFC 8707: absolute URIs, space-separated) every client may ask tokens for with the resource parameter; the tokens' audience names them (a client created with --resource may ask only for its own)", target: func(s *Settings) any { return &s.Resources }},
+	{name: "jwt_resources", kind: kString, help: "like resources, but the access tokens for these are JWTs (RFC 9068, typ at+jwt, RS256) that the resource server can verify with the published keys; still revocable through introspection", target: func(s *Settings) any { return &s.JWTResources }},
 	{name: "device_code_expire", kind: kSeconds, def: "600", help: "device code and user code lifetime", target: func(s *Settings) any { return &s.Server.Provider.DeviceCodeExpire }},
 	{name: "device_poll_interval", kind: kSeconds, def: "5", help: "minimum seconds between a device's polls of the token endpoint", target: func(s *Settings) any { return &s.Server.Provider.DevicePollInterval }},
 	{name: "user_code_max_failures", kind: kInt, def: "10", help: "wrong user codes per IP on the /device page before further codes are refused unchecked", target: func(s *Settings) any { return &s.Server.Provider.UserCodeMaxFailures }},

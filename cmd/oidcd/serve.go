@@ -279,12 +279,15 @@ func warnIssuerPort(issuer string, addr net.Addr, log *slog.Logger) {
 	}
 }
 
-// resources are the declared resources of OIDCD_RESOURCES (op.New checks
-// each URI).
+// resources are the declared resources of OIDCD_RESOURCES and
+// OIDCD_JWT_RESOURCES (op.New checks each URI).
 func (s *Settings) resources() []op.Resource {
 	var out []op.Resource
 	for _, u := range strings.Fields(s.Resources) {
 		out = append(out, op.Resource{URI: u})
+	}
+	for _, u := range strings.Fields(s.JWTResources) {
+		out = append(out, op.Resource{URI: u, JWTAccessTokens: true})
 	}
 	return out
 }
