@@ -12,7 +12,7 @@ try {
   const started = Date.now();
   const bin = await buildOidcd(path.join(dir, 'oidcd'));
   console.log(`# built oidcd in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-  const files = ['browser.test.mjs', 'openid-client.test.mjs', 'registration.test.mjs', 'device.test.mjs', 'par.test.mjs', 'logout.test.mjs', 'encryption.test.mjs'];
+  const files = ['browser.test.mjs', 'openid-client.test.mjs', 'registration.test.mjs', 'device.test.mjs', 'par.test.mjs', 'logout.test.mjs', 'encryption.test.mjs', 'resource.test.mjs'];
   const args = ['--test', '--test-concurrency=1', '--test-timeout=120000', ...process.argv.slice(2), ...files];
   code = await new Promise((resolve) => {
     const child = spawn(process.execPath, args, {
