@@ -424,6 +424,17 @@ func TestClientsCommands(t *testing.T) {
 		t.Fatalf("DPoP-bound client:\n%s", out)
 	}
 	fails(t, dir, nil, `unsupported grant type "magic"`, "clients", "create", "--name", "X", "--redirect-uri", "https://x.example/cb", "--grant-type", "magic")
+	// Resource indicators (RFC 8707) and JWT access tokens (RFC 9068):
+	// negative cases first, then the metadata names in the JSON.
+	fails(t, dir, nil, "fragment", "clients", "create", "--name", "X", "--grant-type", "client_credentials", "--resource", "https://api.example/#f")
+	fails(t, dir, nil, "absolute URI", "clients", "create", "--name", "X", "--grant-type", "client_credentials", "--resource", "/api")
+	fails(t, dir, nil, "access_token_signed_response_alg", "clients", "create", "--name", "X", "--grant-type", "client_credentials", "--access-token-signed-response-alg", "HS256")
+	var jwtClient map[string]any
+	json.Unmarshal([]byte(ok(t, dir, "clients", "create", "--name", "API client", "--grant-type", "client_credentials",
+		"--resource", "https://api.example/", "--resource", "urn:example:api", "--access-token-signed-response-alg", "ES256", "--json")), &jwtClient)
+	if fmt.Sprint(jwtClient["resources"]) != "[https://api.example/ urn:example:api]" || jwtClient["access_token_signed_response_alg"] != "ES256" {
+		t.Fatalf("resources and JWT access tokens: %v", jwtClient)
+	}
 
 	ok(t, dir, "clients", "delete", id)
 	fails(t, dir, nil, "no client with id", "clients", "show", id)
