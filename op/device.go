@@ -212,6 +212,9 @@ type DevicePage struct {
 	Client      *storage.Client
 	Scopes      []ScopeInfo
 	ConsentCSRF string
+	// Resources are the resources (RFC 8707) the device's tokens will be
+	// for, on the consent step; empty when it named none.
+	Resources []string
 	// Logo is the local URL of the client's logo, "" without one.
 	Logo string
 }
@@ -427,7 +430,7 @@ func (p *Provider) deviceConsentPage(w http.ResponseWriter, r *http.Request, d *
 	}
 	p.renderDevice(w, http.StatusOK, DevicePage{
 		Step: "consent", Action: p.issuerURL.EscapedPath() + PathDevice, UserCode: formatUserCode(code),
-		Client: client, Scopes: scopes, ConsentCSRF: p.deviceConsentCSRF(user, code),
+		Client: client, Scopes: scopes, ConsentCSRF: p.deviceConsentCSRF(user, code), Resources: d.Resources,
 	})
 }
 

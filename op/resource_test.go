@@ -2,9 +2,11 @@ package op_test
 
 import (
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -347,7 +349,20 @@ func TestResourceClientCredentialsAndDevice(t *testing.T) {
 		t.Fatalf("device authorization: %d %v", st, body)
 	}
 	deviceCode := body["device_code"].(string)
-	if pg := e.browser().approve(body["verification_uri_complete"].(string), true); pg.status != 200 {
+	// The device consent page names the resources.
+	b := e.browser()
+	form := b.get(body["verification_uri_complete"].(string))
+	m := regexp.MustCompile(`name="user_code" value="([^"]*)"`).FindStringSubmatch(form.body)
+	if m == nil {
+		t.Fatalf("verification page: %s", form.body)
+	}
+	consent := b.enterCode(form, html.UnescapeString(m[1]))
+	for _, r := range []string{resOrders, resMCP} {
+		if !strings.Contains(consent.body, "<code>"+r+"</code>") {
+			t.Errorf("the device consent page does not name %s", r)
+		}
+	}
+	if pg := b.deviceConsent(consent, true); pg.status != 200 {
 		t.Fatalf("approve: %d", pg.status)
 	}
 	st, body, _ = e.formRequest(op.PathToken, tv, "", url.Values{"grant_type": {op.GrantTypeDeviceCode},
