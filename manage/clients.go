@@ -371,6 +371,7 @@ func cloneClient(c *storage.Client) *storage.Client {
 	cp.Scope = slices.Clone(c.Scope)
 	cp.GrantTypes = slices.Clone(c.GrantTypes)
 	cp.RequestURIs = slices.Clone(c.RequestURIs)
+	cp.Resources = slices.Clone(c.Resources)
 	cp.LogoImage = bytes.Clone(c.LogoImage)
 	return &cp
 }
