@@ -133,7 +133,8 @@ type node struct {
 	killed bool
 }
 
-// newCluster prepares n nodes on the database dsn; extra settings
+// newCluster prepares n nodes on the database dsn (PostgreSQL, or a SQLite
+// file for a single node); extra settings
 // (KEY=VALUE) apply to every node. Nothing is started yet.
 func newCluster(t *testing.T, dsn string, n int, extra ...string) *cluster {
 	t.Helper()
@@ -155,7 +156,10 @@ func newCluster(t *testing.T, dsn string, n int, extra ...string) *cluster {
 		env := append([]string{}, c.env...)
 		// application_name tells each node's connections apart in
 		// pg_stat_activity.
-		env = append(env, "OIDCD_ADDR=127.0.0.1:0", "OIDCD_DATABASE="+pgtest.WithParam(dsn, "application_name", "oidcd-"+name))
+		env = append(env, "OIDCD_ADDR=127.0.0.1:0")
+		if strings.HasPrefix(dsn, "postgres") {
+			env = append(env, "OIDCD_DATABASE="+pgtest.WithParam(dsn, "application_name", "oidcd-"+name))
+		}
 		c.nodes = append(c.nodes, &node{t: t, name: name, env: env})
 	}
 	lb.mu.Lock()
