@@ -108,6 +108,7 @@ func BenchmarkCodeExchange(b *testing.B) {
 		b.Run(backend, func(b *testing.B) {
 			codes := env.codes(b, b.N)
 			var next atomic.Int64
+			b.ReportAllocs()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -128,6 +129,7 @@ func BenchmarkClientCredentials(b *testing.B) {
 	for _, backend := range backends {
 		env := newBenchEnv(b, backend)
 		b.Run(backend, func(b *testing.B) {
+			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					rec := env.post(b, "/token", "grant_type=client_credentials&scope=api")

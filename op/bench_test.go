@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -73,6 +74,7 @@ func BenchmarkCodeExchange(b *testing.B) {
 			// Like a server under load, keep more requests in flight than
 			// cores, so that one waiting for its commit leaves no core idle.
 			b.SetParallelism(8)
+			b.ReportAllocs()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -102,6 +104,7 @@ func BenchmarkUserinfo(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.SetParallelism(8)
+	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -114,4 +117,53 @@ func BenchmarkUserinfo(b *testing.B) {
 			}
 		}
 	})
+}
+
+// benchPost runs POST path with the form body as client id, in parallel,
+// expecting 200.
+func benchPost(b *testing.B, env *testEnv, path, id, secret, body string) {
+	b.SetParallelism(8)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(id, secret)
+			rec := httptest.NewRecorder()
+			env.p.ServeHTTP(rec, req)
+			if rec.Code != 200 {
+				b.Fatalf("%d %s", rec.Code, rec.Body)
+			}
+		}
+	})
+}
+
+// BenchmarkClientCredentials measures client_credentials token issuance
+// on a durable SQLite file: client authentication, a grant and its token
+// written (group commit), the JSON answer.
+func BenchmarkClientCredentials(b *testing.B) {
+	env := newSQLiteTestEnv(b, nil)
+	id, secret := env.client(op.ClientSpec{Scope: []string{"api"}})
+	benchPost(b, env, "/token", id, secret, "grant_type=client_credentials&scope=api")
+}
+
+// BenchmarkIntrospect measures introspection (RFC 7662) of an active
+// access token by a resource server, on a durable SQLite file.
+func BenchmarkIntrospect(b *testing.B) {
+	env := newSQLiteTestEnv(b, nil)
+	id, secret := env.client(op.ClientSpec{Scope: []string{"api"}})
+	rsID, rsSecret := env.client(op.ClientSpec{Name: "RS", Scope: []string{"token_introspection", id}})
+	req := httptest.NewRequest(http.MethodPost, "/token", strings.NewReader("grant_type=client_credentials&scope=api"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(id, secret)
+	rec := httptest.NewRecorder()
+	env.p.ServeHTTP(rec, req)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &tok); err != nil || tok.AccessToken == "" {
+		b.Fatalf("token: %d %s", rec.Code, rec.Body)
+	}
+	benchPost(b, env, "/introspect", rsID, rsSecret, "token="+tok.AccessToken)
 }
