@@ -12,8 +12,9 @@ import (
 
 var metricsRE = regexp.MustCompile(`msg="metrics listening" addr=(\S+)`)
 
-// OIDCD_METRICS_ADDR serves /metrics on a listener of its own; the public
-// listener never exposes metrics; /healthz and /readyz answer there.
+// OIDCD_METRICS_ADDR serves /metrics and /debug/pprof/ on a listener of its
+// own; the public listener never exposes them; /healthz and /readyz answer
+// there.
 func TestServeMetricsListener(t *testing.T) {
 	dir := t.TempDir()
 	s := serve(t, dir, []string{"OIDCD_ADMIN_PASSWORD=hunter2hunter2", "OIDCD_METRICS_ADDR=127.0.0.1:0"})
@@ -37,6 +38,17 @@ func TestServeMetricsListener(t *testing.T) {
 	}
 	if code, _ := get(s.url + "/metrics"); code != http.StatusNotFound {
 		t.Errorf("/metrics on the public listener: %d", code)
+	}
+	// Profiles of the live process: on the metrics listener, never on
+	// the public one.
+	if code, body := get("http://" + m[1] + "/debug/pprof/"); code != http.StatusOK || !strings.Contains(body, "goroutine") {
+		t.Errorf("/debug/pprof/ on the metrics listener: %d", code)
+	}
+	if code, body := get("http://" + m[1] + "/debug/pprof/heap?debug=1"); code != http.StatusOK || !strings.Contains(body, "heap profile") {
+		t.Errorf("/debug/pprof/heap on the metrics listener: %d", code)
+	}
+	if code, _ := get(s.url + "/debug/pprof/"); code != http.StatusNotFound {
+		t.Errorf("/debug/pprof/ on the public listener: %d", code)
 	}
 	code, body := get("http://" + m[1] + "/metrics")
 	if code != http.StatusOK {
