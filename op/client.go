@@ -134,8 +134,15 @@ func SetClientSecretTo(c *storage.Client, secret string, sealer keys.Sealer) err
 
 // SecretDigest is how codes, access and refresh tokens and client secrets
 // are looked up: tools that bring artefacts issued elsewhere store them under
-// this digest, never in plain text (SECURITY B6).
+// this digest, never in plain text (SECURITY B6). For an access or refresh
+// token it equals TokenKey unless the token has the shape of oidcd's own
+// time-ordered tokens; use TokenKey for tokens.
 func SecretDigest(value string) []byte { return digest(value) }
+
+// TokenKey is the storage key of an access or refresh token: the SHA-256
+// digest of the token, led by its creation time for tokens oidcd issues
+// (time-ordered keys keep the token index's inserts on the same pages).
+func TokenKey(value string) []byte { return tokenKey(value) }
 
 // NormalizeClient checks a client's settings and puts its response types in
 // canonical order. It reports every problem at once.

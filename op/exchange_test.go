@@ -217,7 +217,7 @@ func TestTokenExchangeOwnToken(t *testing.T) {
 	}
 	// The exchanged token belongs to the subject's login session: ending
 	// the session (logout) ends it too.
-	subjectTok, subjectGrant, err := e.store.Token(t.Context(), op.SecretDigest(own), e.clock.Now())
+	subjectTok, subjectGrant, err := e.store.Token(t.Context(), op.TokenKey(own), e.clock.Now())
 	if err != nil || subjectGrant.SessionID == "" {
 		t.Fatalf("subject token: %v %+v", err, subjectTok)
 	}

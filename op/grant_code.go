@@ -127,7 +127,7 @@ func (p *Provider) mintTokens(r *http.Request, c *storage.Client, g *storage.Gra
 	}
 	resp := &tokenResponse{AccessToken: access, TokenType: tokenType(jkt), ExpiresIn: int(p.cfg.TokenExpire.Seconds()), Scope: scope.String()}
 	if refresh {
-		rt := newSecret()
+		rt := newToken(now)
 		rtok := p.refreshToken(rt, g, now)
 		if c.Type == storage.Public {
 			// RFC 9449 §5: a public client's refresh token is bound too.
@@ -157,7 +157,7 @@ func (p *Provider) refreshToken(value string, g *storage.Grant, now time.Time) *
 		exp = g.ExpiresAt
 	}
 	return &storage.Token{
-		Hash: digest(value), Kind: storage.RefreshToken, GrantID: g.ID, ClientID: g.ClientID,
+		Hash: tokenKey(value), Kind: storage.RefreshToken, GrantID: g.ID, ClientID: g.ClientID,
 		UserID: g.UserID, Scope: g.Scope, CreatedAt: now, ExpiresAt: exp,
 	}
 }

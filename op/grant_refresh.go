@@ -18,7 +18,7 @@ func (p *Provider) grantRefreshToken(r *http.Request, form url.Values, c *storag
 	}
 	ctx := r.Context()
 	now := p.now()
-	hash := digest(value)
+	hash := tokenKey(value)
 	old, grant, err := p.store.Token(ctx, hash, now)
 	if errors.Is(err, storage.ErrNotFound) {
 		// Unknown, expired, revoked or already rotated. Rotation without
@@ -66,7 +66,7 @@ func (p *Provider) grantRefreshToken(r *http.Request, form url.Values, c *storag
 	if e != nil {
 		return nil, e
 	}
-	refresh := newSecret()
+	refresh := newToken(now)
 	jkt := boundJKT(r)
 	accessTok := &storage.Token{
 		Kind: storage.AccessToken, GrantID: grant.ID, ClientID: c.ID, UserID: grant.UserID,

@@ -48,8 +48,8 @@ func (p *Provider) accessTokenAlg(c *storage.Client, audience []string) string {
 func (p *Provider) newAccessToken(ctx context.Context, c *storage.Client, g *storage.Grant, tok *storage.Token) (string, error) {
 	alg := p.accessTokenAlg(c, tok.Audience)
 	if alg == "" {
-		v := newSecret()
-		tok.Hash = digest(v)
+		v := newToken(tok.CreatedAt)
+		tok.Hash = tokenKey(v)
 		return v, nil
 	}
 	// RFC 9068 §2.2

@@ -37,7 +37,7 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 	}
 	// The hint is not trusted: the stored kind decides.
 	ctx := r.Context()
-	tok, _, err := p.store.Token(ctx, digest(value), p.now())
+	tok, _, err := p.store.Token(ctx, tokenKey(value), p.now())
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 	case err != nil:

@@ -577,7 +577,7 @@ func (im *importer) token(ctx context.Context, dt *djToken) error {
 	}
 	var toks []*storage.Token
 	if accessLive {
-		toks = append(toks, &storage.Token{Hash: op.SecretDigest(dt.accessToken), Kind: storage.AccessToken,
+		toks = append(toks, &storage.Token{Hash: op.TokenKey(dt.accessToken), Kind: storage.AccessToken,
 			GrantID: g.ID, ClientID: g.ClientID, UserID: userID, Scope: g.Scope, CreatedAt: im.now, ExpiresAt: dt.expires})
 	} else {
 		im.r.part("tokens", label, "access token expired at %s: only the refresh token is imported", dt.expires.Format(time.RFC3339))
@@ -587,7 +587,7 @@ func (im *importer) token(ctx context.Context, dt *djToken) error {
 		if g.ExpiresAt.Before(exp) {
 			exp = g.ExpiresAt
 		}
-		toks = append(toks, &storage.Token{Hash: op.SecretDigest(dt.refreshToken), Kind: storage.RefreshToken,
+		toks = append(toks, &storage.Token{Hash: op.TokenKey(dt.refreshToken), Kind: storage.RefreshToken,
 			GrantID: g.ID, ClientID: g.ClientID, UserID: userID, Scope: g.Scope, CreatedAt: im.now, ExpiresAt: exp})
 	}
 	err := im.tx.CreateGrant(ctx, g, toks...)
