@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/oidcd/oidcd/storage"
@@ -92,7 +93,45 @@ func (s *Store) CreateGrant(ctx context.Context, g *storage.Grant, tokens ...*st
 	if err := s.checkGrant(g, tokens); err != nil {
 		return err
 	}
+	if s.d.name == "postgres" && s.txc == nil {
+		return s.createGrantOneStatement(ctx, g, tokens)
+	}
 	return s.inTx(ctx, func(c conn) error { return s.insertGrant(ctx, c, g, tokens) })
+}
+
+// createGrantOneStatement is CreateGrant on PostgreSQL: the grant and its
+// tokens in one statement (the grant's INSERT in a WITH clause), which
+// PostgreSQL runs as its own transaction. One round trip to the server
+// instead of four (BEGIN, two INSERTs, COMMIT): the token endpoint's write
+// path, measured by the benchmark of issue 15. Foreign keys are checked at
+// the end of the statement, when the grant row exists.
+func (s *Store) createGrantOneStatement(ctx context.Context, g *storage.Grant, tokens []*storage.Token) error {
+	var q strings.Builder
+	args := make([]any, 0, 12+11*len(tokens))
+	if len(tokens) > 0 {
+		q.WriteString(`WITH g AS (`)
+	}
+	q.WriteString(`INSERT INTO grants (` + grantCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	args = append(args, g.ID, g.ClientID, g.UserID, g.SessionID, scopeArg(g.Scope), g.Claims, g.Nonce,
+		timeArg(g.AuthTime), timeArg(g.CreatedAt), timeArg(g.ExpiresAt), timeArg(g.RevokedAt), g.Actor)
+	for i, t := range tokens {
+		if i == 0 {
+			q.WriteString(`) INSERT INTO tokens (` + tokenCols + `) VALUES `)
+		} else {
+			q.WriteString(`, `)
+		}
+		q.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		args = append(args, t.Hash, string(t.Kind), t.GrantID, t.ClientID, t.UserID, scopeArg(t.Scope),
+			timeArg(t.CreatedAt), timeArg(t.ExpiresAt), timeArg(t.UsedAt), scopeArg(t.Audience), t.JKT)
+	}
+	query := q.String()
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		if _, err = s.writer().exec(ctx, query, args...); err == nil || !s.d.isRetryable(err) || ctx.Err() != nil {
+			break
+		}
+	}
+	return s.wrapErr("create grant", err)
 }
 
 // checkGrant validates a grant and its first tokens before any write.
