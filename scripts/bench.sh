@@ -17,8 +17,8 @@
 # not answer); ZITADEL_OIDC_VERSION picks the zitadel/oidc release (default
 # pinned below). Needs go, wrk, curl, python3, psql; HAProxy when installed
 # (the three-node balancer), else a Go TCP round-robin from bench/oidcbench.
-# zitadel's example is built from the Go module proxy into a temporary
-# directory; nothing of it enters the repository.
+# zitadel's example is built from the Go module proxy into the user's cache
+# directory (~/.cache/oidcd-bench); nothing of it enters the repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -66,7 +66,9 @@ waitup() {
 
 # --- builds -----------------------------------------------------------------
 log "building oidcd, the ceiling and oidcbench"
-go build -o "$tmp/oidcd" ./cmd/oidcd
+# oidcd as it ships (scripts/image.sh): static, CGO-free, stripped.
+shipped() { CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' "$@"; }
+shipped -o "$tmp/oidcd" ./cmd/oidcd
 go build -o "$tmp/ceiling" ./bench/ceiling
 go build -o "$tmp/oidcbench" ./bench/oidcbench
 base_bin=""
@@ -74,14 +76,19 @@ if [ -n "${BENCH_BASELINE:-}" ]; then
 	log "building the baseline oidcd at $BENCH_BASELINE"
 	mkdir "$tmp/base"
 	git archive "$BENCH_BASELINE" | tar -x -C "$tmp/base"
-	(cd "$tmp/base" && go build -o "$tmp/oidcd-base" ./cmd/oidcd)
+	(cd "$tmp/base" && shipped -o "$tmp/oidcd-base" ./cmd/oidcd)
 	base_bin="$tmp/oidcd-base"
 	base_name=$(git rev-parse --short "$BENCH_BASELINE")
 fi
-log "building the zitadel/oidc $ZV example server (Go module proxy, outside the repository)"
-mkdir -p "$tmp/zbuild"
-(cd "$tmp/zbuild" && GOFLAGS=-mod=mod GOBIN="$tmp/zbin" go install "github.com/zitadel/oidc/v3/example/server@$ZV")
-zbin="$tmp/zbin/server"
+# The example server is kept between runs in the user's cache directory
+# (never in the repository): its build takes minutes on a busy machine.
+zcache="${XDG_CACHE_HOME:-$HOME/.cache}/oidcd-bench/zitadel-oidc-$ZV"
+zbin="$zcache/server"
+if [ ! -x "$zbin" ]; then
+	log "building the zitadel/oidc $ZV example server (Go module proxy, into $zcache)"
+	mkdir -p "$tmp/zbuild" "$zcache"
+	(cd "$tmp/zbuild" && GOFLAGS=-mod=mod GOBIN="$zcache" go install "github.com/zitadel/oidc/v3/example/server@$ZV")
+fi
 
 # --- measuring --------------------------------------------------------------
 # point NAME URL CONNS [env...] -- runs wrk and prints "rps p99ms" (p99 in ms).
