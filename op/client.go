@@ -139,9 +139,10 @@ func SetClientSecretTo(c *storage.Client, secret string, sealer keys.Sealer) err
 // time-ordered tokens; use TokenKey for tokens.
 func SecretDigest(value string) []byte { return digest(value) }
 
-// TokenKey is the storage key of an access or refresh token: the SHA-256
-// digest of the token, led by its creation time for tokens oidcd issues
-// (time-ordered keys keep the token index's inserts on the same pages).
+// TokenKey is the storage key of an access or refresh token or an
+// authorization code: the SHA-256 digest of the value, led by its creation
+// time for values oidcd issues (time-ordered keys keep the index's inserts
+// on the same pages).
 func TokenKey(value string) []byte { return tokenKey(value) }
 
 // NormalizeClient checks a client's settings and puts its response types in

@@ -20,7 +20,7 @@ func (p *Provider) grantAuthorizationCode(r *http.Request, form url.Values, c *s
 	}
 	ctx := r.Context()
 	now := p.now()
-	hash := digest(code)
+	hash := tokenKey(code)
 	ac, err := p.store.Code(ctx, hash, now)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, newErr(errInvalidGrant, "The authorization code is invalid or expired.")

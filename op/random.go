@@ -39,7 +39,7 @@ func newClientID() string {
 	return strings.ToLower(rand.Text())
 }
 
-// Access and refresh tokens begin with their creation time, so that the
+// Access and refresh tokens and authorization codes begin with their creation time, so that the
 // keys they are stored under grow with time: a token endpoint under load
 // then appends to the same few index pages (and WAL frames) instead of
 // dirtying a random page of the token index per token, which was most of
@@ -55,7 +55,8 @@ const (
 	base32Alpha  = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" // rand.Text's alphabet
 )
 
-// newToken returns a new access or refresh token made at now.
+// newToken returns a new access or refresh token or authorization code
+// made at now.
 func newToken(now time.Time) string {
 	var b [tokenLen]byte
 	ms := uint64(now.UnixMilli())
@@ -67,7 +68,8 @@ func newToken(now time.Time) string {
 	return string(b[:])
 }
 
-// tokenKey is the storage key of an access or refresh token (see
+// tokenKey is the storage key of an access or refresh token or
+// authorization code (see
 // newToken). A value of any other shape (tokens issued before time-ordered
 // tokens, imported tokens) is stored under its plain digest, as before.
 func tokenKey(value string) []byte {

@@ -21,9 +21,9 @@ func (p *Provider) respond(w http.ResponseWriter, r *http.Request, req *authRequ
 	out := url.Values{}
 	var code, accessToken string
 	if req.responseType.code {
-		code = newSecret()
+		code = newToken(now)
 		err := p.store.CreateCode(ctx, &storage.AuthCode{
-			Hash: digest(code), GrantID: grantID, ClientID: req.client.ID, UserID: user.ID,
+			Hash: tokenKey(code), GrantID: grantID, ClientID: req.client.ID, UserID: user.ID,
 			SessionID: user.SessionID, RedirectURI: req.redirectURI, Scope: req.scope,
 			Nonce: req.nonce, Claims: req.claims, CodeChallenge: storedChallenge(req.challenge, req.method), CodeChallengeMethod: req.method,
 			DPoPJKT: req.dpopJKT, Resources: req.resources,
