@@ -102,10 +102,13 @@ func (s *Store) runBatch(batch []*txJob) {
 		// statement inside a transaction rolls the whole transaction back,
 		// which would take the other bodies of the batch with it.
 		c := conn{q: tx, d: s.d, sc: s.wc, tx: tx, detached: true, obs: s.obs}
+		// The savepoint statements are prepared once, like every other
+		// statement (preparing cost as much as running them).
+		bctx := context.Background()
 		single := len(batch) == 1
 		for i, j := range batch {
 			if !single {
-				if _, err := tx.Exec("SAVEPOINT batch_job"); err != nil {
+				if _, err := c.exec(bctx, "SAVEPOINT batch_job"); err != nil {
 					return errorf("savepoint: %w", err)
 				}
 			}
@@ -121,12 +124,12 @@ func (s *Store) runBatch(batch []*txJob) {
 				if single {
 					return nil // the deferred rollback undoes it
 				}
-				if _, err := tx.Exec("ROLLBACK TO batch_job"); err != nil {
+				if _, err := c.exec(bctx, "ROLLBACK TO batch_job"); err != nil {
 					return errorf("rollback to savepoint: %w", err)
 				}
 			}
 			if !single {
-				if _, err := tx.Exec("RELEASE batch_job"); err != nil {
+				if _, err := c.exec(bctx, "RELEASE batch_job"); err != nil {
 					return errorf("release savepoint: %w", err)
 				}
 			}
