@@ -41,6 +41,9 @@ for tool in go wrk curl python3; do
 	command -v "$tool" >/dev/null || { echo "bench.sh needs $tool" >&2; exit 1; }
 done
 
+started=$(date -u '+%Y-%m-%d %H:%M UTC')
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!e2e/node_modules' 2>/dev/null || echo "+uncommitted changes")
 tmp=$(mktemp -d /tmp/oidcd-bench.XXXXXX)
 pids=()
 pgdb=""
@@ -56,7 +59,9 @@ log() { echo "bench: $*" >&2; }
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 json() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 now_ns() { date +%s%N; }
-rss_mb() { awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/"$1"/status; }
+# rss_mb PID: resident memory in MB, and how much of it is anonymous (the
+# process's own) and file-backed (the binary's pages, shared and clean).
+rss_mb() { awk '/VmRSS/ {r=$2} /RssAnon/ {a=$2} /RssFile/ {f=$2} END {printf "%.1f (anon %.1f, file %.1f)", r/1024, a/1024, f/1024}' /proc/"$1"/status; }
 # waitup URL: wait until URL answers 200, up to 30 s.
 waitup() {
 	local i
@@ -92,16 +97,21 @@ fi
 
 # --- measuring --------------------------------------------------------------
 # point NAME URL CONNS [env...] -- runs wrk and prints "rps p99ms" (p99 in ms).
-# Non-2xx answers or socket errors make the point "ERR" (the run goes on).
+# Non-2xx answers or connection errors make the point "ERR" (the run goes
+# on); requests slower than wrk's 10 s timeout are logged and counted in
+# the p99 as wrk counts them.
 point() {
 	local name=$1 url=$2 conns=$3 lua=$4 out r p unit
-	out=$(wrk -t1 -c"$conns" -d"$DUR" --latency ${lua:+-s "$lua"} "$url" 2>&1) || true
+	out=$(wrk -t1 -c"$conns" -d"$DUR" --timeout 10s --latency ${lua:+-s "$lua"} "$url" 2>&1) || true
 	echo "== $name c=$conns" >>"$tmp/wrk.log"
 	echo "$out" >>"$tmp/wrk.log"
-	if grep -q 'Non-2xx\|Socket errors' <<<"$out"; then
+	if grep -q 'Non-2xx' <<<"$out" || grep -Eq 'Socket errors: connect [1-9]|read [1-9]|write [1-9]' <<<"$out"; then
 		log "$name at $conns connections: $(grep 'Non-2xx\|Socket errors' <<<"$out" | tr -s ' ')"
 		echo "ERR ERR"
 		return
+	fi
+	if grep -q 'Socket errors' <<<"$out"; then
+		log "$name at $conns connections: $(grep 'Socket errors' <<<"$out" | tr -s ' ')"
 	fi
 	r=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
 	p=$(awk '$1=="99%" {print $2}' <<<"$out")
@@ -117,9 +127,7 @@ measure() {
 	log "$2 c=$4: $r req/s, p99 $p ms"
 }
 ratio() { # a b -> a/b with two decimals, or "–"
-	python3 -c 'import sys
-try: print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))
-except Exception: print("–")' "$1" "$2"
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f\n", a / b; else print "–" }'
 }
 
 # --- zitadel ----------------------------------------------------------------
@@ -337,9 +345,9 @@ fi
 # --- report -------------------------------------------------------------------
 cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 echo
-echo "### oidcd $(git rev-parse --short HEAD) beside zitadel/oidc $ZV's example server, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "### oidcd $commit beside zitadel/oidc $ZV's example server, $started"
 echo
-echo "Machine: $(nproc) cores ($cpu), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)."
+echo "Machine: $(nproc) cores ($cpu), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); load average before the run: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo "wrk -t1, $DUR per point, loopback; oidcd on a SQLite file (WAL) unless marked; ${pg:+PostgreSQL: $pg_settings.}"
 echo
 echo "| endpoint | connections | zitadel req/s | oidcd req/s | oidcd ÷ zitadel | zitadel p99 ms | oidcd p99 ms |"
@@ -377,6 +385,6 @@ echo
 worst=$(for k in o.disc o.jwks o.intro o.ui o.cc o.code; do echo "${P99[$k,$P99_CONNS]} $k"; done | sort -g | tail -n1)
 echo "Worst oidcd p99 at $P99_CONNS connections (SQLite): ${worst% *} ms (${worst#* })."
 echo "First start on an empty database (start to first discovery response; creates the schema and an RSA key): oidcd $o_first_ms ms, zitadel $z_start_ms ms. oidcd restart: $o_restart_ms ms."
-echo "RSS: oidcd idle after first start $o_rss0 MB, after restart $o_rss_restart MB, after the SQLite run $o_rss_after MB; zitadel idle $z_rss0 MB, after the run $z_rss_after MB."
+echo "RSS in MB: oidcd idle after first start $o_rss0, after restart $o_rss_restart, after the SQLite run $o_rss_after; zitadel idle $z_rss0, after the run $z_rss_after."
 echo
 echo "bench: wrk's full output is in $tmp/wrk.log (kept with BENCH_KEEP=1)" >&2
