@@ -144,7 +144,7 @@ func benchPost(b *testing.B, env *testEnv, path, id, secret, body string) {
 // written (group commit), the JSON answer.
 func BenchmarkClientCredentials(b *testing.B) {
 	env := newSQLiteTestEnv(b, nil)
-	id, secret := env.client(op.ClientSpec{Scope: []string{"api"}})
+	id, secret := env.client(storage.Client{Scope: []string{"api"}})
 	benchPost(b, env, "/token", id, secret, "grant_type=client_credentials&scope=api")
 }
 
@@ -152,8 +152,8 @@ func BenchmarkClientCredentials(b *testing.B) {
 // access token by a resource server, on a durable SQLite file.
 func BenchmarkIntrospect(b *testing.B) {
 	env := newSQLiteTestEnv(b, nil)
-	id, secret := env.client(op.ClientSpec{Scope: []string{"api"}})
-	rsID, rsSecret := env.client(op.ClientSpec{Name: "RS", Scope: []string{"token_introspection", id}})
+	id, secret := env.client(storage.Client{Scope: []string{"api"}})
+	rsID, rsSecret := env.client(storage.Client{Name: "RS", Scope: []string{"token_introspection", id}})
 	req := httptest.NewRequest(http.MethodPost, "/token", strings.NewReader("grant_type=client_credentials&scope=api"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(id, secret)

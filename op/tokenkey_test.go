@@ -36,7 +36,7 @@ func active(t *testing.T, env *testEnv, rsID, rsSecret, tok string) bool {
 // and tokens of another shape are stored under their plain digest.
 func TestTokenKeysGrowWithTime(t *testing.T) {
 	env := newSQLiteTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{Scope: []string{"api"}})
+	id, secret := env.client(storage.Client{Scope: []string{"api"}})
 	var prev []byte
 	for i := range 5 {
 		tok := ccToken(t, env, id, secret)
@@ -71,8 +71,8 @@ func TestTokenKeysGrowWithTime(t *testing.T) {
 // matches no stored token, though its key has the same shape.
 func TestTokenKeyTimeIsAuthenticated(t *testing.T) {
 	env := newSQLiteTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{Scope: []string{"api"}})
-	rsID, rsSecret := env.client(op.ClientSpec{Name: "RS", Scope: []string{"token_introspection", id}})
+	id, secret := env.client(storage.Client{Scope: []string{"api"}})
+	rsID, rsSecret := env.client(storage.Client{Name: "RS", Scope: []string{"token_introspection", id}})
 	tok := ccToken(t, env, id, secret)
 	if !active(t, env, rsID, rsSecret, tok) {
 		t.Fatal("the genuine token is not active")
@@ -98,8 +98,8 @@ func TestTokenKeyTimeIsAuthenticated(t *testing.T) {
 // the plain SHA-256 digest; they introspect and revoke as before.
 func TestTokensStoredUnderPlainDigestStillWork(t *testing.T) {
 	env := newSQLiteTestEnv(t, nil)
-	id, secret := env.client(op.ClientSpec{Scope: []string{"api"}})
-	rsID, rsSecret := env.client(op.ClientSpec{Name: "RS", Scope: []string{"token_introspection", id}})
+	id, secret := env.client(storage.Client{Scope: []string{"api"}})
+	rsID, rsSecret := env.client(storage.Client{Name: "RS", Scope: []string{"token_introspection", id}})
 	ctx := t.Context()
 	now := env.clock.Now()
 	legacy := strings.Repeat("QZ", 26) // the 52 characters of a token issued before
