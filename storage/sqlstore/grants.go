@@ -107,13 +107,14 @@ func (s *Store) CreateGrant(ctx context.Context, g *storage.Grant, tokens ...*st
 // the end of the statement, when the grant row exists.
 func (s *Store) createGrantOneStatement(ctx context.Context, g *storage.Grant, tokens []*storage.Token) error {
 	var q strings.Builder
-	args := make([]any, 0, 12+11*len(tokens))
+	args := make([]any, 0, 13+11*len(tokens))
 	if len(tokens) > 0 {
 		q.WriteString(`WITH g AS (`)
 	}
-	q.WriteString(`INSERT INTO grants (` + grantCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	q.WriteString(`INSERT INTO grants (` + grantCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	args = append(args, g.ID, g.ClientID, g.UserID, g.SessionID, scopeArg(g.Scope), g.Claims, g.Nonce,
-		timeArg(g.AuthTime), timeArg(g.CreatedAt), timeArg(g.ExpiresAt), timeArg(g.RevokedAt), g.Actor)
+		timeArg(g.AuthTime), timeArg(g.CreatedAt), timeArg(g.ExpiresAt), timeArg(g.RevokedAt), g.Actor,
+		scopeArg(g.Resources))
 	for i, t := range tokens {
 		if i == 0 {
 			q.WriteString(`) INSERT INTO tokens (` + tokenCols + `) VALUES `)
