@@ -7,23 +7,16 @@
 // with other keys (same kids), or without decryption, cannot open them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import * as client from 'openid-client';
 import {
-  ALICE, startOidcd, freePort, launchChromium, newContext, authorize, recordConsole,
+  ALICE, startOidcd, launchChromium, newContext, authorize, recordConsole, startCallbackPage,
 } from './lib/oidcd.mjs';
 
 let browser;
 let rp; // a loopback page that stands for the relying party's redirect URI
 
 before(async () => {
-  const port = await freePort();
-  const srv = http.createServer((req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end('<!doctype html><title>RP</title><p>callback</p>');
-  });
-  await new Promise((resolve) => srv.listen(port, '127.0.0.1', resolve));
-  rp = { origin: `http://127.0.0.1:${port}`, redirectUri: `http://127.0.0.1:${port}/cb`, close: () => new Promise((r) => srv.close(r)) };
+  rp = await startCallbackPage();
   browser = await launchChromium();
 }, { timeout: 60000 });
 

@@ -5,11 +5,10 @@
 // Chromium. A request_uri is refused the second time and for another client.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import * as client from 'openid-client';
 import * as oauth from 'oauth4webapi';
 import {
-  ALICE, startOidcd, freePort, launchChromium, newContext, authorize, recordConsole,
+  ALICE, startOidcd, launchChromium, newContext, authorize, recordConsole, startCallbackPage,
 } from './lib/oidcd.mjs';
 
 let server;
@@ -17,13 +16,7 @@ let browser;
 let rp;
 
 before(async () => {
-  const port = await freePort();
-  const srv = http.createServer((req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end('<!doctype html><title>RP</title><p>callback</p>');
-  });
-  await new Promise((resolve) => srv.listen(port, '127.0.0.1', resolve));
-  rp = { origin: `http://127.0.0.1:${port}`, redirectUri: `http://127.0.0.1:${port}/cb`, close: () => new Promise((r) => srv.close(r)) };
+  rp = await startCallbackPage();
   const [s, b] = await Promise.all([startOidcd({ extraEnv: { OIDCD_REGISTRATION_OPEN: 'true' } }), launchChromium()]);
   server = s;
   browser = b;

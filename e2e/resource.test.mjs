@@ -12,7 +12,7 @@ import * as client from 'openid-client';
 import * as oauth from 'oauth4webapi';
 import { auth as mcpAuth } from '@modelcontextprotocol/sdk/client/auth.js';
 import {
-  ALICE, startOidcd, freePort, launchChromium, newContext, authorize, recordConsole,
+  ALICE, startOidcd, freePort, launchChromium, newContext, authorize, recordConsole, startCallbackPage,
 } from './lib/oidcd.mjs';
 
 let browser;
@@ -53,13 +53,7 @@ async function startResourceServer() {
 }
 
 before(async () => {
-  const port = await freePort();
-  const srv = http.createServer((req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end('<!doctype html><title>RP</title><p>callback</p>');
-  });
-  await new Promise((resolve) => srv.listen(port, '127.0.0.1', resolve));
-  rp = { origin: `http://127.0.0.1:${port}`, redirectUri: `http://127.0.0.1:${port}/cb`, close: () => new Promise((r) => srv.close(r)) };
+  rp = await startCallbackPage();
   rs = await startResourceServer();
   server = await startOidcd({
     extraEnv: {

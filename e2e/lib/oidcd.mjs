@@ -1,6 +1,7 @@
 // Shared helpers for the end-to-end tests: build and run a real oidcd,
 // drive its CLI, and drive its login and consent pages from Playwright.
 import { execFile, spawn } from 'node:child_process';
+import http from 'node:http';
 import { mkdtempSync, rmSync, mkdirSync, existsSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -88,6 +89,18 @@ export function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // OidcdServer is one running `oidcd serve` on a fresh SQLite database.
+// startCallbackPage serves a plain page on a loopback port that stands for a
+// relying party's redirect URI: { origin, redirectUri, close }.
+export async function startCallbackPage() {
+  const port = await freePort();
+  const srv = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end('<!doctype html><title>RP</title><p>callback</p>');
+  });
+  await new Promise((resolve) => srv.listen(port, '127.0.0.1', resolve));
+  return { origin: `http://127.0.0.1:${port}`, redirectUri: `http://127.0.0.1:${port}/cb`, close: () => new Promise((r) => srv.close(r)) };
+}
+
 export class OidcdServer {
   constructor({ bin, dir, port, env, extraEnv }) {
     this.bin = bin;
