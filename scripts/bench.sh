@@ -100,14 +100,22 @@ fi
 # Non-2xx answers or connection errors make the point "ERR" (the run goes
 # on); requests slower than wrk's 10 s timeout are logged and counted in
 # the p99 as wrk counts them.
+# With PID set, also the server process's CPU time per request in µs (user
+# and system, from /proc): a measure of work per request that holds when
+# other processes share the cores, unlike requests per second.
+clk_tck=$(getconf CLK_TCK)
+cputicks() { awk '{print $14 + $15}' /proc/"$1"/stat 2>/dev/null || echo 0; }
 point() {
-	local name=$1 url=$2 conns=$3 lua=$4 out r p unit
+	local name=$1 url=$2 conns=$3 lua=$4 out r p unit c0=0 c1=0 n
+	[ -n "${PID:-}" ] && c0=$(cputicks "$PID")
 	out=$(wrk -t1 -c"$conns" -d"$DUR" --timeout 10s --latency ${lua:+-s "$lua"} "$url" 2>&1) || true
+	[ -n "${PID:-}" ] && c1=$(cputicks "$PID")
+	n=$(awk '/requests in/ {print $1}' <<<"$out")
 	echo "== $name c=$conns" >>"$tmp/wrk.log"
 	echo "$out" >>"$tmp/wrk.log"
 	if grep -q 'Non-2xx' <<<"$out" || grep -Eq 'Socket errors: connect [1-9]|read [1-9]|write [1-9]' <<<"$out"; then
 		log "$name at $conns connections: $(grep 'Non-2xx\|Socket errors' <<<"$out" | tr -s ' ')"
-		echo "ERR ERR"
+		echo "ERR ERR -"
 		return
 	fi
 	if grep -q 'Socket errors' <<<"$out"; then
@@ -115,16 +123,19 @@ point() {
 	fi
 	r=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
 	p=$(awk '$1=="99%" {print $2}' <<<"$out")
-	echo "$r $(python3 -c 'import re,sys; v,u=re.match(r"([\d.]+)(\w+)",sys.argv[1]).groups(); print("%.2f"%(float(v)*{"us":0.001,"ms":1,"s":1000,"m":60000}[u]))' "$p")"
+	echo "$r $(python3 -c 'import re,sys; v,u=re.match(r"([\d.]+)(\w+)",sys.argv[1]).groups(); print("%.2f"%(float(v)*{"us":0.001,"ms":1,"s":1000,"m":60000}[u]))' "$p")" \
+		"$(awk -v a="$c0" -v b="$c1" -v n="${n:-0}" -v hz="$clk_tck" -v on="${PID:+1}" 'BEGIN { if (on && n > 0) printf "%.0f", (b - a) / hz * 1e6 / n; else print "-" }')"
 }
-declare -A RPS P99
-# measure KEY NAME URL CONNS LUA: stores RPS[KEY,CONNS] and P99[KEY,CONNS].
+declare -A RPS P99 CPU
+# measure KEY NAME URL CONNS LUA: stores RPS[KEY,CONNS], P99[KEY,CONNS] and
+# (with PID set) CPU[KEY,CONNS].
 measure() {
-	local r p
-	read -r r p < <(point "$2" "$3" "$4" "${5:-}")
+	local r p c
+	read -r r p c < <(point "$2" "$3" "$4" "${5:-}")
 	RPS[$1,$4]=$r
 	P99[$1,$4]=$p
-	log "$2 c=$4: $r req/s, p99 $p ms"
+	CPU[$1,$4]=$c
+	log "$2 c=$4: $r req/s, p99 $p ms, CPU $c µs/request"
 }
 ratio() { # a b -> a/b with two decimals, or "–"
 	awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f\n", a / b; else print "–" }'
@@ -199,6 +210,15 @@ o_first_ms=$START_MS
 sleep 1
 o_rss0=$(rss_mb "$SPID")
 oidcd_stop "$SPID"
+# The first start's time varies with the RSA key's generation: four more
+# first starts on empty databases give its spread.
+o_firsts=$o_first_ms
+for i in 1 2 3 4; do
+	mkdir "$tmp/first$i"
+	oidcd_start "$tmp/oidcd" "$tmp/first$i" "$oport" "sqlite:$tmp/first$i/oidcd.db"
+	oidcd_stop "$SPID"
+	o_firsts="$o_firsts, $START_MS"
+done
 oidcd_start "$tmp/oidcd" "$odir" "$oport" "sqlite:$odir/oidcd.db"
 o_restart_ms=$START_MS
 opid=$SPID
@@ -212,7 +232,8 @@ oauth=$AUTH ocid=$CID otoken=$UTOKEN
 curl -sf "$ourl/.well-known/openid-configuration" >"$tmp/discovery.json"
 cport=$(freeport)
 "$tmp/ceiling" -addr "127.0.0.1:$cport" -body "$tmp/discovery.json" &
-pids+=("$!")
+cpid=$!
+pids+=("$cpid")
 waitup "http://127.0.0.1:$cport/"
 
 if [ -n "$base_bin" ]; then
@@ -227,19 +248,19 @@ fi
 
 log "measuring: $DUR per point, connections: $CONNS"
 for c in $CONNS; do
-	measure ceil "ceiling" "http://127.0.0.1:$cport/" "$c"
-	measure z.disc "zitadel discovery" "$zurl/.well-known/openid-configuration" "$c"
-	measure o.disc "oidcd discovery" "$ourl/.well-known/openid-configuration" "$c"
-	measure z.jwks "zitadel jwks" "$zurl/keys" "$c"
-	measure o.jwks "oidcd jwks" "$ourl/jwks" "$c"
-	BODY="token=$ztoken" AUTH=$zauth measure z.intro "zitadel introspect" "$zurl/oauth/introspect" "$c" bench/post.lua
-	BODY="token=$otoken" AUTH=$oauth measure o.intro "oidcd introspect (SQLite)" "$ourl/introspect" "$c" bench/post.lua
-	BEARER=$ztoken measure z.ui "zitadel userinfo" "$zurl/userinfo" "$c" bench/post.lua
-	BEARER=$otoken measure o.ui "oidcd userinfo (SQLite)" "$ourl/userinfo" "$c" bench/post.lua
-	BODY="grant_type=client_credentials&scope=openid" AUTH=$zcc measure z.cc "zitadel client_credentials" "$zurl/oauth/token" "$c" bench/post.lua
-	BODY="grant_type=client_credentials&scope=read" AUTH=$oauth measure o.cc "oidcd client_credentials (SQLite)" "$ourl/token" "$c" bench/post.lua
+	PID=$cpid measure ceil "ceiling" "http://127.0.0.1:$cport/" "$c"
+	PID=$zpid measure z.disc "zitadel discovery" "$zurl/.well-known/openid-configuration" "$c"
+	PID=$opid measure o.disc "oidcd discovery" "$ourl/.well-known/openid-configuration" "$c"
+	PID=$zpid measure z.jwks "zitadel jwks" "$zurl/keys" "$c"
+	PID=$opid measure o.jwks "oidcd jwks" "$ourl/jwks" "$c"
+	BODY="token=$ztoken" AUTH=$zauth PID=$zpid measure z.intro "zitadel introspect" "$zurl/oauth/introspect" "$c" bench/post.lua
+	BODY="token=$otoken" AUTH=$oauth PID=$opid measure o.intro "oidcd introspect (SQLite)" "$ourl/introspect" "$c" bench/post.lua
+	BEARER=$ztoken PID=$zpid measure z.ui "zitadel userinfo" "$zurl/userinfo" "$c" bench/post.lua
+	BEARER=$otoken PID=$opid measure o.ui "oidcd userinfo (SQLite)" "$ourl/userinfo" "$c" bench/post.lua
+	BODY="grant_type=client_credentials&scope=openid" AUTH=$zcc PID=$zpid measure z.cc "zitadel client_credentials" "$zurl/oauth/token" "$c" bench/post.lua
+	BODY="grant_type=client_credentials&scope=read" AUTH=$oauth PID=$opid measure o.cc "oidcd client_credentials (SQLite)" "$ourl/token" "$c" bench/post.lua
 	if [ -n "$base_bin" ]; then
-		BODY="grant_type=client_credentials&scope=read" AUTH=$bauth measure b.cc "baseline $base_name client_credentials (SQLite)" "http://127.0.0.1:$bport/token" "$c" bench/post.lua
+		BODY="grant_type=client_credentials&scope=read" AUTH=$bauth PID=$bpid measure b.cc "baseline $base_name client_credentials (SQLite)" "http://127.0.0.1:$bport/token" "$c" bench/post.lua
 	fi
 done
 
@@ -250,11 +271,11 @@ dur_s=$(python3 -c 'import re,sys; v,u=re.match(r"(\d+)(\w*)",sys.argv[1]).group
 rsa_ceiling=$("$tmp/oidcbench" rsa -d 3s)
 log "RS256 signing ceiling: $rsa_ceiling signatures/s"
 ncodes=$(python3 -c "print(int($rsa_ceiling * $dur_s * 1.3) + 2000)")
-code_exchange() { # key name url auth cid
+code_exchange() { # key name url auth cid [pid]
 	"$tmp/oidcbench" codes -issuer "$3" -client "$5" -user bench -password bench-user-pw -n "$ncodes" -out "$tmp/codes.txt"
-	CODES="$tmp/codes.txt" AUTH=$4 REDIRECT=https%3A%2F%2Frp.example%2Fcb measure "$1" "$2" "$3/token" "$P99_CONNS" bench/code.lua
+	PID=${6:-} CODES="$tmp/codes.txt" AUTH=$4 REDIRECT=https%3A%2F%2Frp.example%2Fcb measure "$1" "$2" "$3/token" "$P99_CONNS" bench/code.lua
 }
-code_exchange o.code "oidcd code exchange RS256 (SQLite)" "$ourl" "$oauth" "$ocid"
+code_exchange o.code "oidcd code exchange RS256 (SQLite)" "$ourl" "$oauth" "$ocid" "$opid"
 o_rss_after=$(rss_mb "$opid")
 z_rss_after=$(rss_mb "$zpid")
 
@@ -313,17 +334,17 @@ if command -v psql >/dev/null && psql -q "$PG_ADMIN" -c 'SELECT 1' >/dev/null 2>
 		bpauth=$AUTH
 	fi
 	for c in $CONNS; do
-		BODY="grant_type=client_credentials&scope=read" AUTH=$pauth measure p1.cc "oidcd client_credentials (PostgreSQL, one node)" "$n1/token" "$c" bench/post.lua
-		BODY="token=$ptoken" AUTH=$pauth measure p1.intro "oidcd introspect (PostgreSQL, one node)" "$n1/introspect" "$c" bench/post.lua
+		BODY="grant_type=client_credentials&scope=read" AUTH=$pauth PID=${npids[0]} measure p1.cc "oidcd client_credentials (PostgreSQL, one node)" "$n1/token" "$c" bench/post.lua
+		BODY="token=$ptoken" AUTH=$pauth PID=${npids[0]} measure p1.intro "oidcd introspect (PostgreSQL, one node)" "$n1/introspect" "$c" bench/post.lua
 		if [ -n "$base_bin" ]; then
-			BODY="grant_type=client_credentials&scope=read" AUTH=$bpauth measure bp.cc "baseline $base_name client_credentials (PostgreSQL)" "http://127.0.0.1:$bpport/token" "$c" bench/post.lua
+			BODY="grant_type=client_credentials&scope=read" AUTH=$bpauth PID=$bppid measure bp.cc "baseline $base_name client_credentials (PostgreSQL)" "http://127.0.0.1:$bpport/token" "$c" bench/post.lua
 		fi
 	done
 	if [ -n "$base_bin" ]; then
 		oidcd_stop "$bppid"
 		psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $bpgdb WITH (FORCE)" >/dev/null 2>&1 || true
 	fi
-	code_exchange p1.code "oidcd code exchange RS256 (PostgreSQL, one node)" "$n1" "$pauth" "$pcid"
+	code_exchange p1.code "oidcd code exchange RS256 (PostgreSQL, one node)" "$n1" "$pauth" "$pcid" "${npids[0]}"
 	# One node through the balancer (so the three-node ratio measures the
 	# nodes, not the balancer), then all three.
 	balancer "$lbport" "${ports[0]}"
@@ -350,41 +371,41 @@ echo
 echo "Machine: $(nproc) cores ($cpu), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); load average before the run: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo "wrk -t1, $DUR per point, loopback; oidcd on a SQLite file (WAL) unless marked; ${pg:+PostgreSQL: $pg_settings.}"
 echo
-echo "| endpoint | connections | zitadel req/s | oidcd req/s | oidcd ÷ zitadel | zitadel p99 ms | oidcd p99 ms |"
-echo "|---|---|---|---|---|---|---|"
+echo "| endpoint | connections | zitadel req/s | oidcd req/s | oidcd ÷ zitadel | zitadel p99 ms | oidcd p99 ms | zitadel CPU µs/req | oidcd CPU µs/req |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for c in $CONNS; do
 	for e in disc:discovery jwks:JWKS intro:introspection ui:userinfo cc:"client_credentials token"; do
 		k=${e%%:*} n=${e#*:}
-		echo "| $n | $c | ${RPS[z.$k,$c]} | ${RPS[o.$k,$c]} | $(ratio "${RPS[o.$k,$c]}" "${RPS[z.$k,$c]}")× | ${P99[z.$k,$c]} | ${P99[o.$k,$c]} |"
+		echo "| $n | $c | ${RPS[z.$k,$c]} | ${RPS[o.$k,$c]} | $(ratio "${RPS[o.$k,$c]}" "${RPS[z.$k,$c]}")× | ${P99[z.$k,$c]} | ${P99[o.$k,$c]} | ${CPU[z.$k,$c]} | ${CPU[o.$k,$c]} |"
 	done
 done
 echo
-echo "| measure | connections | req/s | p99 ms | ratio |"
-echo "|---|---|---|---|---|"
+echo "| measure | connections | req/s | p99 ms | oidcd CPU µs/req | ratio |"
+echo "|---|---|---|---|---|---|"
 for c in $CONNS; do
-	echo "| ceiling: minimal Go handler, discovery's bytes | $c | ${RPS[ceil,$c]} | ${P99[ceil,$c]} | discovery $(ratio "${RPS[o.disc,$c]}" "${RPS[ceil,$c]}"), JWKS $(ratio "${RPS[o.jwks,$c]}" "${RPS[ceil,$c]}"), token $(ratio "${RPS[o.cc,$c]}" "${RPS[ceil,$c]}") of it |"
+	echo "| ceiling: minimal Go handler, discovery's bytes | $c | ${RPS[ceil,$c]} | ${P99[ceil,$c]} | ${CPU[ceil,$c]:--} | discovery $(ratio "${RPS[o.disc,$c]}" "${RPS[ceil,$c]}"), JWKS $(ratio "${RPS[o.jwks,$c]}" "${RPS[ceil,$c]}"), token $(ratio "${RPS[o.cc,$c]}" "${RPS[ceil,$c]}") of it |"
 	if [ -n "$base_bin" ]; then
-		echo "| baseline $base_name: client_credentials, SQLite | $c | ${RPS[b.cc,$c]} | ${P99[b.cc,$c]} | this commit $(ratio "${RPS[o.cc,$c]}" "${RPS[b.cc,$c]}")× the baseline; baseline $(ratio "${RPS[b.cc,$c]}" "${RPS[z.cc,$c]}")× zitadel |"
+		echo "| baseline $base_name: client_credentials, SQLite | $c | ${RPS[b.cc,$c]} | ${P99[b.cc,$c]} | ${CPU[b.cc,$c]:--} | this commit $(ratio "${RPS[o.cc,$c]}" "${RPS[b.cc,$c]}")× the baseline; baseline $(ratio "${RPS[b.cc,$c]}" "${RPS[z.cc,$c]}")× zitadel |"
 	fi
 	if [ -n "$pg" ]; then
-		echo "| client_credentials, PostgreSQL, one node | $c | ${RPS[p1.cc,$c]} | ${P99[p1.cc,$c]} | $(ratio "${RPS[p1.cc,$c]}" "${RPS[z.cc,$c]}")× zitadel |"
+		echo "| client_credentials, PostgreSQL, one node | $c | ${RPS[p1.cc,$c]} | ${P99[p1.cc,$c]} | ${CPU[p1.cc,$c]:--} | $(ratio "${RPS[p1.cc,$c]}" "${RPS[z.cc,$c]}")× zitadel |"
 		if [ -n "$base_bin" ]; then
-			echo "| baseline $base_name: client_credentials, PostgreSQL | $c | ${RPS[bp.cc,$c]} | ${P99[bp.cc,$c]} | this commit $(ratio "${RPS[p1.cc,$c]}" "${RPS[bp.cc,$c]}")× the baseline; baseline $(ratio "${RPS[bp.cc,$c]}" "${RPS[z.cc,$c]}")× zitadel |"
+			echo "| baseline $base_name: client_credentials, PostgreSQL | $c | ${RPS[bp.cc,$c]} | ${P99[bp.cc,$c]} | ${CPU[bp.cc,$c]:--} | this commit $(ratio "${RPS[p1.cc,$c]}" "${RPS[bp.cc,$c]}")× the baseline; baseline $(ratio "${RPS[bp.cc,$c]}" "${RPS[z.cc,$c]}")× zitadel |"
 		fi
-		echo "| introspection, PostgreSQL, one node | $c | ${RPS[p1.intro,$c]} | ${P99[p1.intro,$c]} | $(ratio "${RPS[p1.intro,$c]}" "${RPS[z.intro,$c]}")× zitadel |"
-		echo "| client_credentials, PostgreSQL, one node behind $LB | $c | ${RPS[lb1.cc,$c]} | ${P99[lb1.cc,$c]} | |"
-		echo "| client_credentials, PostgreSQL, three nodes behind $LB | $c | ${RPS[lb3.cc,$c]} | ${P99[lb3.cc,$c]} | $(ratio "${RPS[lb3.cc,$c]}" "${RPS[lb1.cc,$c]}")× one node behind it; $(ratio "${RPS[lb3.cc,$c]}" "${RPS[z.cc,$c]}")× zitadel |"
-		echo "| introspection, PostgreSQL, three nodes behind $LB | $c | ${RPS[lb3.intro,$c]} | ${P99[lb3.intro,$c]} | |"
+		echo "| introspection, PostgreSQL, one node | $c | ${RPS[p1.intro,$c]} | ${P99[p1.intro,$c]} | ${CPU[p1.intro,$c]:--} | $(ratio "${RPS[p1.intro,$c]}" "${RPS[z.intro,$c]}")× zitadel |"
+		echo "| client_credentials, PostgreSQL, one node behind $LB | $c | ${RPS[lb1.cc,$c]} | ${P99[lb1.cc,$c]} | ${CPU[lb1.cc,$c]:--} | |"
+		echo "| client_credentials, PostgreSQL, three nodes behind $LB | $c | ${RPS[lb3.cc,$c]} | ${P99[lb3.cc,$c]} | ${CPU[lb3.cc,$c]:--} | $(ratio "${RPS[lb3.cc,$c]}" "${RPS[lb1.cc,$c]}")× one node behind it; $(ratio "${RPS[lb3.cc,$c]}" "${RPS[z.cc,$c]}")× zitadel |"
+		echo "| introspection, PostgreSQL, three nodes behind $LB | $c | ${RPS[lb3.intro,$c]} | ${P99[lb3.intro,$c]} | ${CPU[lb3.intro,$c]:--} | |"
 	fi
 done
-echo "| code exchange, RS256 ID token, SQLite | $P99_CONNS | ${RPS[o.code,$P99_CONNS]} | ${P99[o.code,$P99_CONNS]} | $(ratio "${RPS[o.code,$P99_CONNS]}" "$rsa_ceiling") of the RS256 signing ceiling ($rsa_ceiling signatures/s on $(nproc) cores, same run) |"
+echo "| code exchange, RS256 ID token, SQLite | $P99_CONNS | ${RPS[o.code,$P99_CONNS]} | ${P99[o.code,$P99_CONNS]} | ${CPU[o.code,$P99_CONNS]:--} | $(ratio "${RPS[o.code,$P99_CONNS]}" "$rsa_ceiling") of the RS256 signing ceiling ($rsa_ceiling signatures/s on $(nproc) cores, same run) |"
 if [ -n "$pg" ]; then
-	echo "| code exchange, RS256 ID token, PostgreSQL, one node | $P99_CONNS | ${RPS[p1.code,$P99_CONNS]} | ${P99[p1.code,$P99_CONNS]} | $(ratio "${RPS[p1.code,$P99_CONNS]}" "$rsa_ceiling") of the signing ceiling |"
+	echo "| code exchange, RS256 ID token, PostgreSQL, one node | $P99_CONNS | ${RPS[p1.code,$P99_CONNS]} | ${P99[p1.code,$P99_CONNS]} | ${CPU[p1.code,$P99_CONNS]:--} | $(ratio "${RPS[p1.code,$P99_CONNS]}" "$rsa_ceiling") of the signing ceiling |"
 fi
 echo
 worst=$(for k in o.disc o.jwks o.intro o.ui o.cc o.code; do echo "${P99[$k,$P99_CONNS]} $k"; done | sort -g | tail -n1)
 echo "Worst oidcd p99 at $P99_CONNS connections (SQLite): ${worst% *} ms (${worst#* })."
-echo "First start on an empty database (start to first discovery response; creates the schema and an RSA key): oidcd $o_first_ms ms, zitadel $z_start_ms ms. oidcd restart: $o_restart_ms ms."
+echo "First start on an empty database (start to first discovery response; creates the schema and an RSA key): oidcd $o_first_ms ms (five first starts: $o_firsts ms), zitadel $z_start_ms ms. oidcd restart: $o_restart_ms ms."
 echo "RSS in MB: oidcd idle after first start $o_rss0, after restart $o_rss_restart, after the SQLite run $o_rss_after; zitadel idle $z_rss0, after the run $z_rss_after."
 echo
 echo "bench: wrk's full output is in $tmp/wrk.log (kept with BENCH_KEEP=1)" >&2
