@@ -108,6 +108,9 @@ func (s *Service) SignOutEverywhere(ctx context.Context, a Actor, userID string)
 	if err != nil {
 		return 0, err
 	}
+	if len(sessions) == 0 {
+		return 0, nil
+	}
 	action := ActionUserSessionsEnded
 	if a.UserID == userID {
 		action = ActionAccountSignedOut

@@ -78,7 +78,11 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, spec storage.Client
 			spec.LogoImage = b
 		}
 	}
-	c, secret, err := op.NewClient(spec, s.cfg.Sealer, s.now(), &o)
+	sealer, err := s.sealer()
+	if err != nil {
+		return nil, err
+	}
+	c, secret, err := op.NewClient(spec, sealer, s.now(), &o)
 	if err != nil {
 		return nil, fmt.Errorf("%w:\n%s", ErrInvalid, err)
 	}
@@ -176,7 +180,11 @@ func (s *Service) UpdateClient(ctx context.Context, a Actor, id string, u Client
 	needsSecret := op.NeedsSecret(c)
 	switch {
 	case needsSecret && len(c.SecretHash) == 0:
-		if res.Secret, err = op.SetClientSecret(c, s.cfg.Sealer); err != nil {
+		sealer, err := s.sealer()
+		if err != nil {
+			return nil, err
+		}
+		if res.Secret, err = op.SetClientSecret(c, sealer); err != nil {
 			return nil, err
 		}
 	case !needsSecret && len(c.SecretHash) > 0:
@@ -257,7 +265,11 @@ func (s *Service) RotateClientSecret(ctx context.Context, a Actor, id string, ov
 	}
 	now := s.now()
 	prev := c.SecretHash
-	secret, err := op.SetClientSecret(c, s.cfg.Sealer)
+	sealer, err := s.sealer()
+	if err != nil {
+		return nil, err
+	}
+	secret, err := op.SetClientSecret(c, sealer)
 	if err != nil {
 		return nil, err
 	}

@@ -112,6 +112,10 @@ func (s *Service) RotateKey(ctx context.Context, a Actor, alg string) (*KeyResul
 }
 
 func (s *Service) addKey(ctx context.Context, a Actor, action string, k crypto.Signer, rotate bool) (*KeyResult, error) {
+	sealer, err := s.sealer()
+	if err != nil {
+		return nil, err
+	}
 	kid, err := keys.Thumbprint(k)
 	if err != nil {
 		return nil, err
@@ -119,7 +123,7 @@ func (s *Service) addKey(ctx context.Context, a Actor, action string, k crypto.S
 	now := s.now()
 	var res KeyResult
 	err = s.change(ctx, a, action, "key:"+kid, Change{KeyID: kid}, func(tx storage.Storage, rec *storage.AuditRecord) error {
-		sk, retired, err := keys.AddKey(ctx, tx, k, s.cfg.Sealer, now, s.cfg.KeyActivateAfter, rotate)
+		sk, retired, err := keys.AddKey(ctx, tx, k, sealer, now, s.cfg.KeyActivateAfter, rotate)
 		if err != nil {
 			if isAlreadyExists(err) {
 				return invalidf("the key %s is already stored", kid)

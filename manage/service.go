@@ -51,10 +51,13 @@ type AccountRules interface {
 	ValidateClaims(u *storage.User) error
 }
 
-// Config is what a Service works with. Store, Sealer and Rules are
-// required.
+// Config is what a Service works with. Store, Rules and TokenLifetime
+// are required.
 type Config struct {
-	Store  storage.Storage
+	Store storage.Storage
+	// Sealer is the system key, which seals client secrets and signing
+	// keys: the methods that make either fail without it (a command that
+	// manages only users need not open the secret).
 	Sealer keys.Sealer
 	Rules  AccountRules
 	// Now is the clock. Defaults to time.Now.
@@ -101,6 +104,8 @@ type Change struct {
 	Record   storage.AuditRecord
 	ClientID string
 	UserID   string
+	// Username is the changed account's username, when an account changed.
+	Username string
 	KeyID    string
 }
 
@@ -138,9 +143,6 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil {
 		errs = append(errs, errors.New("manage: Config.Store is required"))
 	}
-	if cfg.Sealer == nil {
-		errs = append(errs, errors.New("manage: Config.Sealer is required"))
-	}
 	if cfg.Rules == nil {
 		errs = append(errs, errors.New("manage: Config.Rules is required"))
 	}
@@ -163,7 +165,9 @@ func New(cfg Config) (*Service, error) {
 	return &Service{cfg: cfg, log: log}, nil
 }
 
-func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+// now is the clock in UTC, to the microsecond that storage keeps, so that
+// what a method returns is what a later read shows.
+func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
 
 // atomicStore is a backend that runs several changes in one transaction
 // (sqlstore.Store).
@@ -205,7 +209,7 @@ func (s *Service) change(ctx context.Context, a Actor, action, target string, ch
 	ch.Record = rec
 	if s.cfg.Emit != nil {
 		s.cfg.Emit(ctx, op.Event{Kind: op.EventKind(action), ClientID: ch.ClientID, UserID: ch.UserID,
-			KeyID: ch.KeyID, Username: a.Username, IP: a.IP, Reason: rec.Detail})
+			Username: ch.Username, KeyID: ch.KeyID, IP: a.IP, Reason: "by " + a.Username + ": " + rec.Detail})
 	}
 	if s.cfg.Changed != nil {
 		s.cfg.Changed(ctx, ch)
@@ -235,3 +239,11 @@ func (s *Service) Audit(ctx context.Context, q storage.AuditQuery) ([]*storage.A
 func isNotFound(err error) bool { return errors.Is(err, storage.ErrNotFound) }
 
 func isAlreadyExists(err error) bool { return errors.Is(err, storage.ErrAlreadyExists) }
+
+// sealer returns Config.Sealer, or an error when there is none.
+func (s *Service) sealer() (keys.Sealer, error) {
+	if s.cfg.Sealer == nil {
+		return nil, errors.New("manage: this change needs the system secret (Config.Sealer)")
+	}
+	return s.cfg.Sealer, nil
+}

@@ -68,7 +68,7 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, nu NewUser) (*storage
 	}
 	now := s.now()
 	u.ID, u.PasswordHash, u.CreatedAt, u.UpdatedAt = newUserID(), hash, now, now
-	err = s.change(ctx, a, ActionUserCreated, "user:"+u.ID, Change{UserID: u.ID}, func(tx storage.Storage, rec *storage.AuditRecord) error {
+	err = s.change(ctx, a, ActionUserCreated, "user:"+u.ID, Change{UserID: u.ID, Username: u.Username}, func(tx storage.Storage, rec *storage.AuditRecord) error {
 		rec.Detail = fmt.Sprintf("user %q", u.Username)
 		if u.Admin {
 			rec.Detail += ", admin"
@@ -110,7 +110,7 @@ func (s *Service) UpdateUserClaims(ctx context.Context, a Actor, id string, edit
 	if a.UserID == id {
 		action = ActionAccountUpdated
 	}
-	err = s.change(ctx, a, action, "user:"+id, Change{UserID: id}, func(tx storage.Storage, rec *storage.AuditRecord) error {
+	err = s.change(ctx, a, action, "user:"+id, Change{UserID: id, Username: u.Username}, func(tx storage.Storage, rec *storage.AuditRecord) error {
 		rec.Detail = fmt.Sprintf("user %q: changed %s", u.Username, strings.Join(changed, ", "))
 		return tx.UpdateUser(ctx, &u)
 	})
@@ -157,7 +157,7 @@ func (s *Service) setPassword(ctx context.Context, a Actor, action, id, password
 		return err
 	}
 	now := s.now()
-	return s.change(ctx, a, action, "user:"+id, Change{UserID: id}, func(tx storage.Storage, rec *storage.AuditRecord) error {
+	return s.change(ctx, a, action, "user:"+id, Change{UserID: id, Username: u.Username}, func(tx storage.Storage, rec *storage.AuditRecord) error {
 		rec.Detail = fmt.Sprintf("user %q: password changed; sessions and grants ended", u.Username)
 		return tx.SetPassword(ctx, id, hash, now)
 	})
@@ -216,7 +216,7 @@ func (s *Service) SetLocked(ctx context.Context, a Actor, id string, locked bool
 		action = ActionUserLocked
 	}
 	now := s.now()
-	return s.change(ctx, a, action, "user:"+id, Change{UserID: id}, func(tx storage.Storage, rec *storage.AuditRecord) error {
+	return s.change(ctx, a, action, "user:"+id, Change{UserID: id, Username: u.Username}, func(tx storage.Storage, rec *storage.AuditRecord) error {
 		up := *u
 		up.Locked = locked
 		up.UpdatedAt = now
@@ -258,7 +258,7 @@ func (s *Service) SetAdmin(ctx context.Context, a Actor, id string, admin bool) 
 	if admin {
 		action = ActionUserAdminGranted
 	}
-	return s.change(ctx, a, action, "user:"+id, Change{UserID: id}, func(tx storage.Storage, rec *storage.AuditRecord) error {
+	return s.change(ctx, a, action, "user:"+id, Change{UserID: id, Username: u.Username}, func(tx storage.Storage, rec *storage.AuditRecord) error {
 		up := *u
 		up.Admin = admin
 		up.UpdatedAt = s.now()
@@ -302,7 +302,7 @@ func (s *Service) DeleteUser(ctx context.Context, a Actor, id string) error {
 			return err
 		}
 	}
-	return s.change(ctx, a, ActionUserDeleted, "user:"+id, Change{UserID: id}, func(tx storage.Storage, rec *storage.AuditRecord) error {
+	return s.change(ctx, a, ActionUserDeleted, "user:"+id, Change{UserID: id, Username: u.Username}, func(tx storage.Storage, rec *storage.AuditRecord) error {
 		rec.Detail = fmt.Sprintf("user %q", u.Username)
 		return tx.DeleteUser(ctx, id)
 	})

@@ -349,7 +349,8 @@ type client struct {
 // newClient registers a confidential client through the CLI.
 func (c *cluster) newClient(args ...string) client {
 	c.t.Helper()
-	out := c.cli(append([]string{"clients", "create", "--name", "RP", "--redirect-uri", callback, "--json"}, args...)...)
+	// Without consent unless args ask for it (clients create asks by default).
+	out := c.cli(append([]string{"clients", "create", "--name", "RP", "--redirect-uri", callback, "--require-consent=false", "--json"}, args...)...)
 	var cl client
 	if err := json.Unmarshal([]byte(out), &cl); err != nil || cl.ID == "" || cl.Secret == "" {
 		c.t.Fatalf("clients create: %v\n%s", err, out)

@@ -7,13 +7,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/oidcd/oidcd/keys"
+	"github.com/oidcd/oidcd/manage"
 	"github.com/oidcd/oidcd/op"
 	"github.com/oidcd/oidcd/storage"
-	"github.com/oidcd/oidcd/storage/sqlstore"
 )
 
 // clientJSON is a client in --json output: its registration metadata
@@ -32,96 +34,193 @@ func toClientJSON(c *storage.Client, secret string) clientJSON {
 	return clientJSON{ClientMetadata: m, Type: string(c.Type), PublicPasswordGrant: c.PublicPasswordGrant}
 }
 
-// clients manages relying parties.
+// clients manages relying parties, through the service layer.
 func (a *app) clients(ctx context.Context, args []string) error {
-	sub, args, err := subcommand("clients", args, "create", "list", "show", "delete", "rotate-secret")
+	sub, args, err := subcommand("clients", args, "create", "update", "list", "show", "delete", "rotate-secret")
 	if err != nil {
 		return err
 	}
 	switch sub {
 	case "create":
 		return a.clientsCreate(ctx, args)
+	case "update":
+		return a.clientsUpdate(ctx, args)
 	case "list":
 		return a.clientsList(ctx, args)
 	case "show", "delete", "rotate-secret":
 		return a.clientsByID(ctx, sub, args)
 	}
-	fmt.Fprint(a.stdout, "Usage: oidcd clients create|list|show|delete|rotate-secret [flags]\n")
+	fmt.Fprint(a.stdout, "Usage: oidcd clients create|update|list|show|delete|rotate-secret [flags]\n")
 	return nil
+}
+
+// clientFlags are the flags of clients create and clients update: one per
+// client property, named after its registration metadata. Each flag is
+// registered together with the setter that copies its value onto a stored
+// client, so that update can change everything create can set.
+type clientFlags struct {
+	spec storage.Client
+	opts op.ClientOptions
+	typ  string
+	// lists are the repeatable flags, by name; jwksFile and logoFile the
+	// files read into the spec.
+	lists              map[string]*stringList
+	jwksFile, logoFile string
+	// setters copy a flag's value from spec onto a client, by flag name.
+	setters map[string]func(dst *storage.Client)
+}
+
+// register adds the flags; update shows no defaults (only the flags given
+// change anything).
+func (f *clientFlags) register(c *command, update bool) {
+	spec := &f.spec
+	f.lists = map[string]*stringList{}
+	f.setters = map[string]func(*storage.Client){}
+	def := func(create string) string {
+		if update {
+			return ""
+		}
+		return create
+	}
+	str := func(name string, field func(*storage.Client) *string, defValue, usage string) {
+		c.fs.StringVar(field(spec), name, defValue, usage)
+		f.setters[name] = func(dst *storage.Client) { *field(dst) = *field(spec) }
+	}
+	boolean := func(name string, field func(*storage.Client) *bool, defValue bool, usage string) {
+		c.fs.BoolVar(field(spec), name, defValue, usage)
+		f.setters[name] = func(dst *storage.Client) { *field(dst) = *field(spec) }
+	}
+	// A repeatable flag replaces the whole list; given once as "" it
+	// empties it. --scope values are split at spaces.
+	list := func(name string, field func(*storage.Client) *[]string, usage string) {
+		l := &stringList{}
+		f.lists[name] = l
+		c.fs.Var(l, name, usage)
+		f.setters[name] = func(dst *storage.Client) { *field(dst) = slices.Clone(*field(spec)) }
+	}
+	str("name", func(c *storage.Client) *string { return &c.Name }, "", "client name shown on the consent page (required)")
+	c.fs.StringVar(&f.typ, "type", def("confidential"), "confidential or public")
+	f.setters["type"] = func(dst *storage.Client) { dst.Type = spec.Type }
+	list("response-type", func(c *storage.Client) *[]string { return &c.ResponseTypes }, `allowed response type, repeatable: code, id_token, "id_token token", "code id_token", "code token", "code id_token token", token (default code)`)
+	list("redirect-uri", func(c *storage.Client) *[]string { return &c.RedirectURIs }, "allowed redirect URI, repeatable (exact match)")
+	list("post-logout-redirect-uri", func(c *storage.Client) *[]string { return &c.PostLogoutRedirectURIs }, "allowed post-logout redirect URI, repeatable")
+	list("scope", func(c *storage.Client) *[]string { return &c.Scope }, `registered scope, space-separated, repeatable (client_credentials and introspection)`)
+	str("jwt-alg", func(c *storage.Client) *string { return &c.JWTAlg }, def(keys.RS256), "ID token signing algorithm: RS256, ES256, EdDSA or HS256 (HS256 uses the client secret)")
+	boolean("require-consent", func(c *storage.Client) *bool { return &c.RequireConsent }, !update, "always ask the user's consent (django-oidc-provider's default: on; --require-consent=false to switch off)")
+	boolean("reuse-consent", func(c *storage.Client) *bool { return &c.ReuseConsent }, !update, "skip the consent page when an earlier consent covers the request (default on; --reuse-consent=false to switch off)")
+	str("website", func(c *storage.Client) *string { return &c.Website }, "", "website URL")
+	str("terms-url", func(c *storage.Client) *string { return &c.TermsURL }, "", "terms of service URL")
+	str("contact-email", func(c *storage.Client) *string { return &c.ContactEmail }, "", "contact email")
+	str("logo-url", func(c *storage.Client) *string { return &c.LogoURL }, "", "logo URL: fetched once now (https, public addresses only, at most 256 KiB) and served by oidcd itself; pages never load it from there")
+	c.fs.StringVar(&f.logoFile, "logo-file", "", "logo image `file` (PNG, JPEG, GIF or WebP, at most 256 KiB) that oidcd serves on the consent page (clients update: \"\" removes the logo)")
+	f.setters["logo-file"] = func(dst *storage.Client) { dst.LogoImage = spec.LogoImage }
+	str("token-endpoint-auth-method", func(c *storage.Client) *string { return &c.TokenEndpointAuthMethod }, "", "client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt or none (default: either secret method; none for public clients)")
+	list("grant-type", func(c *storage.Client) *[]string { return &c.GrantTypes }, "grant type the client may use, repeatable: authorization_code, implicit, refresh_token, client_credentials, password, device_code (RFC 8628; needs OIDCD_DEVICE_FLOW_ENABLE), token_exchange (RFC 8693; needs OIDCD_TOKEN_EXCHANGE_ENABLE) (default: every enabled grant but password, device_code and token_exchange)")
+	boolean("allow-public-password-grant", func(c *storage.Client) *bool { return &c.PublicPasswordGrant }, false, "let this public client use the password grant (no secret protects it)")
+	str("token-endpoint-auth-signing-alg", func(c *storage.Client) *string { return &c.TokenEndpointAuthSigningAlg }, "", "the only alg accepted for the client's assertions (private_key_jwt, client_secret_jwt)")
+	boolean("dpop-bound-access-tokens", func(c *storage.Client) *bool { return &c.DPoPBoundAccessTokens }, false, "the client must send a DPoP proof with every token request (RFC 9449 §5.2; needs OIDCD_DPOP_ENABLE)")
+	str("jwks-uri", func(c *storage.Client) *string { return &c.JWKSURI }, "", "URL of the client's public JWK Set (private_key_jwt, request objects, encryption keys)")
+	c.fs.StringVar(&f.jwksFile, "jwks", "", "FILE holding the client's public JWK Set (JSON) (clients update: \"\" removes it)")
+	f.setters["jwks"] = func(dst *storage.Client) { dst.JWKS = spec.JWKS }
+	str("id-token-encrypted-response-alg", func(c *storage.Client) *string { return &c.IDTokenEncryptedResponseAlg }, "", "encrypt the client's ID tokens (signed, then encrypted) to its key in --jwks or --jwks-uri: RSA-OAEP-256, ECDH-ES, ECDH-ES+A128KW, ECDH-ES+A192KW or ECDH-ES+A256KW")
+	str("id-token-encrypted-response-enc", func(c *storage.Client) *string { return &c.IDTokenEncryptedResponseEnc }, "", "content encryption of the client's ID tokens: A128CBC-HS256 (default), A192CBC-HS384, A256CBC-HS512, A128GCM, A192GCM or A256GCM")
+	str("userinfo-signed-response-alg", func(c *storage.Client) *string { return &c.UserinfoSignedResponseAlg }, "", "answer the client's userinfo requests with a JWT signed with RS256, ES256, EdDSA or HS256 (application/jwt)")
+	str("userinfo-encrypted-response-alg", func(c *storage.Client) *string { return &c.UserinfoEncryptedResponseAlg }, "", "encrypt the client's userinfo responses to its key (the algorithms of --id-token-encrypted-response-alg)")
+	str("userinfo-encrypted-response-enc", func(c *storage.Client) *string { return &c.UserinfoEncryptedResponseEnc }, "", "content encryption of the client's userinfo responses (default A128CBC-HS256)")
+	list("request-uri", func(c *storage.Client) *[]string { return &c.RequestURIs }, "URL the client may pass as request_uri (a request object to fetch), repeatable")
+	list("resource", func(c *storage.Client) *[]string { return &c.Resources }, "resource indicator (RFC 8707: absolute URI without fragment) the client may ask tokens for, repeatable (default: those of OIDCD_RESOURCES and OIDCD_JWT_RESOURCES)")
+	str("access-token-signed-response-alg", func(c *storage.Client) *string { return &c.AccessTokenSignedResponseAlg }, "", "make the client's access tokens JWTs (RFC 9068) signed with RS256, ES256 or EdDSA (default: opaque tokens; clients update: \"\" makes them opaque again)")
+	str("request-object-signing-alg", func(c *storage.Client) *string { return &c.RequestObjectSigningAlg }, "", "the only alg accepted for the client's request objects (none must be given to accept unsigned ones)")
+	str("subject-type", func(c *storage.Client) *string { return &c.SubjectType }, "", "public (default) or pairwise: a sub per sector, so clients of different sectors cannot correlate users (OIDC Core §8)")
+	str("sector-identifier-uri", func(c *storage.Client) *string { return &c.SectorIdentifierURI }, "", "https URL of a JSON array listing the client's redirect URIs (pairwise clients on several hosts)")
+	boolean("require-pushed-authorization-requests", func(c *storage.Client) *bool { return &c.RequirePushedAuthorizationRequests }, false, "refuse authorization requests not pushed to /par first (RFC 9126)")
+	str("software-id", func(c *storage.Client) *string { return &c.SoftwareID }, "", "identifier of the client software")
+	str("software-version", func(c *storage.Client) *string { return &c.SoftwareVersion }, "", "version of the client software")
+	str("frontchannel-logout-uri", func(c *storage.Client) *string { return &c.FrontchannelLogoutURI }, "", "page loaded in an iframe when a session the client took part in ends (same scheme, host and port as a redirect URI)")
+	boolean("frontchannel-logout-session-required", func(c *storage.Client) *bool { return &c.FrontchannelLogoutSessionRequired }, false, "send iss and sid to the front-channel logout URI")
+	str("backchannel-logout-uri", func(c *storage.Client) *string { return &c.BackchannelLogoutURI }, "", "endpoint that receives a logout token (POST) when a session the client took part in ends")
+	boolean("backchannel-logout-session-required", func(c *storage.Client) *bool { return &c.BackchannelLogoutSessionRequired }, false, "the client needs sid in logout tokens (always sent)")
+	c.fs.BoolVar(&f.opts.InsecureAllowHTTP, "insecure-allow-http", false, "allow http redirect URIs on non-loopback hosts (development only; also OIDCD_INSECURE_ALLOW_HTTP_REDIRECTS)")
+}
+
+// read copies the repeatable flags into the spec and reads the files
+// named by --jwks and --logo-file.
+func (f *clientFlags) read() error {
+	spec := &f.spec
+	spec.Type = storage.ClientType(f.typ)
+	l := func(name string) []string { return emptyList(*f.lists[name]) }
+	spec.ResponseTypes = l("response-type")
+	spec.RedirectURIs = l("redirect-uri")
+	spec.PostLogoutRedirectURIs = l("post-logout-redirect-uri")
+	spec.Scope = nil
+	for _, sc := range *f.lists["scope"] {
+		spec.Scope = append(spec.Scope, strings.Fields(sc)...)
+	}
+	if len(*f.lists["scope"]) > 0 && spec.Scope == nil {
+		spec.Scope = []string{}
+	}
+	spec.GrantTypes = l("grant-type")
+	spec.RequestURIs = l("request-uri")
+	spec.Resources = l("resource")
+	if f.jwksFile != "" {
+		b, err := os.ReadFile(f.jwksFile)
+		if err != nil {
+			return fmt.Errorf("--jwks: %w", err)
+		}
+		spec.JWKS = strings.TrimSpace(string(b))
+	}
+	if f.logoFile != "" {
+		b, err := readBounded(f.logoFile, op.MaxLogoBytes)
+		if err != nil {
+			return fmt.Errorf("--logo-file: %w", err)
+		}
+		if _, err := op.CheckLogo(b); err != nil {
+			return fmt.Errorf("--logo-file %s: %w", f.logoFile, err)
+		}
+		spec.LogoImage = b
+	}
+	return nil
+}
+
+// emptyList is l, except that a list given only as "" is empty but not nil.
+func emptyList(l stringList) []string {
+	if len(l) == 1 && l[0] == "" {
+		return []string{}
+	}
+	return l
+}
+
+// apply sets on c the properties whose flags were given.
+func (f *clientFlags) apply(c *storage.Client, given map[string]bool) {
+	for name := range given {
+		if set, ok := f.setters[name]; ok {
+			set(c)
+		}
+	}
+}
+
+// givenFlags names the flags given on the command line.
+func givenFlags(c *command) map[string]bool {
+	given := map[string]bool{}
+	c.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	return given
 }
 
 func (a *app) clientsCreate(ctx context.Context, args []string) error {
 	c := a.newCommand("clients create", "", true)
-	var spec storage.Client
-	var opts op.ClientOptions
-	var typ string
-	var responseTypes, redirectURIs, postLogout, scopes stringList
-	c.fs.StringVar(&spec.Name, "name", "", "client name shown on the consent page (required)")
-	c.fs.StringVar(&typ, "type", "confidential", "confidential or public")
-	c.fs.Var(&responseTypes, "response-type", `allowed response type, repeatable: code, id_token, "id_token token", "code id_token", "code token", "code id_token token", token (default code)`)
-	c.fs.Var(&redirectURIs, "redirect-uri", "allowed redirect URI, repeatable (exact match)")
-	c.fs.Var(&postLogout, "post-logout-redirect-uri", "allowed post-logout redirect URI, repeatable")
-	c.fs.Var(&scopes, "scope", `registered scope, space-separated, repeatable (client_credentials and introspection)`)
-	c.fs.StringVar(&spec.JWTAlg, "jwt-alg", keys.RS256, "ID token signing algorithm: RS256, ES256, EdDSA or HS256 (HS256 uses the client secret)")
-	c.fs.BoolVar(&spec.RequireConsent, "require-consent", false, "always ask the user's consent")
-	c.fs.BoolVar(&spec.ReuseConsent, "reuse-consent", false, "skip the consent page when an earlier consent covers the request")
-	c.fs.StringVar(&spec.Website, "website", "", "website URL")
-	c.fs.StringVar(&spec.TermsURL, "terms-url", "", "terms of service URL")
-	c.fs.StringVar(&spec.ContactEmail, "contact-email", "", "contact email")
-	c.fs.StringVar(&spec.LogoURL, "logo-url", "", "logo URL: fetched once now (https, public addresses only, at most 256 KiB) and served by oidcd itself; pages never load it from there")
-	logoFile := c.fs.String("logo-file", "", "logo image `file` (PNG, JPEG, GIF or WebP, at most 256 KiB) that oidcd serves on the consent page")
-	var grantTypes, requestURIs, resources stringList
-	var jwksFile string
-	c.fs.StringVar(&spec.TokenEndpointAuthMethod, "token-endpoint-auth-method", "", "client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt or none (default: either secret method; none for public clients)")
-	c.fs.Var(&grantTypes, "grant-type", "grant type the client may use, repeatable: authorization_code, implicit, refresh_token, client_credentials, password, device_code (RFC 8628; needs OIDCD_DEVICE_FLOW_ENABLE), token_exchange (RFC 8693; needs OIDCD_TOKEN_EXCHANGE_ENABLE) (default: every enabled grant but password, device_code and token_exchange)")
-	c.fs.BoolVar(&spec.PublicPasswordGrant, "allow-public-password-grant", false, "let this public client use the password grant (no secret protects it)")
-	c.fs.StringVar(&spec.TokenEndpointAuthSigningAlg, "token-endpoint-auth-signing-alg", "", "the only alg accepted for the client's assertions (private_key_jwt, client_secret_jwt)")
-	c.fs.BoolVar(&spec.DPoPBoundAccessTokens, "dpop-bound-access-tokens", false, "the client must send a DPoP proof with every token request (RFC 9449 §5.2; needs OIDCD_DPOP_ENABLE)")
-	c.fs.StringVar(&spec.JWKSURI, "jwks-uri", "", "URL of the client's public JWK Set (private_key_jwt, request objects, encryption keys)")
-	c.fs.StringVar(&jwksFile, "jwks", "", "FILE holding the client's public JWK Set (JSON)")
-	c.fs.StringVar(&spec.IDTokenEncryptedResponseAlg, "id-token-encrypted-response-alg", "", "encrypt the client's ID tokens (signed, then encrypted) to its key in --jwks or --jwks-uri: RSA-OAEP-256, ECDH-ES, ECDH-ES+A128KW, ECDH-ES+A192KW or ECDH-ES+A256KW")
-	c.fs.StringVar(&spec.IDTokenEncryptedResponseEnc, "id-token-encrypted-response-enc", "", "content encryption of the client's ID tokens: A128CBC-HS256 (default), A192CBC-HS384, A256CBC-HS512, A128GCM, A192GCM or A256GCM")
-	c.fs.StringVar(&spec.UserinfoSignedResponseAlg, "userinfo-signed-response-alg", "", "answer the client's userinfo requests with a JWT signed with RS256, ES256, EdDSA or HS256 (application/jwt)")
-	c.fs.StringVar(&spec.UserinfoEncryptedResponseAlg, "userinfo-encrypted-response-alg", "", "encrypt the client's userinfo responses to its key (the algorithms of --id-token-encrypted-response-alg)")
-	c.fs.StringVar(&spec.UserinfoEncryptedResponseEnc, "userinfo-encrypted-response-enc", "", "content encryption of the client's userinfo responses (default A128CBC-HS256)")
-	c.fs.Var(&requestURIs, "request-uri", "URL the client may pass as request_uri (a request object to fetch), repeatable")
-	c.fs.Var(&resources, "resource", "resource indicator (RFC 8707: absolute URI without fragment) the client may ask tokens for, repeatable (default: those of OIDCD_RESOURCES and OIDCD_JWT_RESOURCES)")
-	c.fs.StringVar(&spec.AccessTokenSignedResponseAlg, "access-token-signed-response-alg", "", "make the client's access tokens JWTs (RFC 9068) signed with RS256, ES256 or EdDSA (default: opaque tokens)")
-	c.fs.StringVar(&spec.RequestObjectSigningAlg, "request-object-signing-alg", "", "the only alg accepted for the client's request objects (none must be given to accept unsigned ones)")
-	c.fs.StringVar(&spec.SubjectType, "subject-type", "", "public (default) or pairwise: a sub per sector, so clients of different sectors cannot correlate users (OIDC Core §8)")
-	c.fs.StringVar(&spec.SectorIdentifierURI, "sector-identifier-uri", "", "https URL of a JSON array listing the client's redirect URIs (pairwise clients on several hosts)")
-	c.fs.BoolVar(&spec.RequirePushedAuthorizationRequests, "require-pushed-authorization-requests", false, "refuse authorization requests not pushed to /par first (RFC 9126)")
-	c.fs.StringVar(&spec.SoftwareID, "software-id", "", "identifier of the client software")
-	c.fs.StringVar(&spec.SoftwareVersion, "software-version", "", "version of the client software")
-	c.fs.StringVar(&spec.FrontchannelLogoutURI, "frontchannel-logout-uri", "", "page loaded in an iframe when a session the client took part in ends (same scheme, host and port as a redirect URI)")
-	c.fs.BoolVar(&spec.FrontchannelLogoutSessionRequired, "frontchannel-logout-session-required", false, "send iss and sid to the front-channel logout URI")
-	c.fs.StringVar(&spec.BackchannelLogoutURI, "backchannel-logout-uri", "", "endpoint that receives a logout token (POST) when a session the client took part in ends")
-	c.fs.BoolVar(&spec.BackchannelLogoutSessionRequired, "backchannel-logout-session-required", false, "the client needs sid in logout tokens (always sent)")
-	c.fs.BoolVar(&opts.InsecureAllowHTTP, "insecure-allow-http", false, "allow http redirect URIs on non-loopback hosts (development only; also OIDCD_INSECURE_ALLOW_HTTP_REDIRECTS)")
+	var f clientFlags
+	f.register(c, false)
 	if _, err := c.parse(args, 0, 0); err != nil {
 		return err
 	}
-	if spec.Name == "" {
+	if f.spec.Name == "" {
 		return usagef("clients create: --name is required")
 	}
-	spec.Type = storage.ClientType(typ)
-	spec.ResponseTypes = responseTypes
-	spec.RedirectURIs = redirectURIs
-	spec.PostLogoutRedirectURIs = postLogout
-	for _, sc := range scopes {
-		spec.Scope = append(spec.Scope, strings.Fields(sc)...)
+	if err := f.read(); err != nil {
+		return fmt.Errorf("clients create: %w", err)
 	}
-	spec.GrantTypes = grantTypes
-	spec.RequestURIs = requestURIs
-	spec.Resources = resources
-	if jwksFile != "" {
-		b, err := os.ReadFile(jwksFile)
-		if err != nil {
-			return fmt.Errorf("clients create: --jwks: %w", err)
-		}
-		spec.JWKS = strings.TrimSpace(string(b))
-	}
-	if spec.TokenEndpointAuthMethod == op.AuthNone && typ == "confidential" && !typeSet(c) {
+	spec, opts := f.spec, f.opts
+	if spec.TokenEndpointAuthMethod == op.AuthNone && f.typ == "confidential" && !typeSet(c) {
 		spec.Type = storage.Public
 	}
 	s, err := c.settings()
@@ -129,49 +228,23 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 		return err
 	}
 	opts.InsecureAllowHTTP = opts.InsecureAllowHTTP || s.Server.Provider.Registration.InsecureAllowHTTP
-	// Logos are served by oidcd (docs/security.md "Browser pages").
-	switch {
-	case *logoFile != "":
-		b, err := readBounded(*logoFile, op.MaxLogoBytes)
-		if err != nil {
-			return fmt.Errorf("clients create: --logo-file: %w", err)
-		}
-		if _, err := op.CheckLogo(b); err != nil {
-			return fmt.Errorf("clients create: --logo-file %s: %w", *logoFile, err)
-		}
-		spec.LogoImage = b
-	case spec.LogoURL != "":
-		b, _, err := op.FetchLogo(ctx, op.NewLogoClient(s.Server.Provider.InsecureAllowPrivateTargets), spec.LogoURL)
-		if err != nil {
-			fmt.Fprintf(a.stderr, "oidcd: warning: the logo at %s was not fetched (%v); the consent page shows no logo (give it with --logo-file)\n", spec.LogoURL, err)
-		} else {
-			spec.LogoImage = b
-		}
-	}
 	// Validate before anything is created (database, secret file).
-	probe, _, err := op.NewClient(spec, throwawaySealer(), a.now(), &opts)
-	if err != nil {
+	if _, _, err := op.NewClient(spec, throwawaySealer(), a.now(), &opts); err != nil {
 		return fmt.Errorf("clients create: invalid client:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
 	}
-	if err := op.CheckSectorIdentifier(ctx, probe, s.Server.Provider.InsecureAllowPrivateTargets); err != nil {
-		return fmt.Errorf("clients create: invalid client:\n  %s", err)
-	}
-	if err := op.CheckEncryptionKeys(ctx, probe, s.Server.Provider.InsecureAllowPrivateTargets); err != nil {
-		return fmt.Errorf("clients create: invalid client:\n  %s", err)
-	}
-	store, seal, err := c.openSealed(ctx, s)
+	svc, store, err := c.service(ctx, s, true)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	client, secret, err := op.NewClient(spec, seal, a.now(), &opts)
+	res, err := svc.CreateClient(ctx, c.actor(), spec, &opts)
 	if err != nil {
-		return err
+		return clientErr("clients create", err)
 	}
-	if err := store.CreateClient(ctx, client); err != nil {
-		return err
+	for _, w := range res.Warnings {
+		fmt.Fprintf(a.stderr, "oidcd: warning: %s (give it with --logo-file)\n", w)
 	}
-	c.audit(ctx, s, op.Event{Kind: op.EventAdminClientCreated, ClientID: client.ID, Reason: string(client.Type)})
+	client, secret := res.Client, res.Secret
 	if c.json {
 		return c.printJSON(toClientJSON(client, secret))
 	}
@@ -182,9 +255,99 @@ func (a *app) clientsCreate(ctx context.Context, args []string) error {
 	return nil
 }
 
+// clientErr reports an invalid client as clients create always has.
+func clientErr(name string, err error) error {
+	if errors.Is(err, manage.ErrInvalid) {
+		msg := strings.TrimSpace(strings.TrimPrefix(err.Error(), manage.ErrInvalid.Error()+":"))
+		return fmt.Errorf("%s: invalid client:\n  %s", name, strings.ReplaceAll(msg, "\n", "\n  "))
+	}
+	return serviceErr(name, err)
+}
+
+// clientsUpdate changes the properties whose flags are given and nothing
+// else. A repeatable flag replaces the whole list (give it once as "" to
+// empty it); a client made confidential prints its new secret.
+func (a *app) clientsUpdate(ctx context.Context, args []string) error {
+	c := a.newCommand("clients update", " ID", true)
+	id := c.fs.String("id", "", "the client id (or give it as the argument)")
+	var f clientFlags
+	f.register(c, true)
+	pos, err := c.parse(args, 0, 1)
+	if err != nil {
+		return err
+	}
+	if *id, err = oneID(c, pos, *id); err != nil {
+		return err
+	}
+	if err := f.read(); err != nil {
+		return fmt.Errorf("clients update: %w", err)
+	}
+	given := givenFlags(c)
+	delete(given, "id")
+	s, err := c.settings()
+	if err != nil {
+		return err
+	}
+	svc, store, err := c.service(ctx, s, true)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	res, err := svc.UpdateClient(ctx, c.actor(), *id, manage.ClientUpdate{
+		Edit:              func(cl *storage.Client) error { f.apply(cl, given); return nil },
+		InsecureAllowHTTP: f.opts.InsecureAllowHTTP,
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("clients update: no client with id %q", *id)
+	} else if err != nil {
+		return clientErr("clients update", err)
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(a.stderr, "oidcd: warning: %s (give it with --logo-file)\n", w)
+	}
+	if c.json {
+		return c.printJSON(toClientJSON(res.Client, res.Secret))
+	}
+	fmt.Fprintf(a.stdout, "updated client %s (%q)\n", res.Client.ID, res.Client.Name)
+	if res.Secret != "" {
+		fmt.Fprintf(a.stdout, "client_secret: %s\n(the secret is shown only now)\n", res.Secret)
+	}
+	return nil
+}
+
+// oneID takes a client id given as the argument or as --id.
+func oneID(c *command, pos []string, id string) (string, error) {
+	switch {
+	case len(pos) == 1 && id != "" && pos[0] != id:
+		return "", usagef("%s: two different client ids given", c.name)
+	case len(pos) == 1:
+		return pos[0], nil
+	case id == "":
+		return "", usagef("%s: the client id is required", c.name)
+	}
+	return id, nil
+}
+
 func (a *app) clientsList(ctx context.Context, args []string) error {
-	return listing(ctx, a, "clients list", args, (*sqlstore.Store).ListClients,
-		func(cl *storage.Client) clientJSON { return toClientJSON(cl, "") },
+	c := a.newCommand("clients list", "", true)
+	search := c.fs.String("search", "", "only clients whose id, name, redirect URIs, website or contact contain this (any case)")
+	if _, err := c.parse(args, 0, 0); err != nil {
+		return err
+	}
+	s, err := c.settings()
+	if err != nil {
+		return err
+	}
+	svc, store, err := c.service(ctx, s, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	all, err := svc.ListClients(ctx, manage.ClientQuery{Search: *search})
+	if err != nil {
+		return err
+	}
+	return printRows(c, all, func(cl *storage.Client) any { return toClientJSON(cl, "") },
 		"CLIENT ID\tNAME\tTYPE\tRESPONSE TYPES\tCREATED",
 		func(cl *storage.Client) string {
 			return strings.Join([]string{cl.ID, cl.Name, string(cl.Type), strings.Join(cl.ResponseTypes, ", "), timeText(cl.CreatedAt)}, "\t")
@@ -194,26 +357,29 @@ func (a *app) clientsList(ctx context.Context, args []string) error {
 // clientsByID runs show, delete and rotate-secret, which take the client
 // id as an argument or as --id.
 func (a *app) clientsByID(ctx context.Context, sub string, args []string) error {
-	c := a.newCommand("clients "+sub, " ID", sub != "delete")
+	c := a.newCommand("clients "+sub, " ID", true)
 	id := c.fs.String("id", "", "the client id (or give it as the argument)")
+	var overlap *time.Duration
+	if sub == "rotate-secret" {
+		overlap = c.fs.Duration("overlap", 0, "how long the old secret keeps working beside the new one (a Go duration: 24h; default 0: it stops now)")
+	}
 	pos, err := c.parse(args, 0, 1)
 	if err != nil {
 		return err
 	}
-	switch {
-	case len(pos) == 1 && *id != "" && pos[0] != *id:
-		return usagef("clients %s: two different client ids given", sub)
-	case len(pos) == 1:
-		*id = pos[0]
-	case *id == "":
-		return usagef("clients %s: the client id is required", sub)
+	if *id, err = oneID(c, pos, *id); err != nil {
+		return err
 	}
-	s, store, err := c.settingsAndStore(ctx)
+	s, err := c.settings()
+	if err != nil {
+		return err
+	}
+	svc, store, err := c.service(ctx, s, sub == "rotate-secret")
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	client, err := store.Client(ctx, *id)
+	client, err := svc.Client(ctx, *id)
 	if errors.Is(err, storage.ErrNotFound) {
 		return fmt.Errorf("clients %s: no client with id %q", sub, *id)
 	} else if err != nil {
@@ -221,32 +387,39 @@ func (a *app) clientsByID(ctx context.Context, sub string, args []string) error 
 	}
 	switch sub {
 	case "delete":
-		if err := store.DeleteClient(ctx, client.ID); err != nil {
-			return err
+		usage, err := svc.DeleteClient(ctx, c.actor(), client.ID)
+		if err != nil {
+			return serviceErr("clients delete", err)
 		}
-		c.audit(ctx, s, op.Event{Kind: op.EventAdminClientDeleted, ClientID: client.ID})
-		fmt.Fprintf(a.stdout, "deleted client %s (%q) with its grants, tokens and consents\n", client.ID, client.Name)
+		if c.json {
+			return c.printJSON(map[string]any{"client_id": client.ID, "deleted": usageJSON(usage)})
+		}
+		fmt.Fprintf(a.stdout, "deleted client %s (%q) with its grants, tokens and consents: %s\n", client.ID, client.Name, usage)
 		return nil
 	case "rotate-secret":
 		if client.Type != storage.Confidential {
 			return fmt.Errorf("clients rotate-secret: client %s is public and has no secret", client.ID)
 		}
-		seal, err := checkedSealer(ctx, s, store)
+		res, err := svc.RotateClientSecret(ctx, c.actor(), client.ID, *overlap)
 		if err != nil {
-			return err
+			return serviceErr("clients rotate-secret", err)
 		}
-		secret, err := op.SetClientSecret(client, seal)
-		if err != nil {
-			return err
-		}
-		if err := store.UpdateClient(ctx, client); err != nil {
-			return err
-		}
-		c.audit(ctx, s, op.Event{Kind: op.EventAdminClientSecretRotated, ClientID: client.ID})
 		if c.json {
-			return c.printJSON(toClientJSON(client, secret))
+			out := struct {
+				clientJSON
+				PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+			}{clientJSON: toClientJSON(res.Client, res.Secret)}
+			if t := res.Client.PreviousSecretExpiresAt; !t.IsZero() {
+				out.PreviousSecretExpiresAt = &t
+			}
+			return c.printJSON(out)
 		}
-		fmt.Fprintf(a.stdout, "client_id: %s\nclient_secret: %s\n(the old secret no longer works)\n", client.ID, secret)
+		fmt.Fprintf(a.stdout, "client_id: %s\nclient_secret: %s\n", client.ID, res.Secret)
+		if t := res.Client.PreviousSecretExpiresAt; !t.IsZero() {
+			fmt.Fprintf(a.stdout, "(the old secret also works until %s)\n", timeText(t))
+		} else {
+			fmt.Fprintln(a.stdout, "(the old secret no longer works)")
+		}
 		return nil
 	}
 	if c.json {
@@ -273,9 +446,6 @@ func (a *app) clientsByID(ctx context.Context, sub string, args []string) error 
 		row("logo", fmt.Sprintf("%s, %d bytes, served by oidcd", client.LogoType, len(client.LogoImage)))
 	}
 	row("token_endpoint_auth_method", op.MetadataOf(client).TokenEndpointAuthMethod)
-	if len(client.GrantTypes) > 0 {
-		row("grant_types", strings.Join(client.GrantTypes, " "))
-	}
 	if client.PublicPasswordGrant {
 		row("public_password_grant", "true")
 	}
@@ -288,7 +458,11 @@ func (a *app) clientsByID(ctx context.Context, sub string, args []string) error 
 	if client.RequirePushedAuthorizationRequests {
 		row("require_pushed_authorization_requests", "true")
 	}
+	if len(client.Resources) > 0 {
+		row("resources", strings.Join(client.Resources, " "))
+	}
 	for _, r := range [][2]string{
+		{"access_token_signed_response_alg", client.AccessTokenSignedResponseAlg},
 		{"id_token_encrypted_response_alg", client.IDTokenEncryptedResponseAlg},
 		{"id_token_encrypted_response_enc", client.IDTokenEncryptedResponseEnc},
 		{"userinfo_signed_response_alg", client.UserinfoSignedResponseAlg},
@@ -302,12 +476,20 @@ func (a *app) clientsByID(ctx context.Context, sub string, args []string) error 
 	if len(client.RegistrationTokenHash) > 0 {
 		row("registered", "through /register (dynamic registration)")
 	}
+	if t := client.PreviousSecretExpiresAt; len(client.PreviousSecretHash) > 0 && a.now().Before(t) {
+		row("previous_secret", "works until "+timeText(t))
+	}
 	row("frontchannel_logout_uri", client.FrontchannelLogoutURI)
 	row("frontchannel_logout_session_required", fmt.Sprint(client.FrontchannelLogoutSessionRequired))
 	row("backchannel_logout_uri", client.BackchannelLogoutURI)
 	row("backchannel_logout_session_required", fmt.Sprint(client.BackchannelLogoutSessionRequired))
 	row("created_at", timeText(client.CreatedAt))
 	return tw.Flush()
+}
+
+// usageJSON is a ClientUsage in --json output.
+func usageJSON(u *manage.ClientUsage) map[string]int {
+	return map[string]int{"grants": u.Grants, "consents": u.Consents, "users": u.Users, "sessions": u.Sessions}
 }
 
 // typeSet reports whether --type was given.

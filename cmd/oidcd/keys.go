@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -10,9 +10,8 @@ import (
 	"time"
 
 	"github.com/oidcd/oidcd/keys"
-	"github.com/oidcd/oidcd/op"
+	"github.com/oidcd/oidcd/manage"
 	"github.com/oidcd/oidcd/storage"
-	"github.com/oidcd/oidcd/storage/sqlstore"
 )
 
 // keyJSON is a signing key in --json output (never the private key).
@@ -24,24 +23,13 @@ type keyJSON struct {
 	State       string     `json:"state"`
 	ActivatesAt *time.Time `json:"activates_at,omitempty"`
 	RetiredAt   *time.Time `json:"retired_at,omitempty"`
+	DeletableAt *time.Time `json:"deletable_at,omitempty"`
 }
 
-func toKeyJSON(k *storage.SigningKey, now time.Time) keyJSON {
-	j := keyJSON{KID: k.ID, Alg: k.Alg, CreatedAt: k.CreatedAt.UTC(), State: keys.State(k, now)}
-	if !k.ActivatesAt.IsZero() {
-		t := k.ActivatesAt.UTC()
-		j.ActivatesAt = &t
-	}
-	if !k.RetiredAt.IsZero() {
-		t := k.RetiredAt.UTC()
-		j.RetiredAt = &t
-	}
-	return j
-}
-
-// keys manages signing keys (django-oidc-provider's creatersakey, and more).
+// keys manages signing keys (django-oidc-provider's creatersakey, and
+// more), through the service layer.
 func (a *app) keys(ctx context.Context, args []string) error {
-	sub, args, err := subcommand("keys", args, "create", "list", "rotate")
+	sub, args, err := subcommand("keys", args, "create", "list", "rotate", "retire", "delete")
 	if err != nil {
 		return err
 	}
@@ -52,15 +40,31 @@ func (a *app) keys(ctx context.Context, args []string) error {
 		return a.keysCreate(ctx, args, true)
 	case "list":
 		return a.keysList(ctx, args)
+	case "retire", "delete":
+		return a.keysByID(ctx, sub, args)
 	}
-	fmt.Fprint(a.stdout, "Usage: oidcd keys create|list|rotate [flags]\n")
+	fmt.Fprint(a.stdout, "Usage: oidcd keys create|list|rotate|retire|delete [flags]\n")
 	return nil
 }
 
-// keysCreate creates a key (generated, or imported from PEM) and, when
-// rotating, retires the other active keys of its algorithm. Retired keys
-// stay published until the tokens they signed expire; running servers pick
-// the new key up within their key refresh interval.
+// keyJSONOf is a KeyInfo in --json output.
+func keyJSONOf(k manage.KeyInfo) keyJSON {
+	j := keyJSON{KID: k.KID, Alg: k.Alg, CreatedAt: k.CreatedAt.UTC(), State: k.State}
+	opt := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		t = t.UTC()
+		return &t
+	}
+	j.ActivatesAt, j.RetiredAt, j.DeletableAt = opt(k.ActivatesAt), opt(k.RetiredAt), opt(k.DeletableAt)
+	return j
+}
+
+// keysCreate creates a key (generated, or imported from PEM) or, when
+// rotating, a key that replaces the active keys of its algorithm. Retired
+// keys stay published until the tokens they signed expire; running servers
+// pick the new key up within their key refresh interval.
 func (a *app) keysCreate(ctx context.Context, args []string, rotate bool) error {
 	name := "keys create"
 	if rotate {
@@ -70,7 +74,7 @@ func (a *app) keysCreate(ctx context.Context, args []string, rotate bool) error 
 	alg := c.fs.String("alg", keys.RS256, "algorithm of a generated key: RS256, ES256 or EdDSA")
 	var pemFile *string
 	if !rotate {
-		pemFile = c.fs.String("pem", "", "import the private key in this PEM `file` (PKCS #8, PKCS #1 or SEC 1) instead of generating one")
+		pemFile = c.fs.String("pem", "", "import the private key in this PEM `file` (PKCS #8, PKCS #1 as django-oidc-provider's creatersakey writes it, or SEC 1) instead of generating one")
 	} else {
 		pemFile = new(string)
 	}
@@ -80,81 +84,132 @@ func (a *app) keysCreate(ctx context.Context, args []string, rotate bool) error 
 	if *pemFile == "" && !slices.Contains(keys.ServerAlgs, *alg) {
 		return usagef("%s: --alg must be RS256, ES256 or EdDSA, not %q", name, *alg)
 	}
-	var k crypto.Signer
+	var pemData []byte
 	if *pemFile != "" {
 		b, err := os.ReadFile(*pemFile)
 		if err != nil {
 			return err
 		}
-		if k, err = keys.ParsePEM(b); err != nil {
+		// Checked before the database is opened.
+		if _, err := keys.ParsePEM(b); err != nil {
 			return fmt.Errorf("%s: %w", *pemFile, err)
 		}
-	} else {
-		var err error
-		if k, err = keys.Generate(*alg); err != nil {
-			return err
-		}
+		pemData = b
 	}
 	s, err := c.settings()
 	if err != nil {
 		return err
 	}
-	store, seal, err := c.openSealed(ctx, s)
+	svc, store, err := c.service(ctx, s, true)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	now := a.now()
-	// A key of an algorithm that already signs is "next" until every node
-	// and every relying party's cached JWKS knows it (docs/security.md
-	// "Signing keys"); when rotating, the current keys retire then.
-	sk, retired, err := keys.AddKey(ctx, store, k, seal, now, s.Server.Provider.KeyRefresh+s.Server.Provider.JWKSMaxAge, rotate)
+	var res *manage.KeyResult
+	switch {
+	case rotate:
+		res, err = svc.RotateKey(ctx, c.actor(), *alg)
+	case pemData != nil:
+		res, err = svc.ImportKey(ctx, c.actor(), pemData)
+	default:
+		res, err = svc.CreateKey(ctx, c.actor(), *alg)
+	}
 	if err != nil {
-		return err
-	}
-	kind := op.EventAdminKeyCreated
-	if rotate {
-		kind = op.EventAdminKeyRotated
-	}
-	c.audit(ctx, s, op.Event{Kind: kind, KeyID: sk.ID, Reason: sk.Alg})
-	for _, old := range retired {
-		c.audit(ctx, s, op.Event{Kind: op.EventAdminKeyRetired, KeyID: old.ID, Reason: old.Alg})
+		return serviceErr(name, err)
 	}
 	if c.json {
 		out := struct {
 			Created keyJSON   `json:"created"`
 			Retired []keyJSON `json:"retired,omitempty"`
-		}{Created: toKeyJSON(sk, now)}
-		for _, r := range retired {
-			out.Retired = append(out.Retired, toKeyJSON(r, now))
+		}{Created: keyJSONOf(res.Key)}
+		for _, r := range res.Retired {
+			out.Retired = append(out.Retired, keyJSONOf(r))
 		}
 		return c.printJSON(out)
 	}
-	fmt.Fprintf(a.stdout, "created %s key %s\n", sk.Alg, sk.ID)
-	if !sk.ActivatesAt.IsZero() {
-		fmt.Fprintf(a.stdout, "it is published now and signs from %s (key refresh + JWKS cache lifetime)\n", timeText(sk.ActivatesAt))
+	fmt.Fprintf(a.stdout, "created %s key %s\n", res.Key.Alg, res.Key.KID)
+	if !res.Key.ActivatesAt.IsZero() {
+		fmt.Fprintf(a.stdout, "it is published now and signs from %s (key refresh + JWKS cache lifetime)\n", timeText(res.Key.ActivatesAt))
 	}
-	for _, r := range retired {
-		fmt.Fprintf(a.stdout, "%s key %s signs until then and retires\n", r.Alg, r.ID)
+	for _, r := range res.Retired {
+		fmt.Fprintf(a.stdout, "%s key %s signs until then and retires\n", r.Alg, r.KID)
 	}
 	return nil
 }
 
 func (a *app) keysList(ctx context.Context, args []string) error {
+	c := a.newCommand("keys list", "", true)
+	if _, err := c.parse(args, 0, 0); err != nil {
+		return err
+	}
+	s, err := c.settings()
+	if err != nil {
+		return err
+	}
+	svc, store, err := c.service(ctx, s, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	all, err := svc.Keys(ctx)
+	if err != nil {
+		return err
+	}
 	now := a.now()
-	return listing(ctx, a, "keys list", args, (*sqlstore.Store).ListKeys,
-		func(k *storage.SigningKey) keyJSON { return toKeyJSON(k, now) },
+	return printRows(c, all, func(k manage.KeyInfo) any { return keyJSONOf(k) },
 		"KID\tALG\tCREATED\tSTATE",
-		func(k *storage.SigningKey) string {
-			state := keys.State(k, now)
+		func(k manage.KeyInfo) string {
+			state := k.State
 			switch {
 			case state == keys.StateNext:
 				state += " (signs from " + timeText(k.ActivatesAt) + ")"
+			case state == keys.StateRetired && now.Before(k.DeletableAt):
+				state += " " + timeText(k.RetiredAt) + " (deletable from " + timeText(k.DeletableAt) + ")"
 			case state == keys.StateRetired:
-				state += " " + timeText(k.RetiredAt)
+				state += " " + timeText(k.RetiredAt) + " (deletable)"
 			case !k.RetiredAt.IsZero():
-				state += " (retires " + timeText(k.RetiredAt) + ")"
+				state += " (retires " + timeText(k.RetiredAt) + ", deletable from " + timeText(k.DeletableAt) + ")"
 			}
-			return strings.Join([]string{k.ID, k.Alg, timeText(k.CreatedAt), state}, "\t")
+			return strings.Join([]string{k.KID, k.Alg, timeText(k.CreatedAt), state}, "\t")
 		})
+}
+
+// keysByID retires or deletes the key whose kid is the argument.
+func (a *app) keysByID(ctx context.Context, sub string, args []string) error {
+	c := a.newCommand("keys "+sub, " KID", sub == "retire")
+	pos, err := c.parse(args, 1, 1)
+	if err != nil {
+		return err
+	}
+	kid := pos[0]
+	s, err := c.settings()
+	if err != nil {
+		return err
+	}
+	svc, store, err := c.service(ctx, s, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if sub == "delete" {
+		if err := svc.DeleteKey(ctx, c.actor(), kid); errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("keys delete: no key with kid %q", kid)
+		} else if err != nil {
+			return serviceErr("keys delete", err)
+		}
+		fmt.Fprintf(a.stdout, "deleted key %s\n", kid)
+		return nil
+	}
+	k, err := svc.RetireKey(ctx, c.actor(), kid)
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("keys retire: no key with kid %q", kid)
+	} else if err != nil {
+		return serviceErr("keys retire", err)
+	}
+	if c.json {
+		return c.printJSON(keyJSONOf(*k))
+	}
+	fmt.Fprintf(a.stdout, "%s key %s signs until %s; it stays published until no token it signed can be valid, and can be deleted from %s\n",
+		k.Alg, k.KID, timeText(k.RetiredAt), timeText(k.DeletableAt))
+	return nil
 }

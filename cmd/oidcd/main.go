@@ -6,9 +6,11 @@
 //
 //	oidcd serve [flags]
 //	oidcd migrate
-//	oidcd keys create|list|rotate
-//	oidcd users create|list|set-password|delete
-//	oidcd clients create|list|show|delete|rotate-secret
+//	oidcd keys create|list|rotate|retire|delete
+//	oidcd users create|update|list|set-password|reset-password|delete
+//	oidcd clients create|update|list|show|delete|rotate-secret
+//	oidcd consents list|revoke, oidcd sessions list|revoke
+//	oidcd audit
 //	oidcd registration-tokens create
 //	oidcd import django --from URL
 //	oidcd backup FILE, oidcd restore FILE
@@ -67,23 +69,33 @@ Usage:
   oidcd keys create [--alg RS256|ES256|EdDSA] [--pem FILE] [--json]
   oidcd keys list [--json]
   oidcd keys rotate [--alg RS256|ES256|EdDSA] [--json]
+  oidcd keys retire KID [--json]
+  oidcd keys delete KID
   oidcd users create --username U (--password P | --password-stdin) [--email E] [--email-verified]
                      [--name N] [--given-name G] [--family-name F] [--phone-number P] [--admin] [...] [--json]
-  oidcd users list [--json]
+  oidcd users update --username U [claim flags] [--admin[=false]] [--locked[=false]] [--json]
+  oidcd users list [--search S] [--offset N] [--limit N] [--json]
   oidcd users set-password --username U (--password P | --password-stdin)
+  oidcd users reset-password --username U [--json]
   oidcd users delete --username U
   oidcd clients create --name N [--type confidential|public] [--response-type T ...] --redirect-uri U ...
                        [--post-logout-redirect-uri U ...] [--scope "a b" ...] [--jwt-alg RS256|ES256|EdDSA|HS256]
-                       [--require-consent] [--reuse-consent] [--website URL] [--terms-url URL]
+                       [--require-consent=false] [--reuse-consent=false] [--website URL] [--terms-url URL]
                        [--contact-email E] [--logo-url URL] [--token-endpoint-auth-method M] [--token-endpoint-auth-signing-alg A]
                        [--grant-type G ...] [--jwks-uri URL | --jwks FILE] [--require-pushed-authorization-requests] [--request-uri U ...]
                        [--request-object-signing-alg A] [--subject-type public|pairwise]
                        [--sector-identifier-uri U] [--software-id S]
                        [--software-version V] [--insecure-allow-http] [--json]
-  oidcd clients list [--json]
+  oidcd clients update ID [any flag of clients create] [--json]   (changes only the flags given)
+  oidcd clients list [--search S] [--json]
   oidcd clients show ID [--json]
-  oidcd clients delete ID
-  oidcd clients rotate-secret ID [--json]
+  oidcd clients delete ID [--json]
+  oidcd clients rotate-secret ID [--overlap D] [--json]
+  oidcd consents list (--username U | --client ID) [--json]
+  oidcd consents revoke --username U --client ID
+  oidcd sessions list (--username U | --client ID) [--json]
+  oidcd sessions revoke (SID | --username U)
+  oidcd audit [--limit N] [--action A] [--target T] [--json]
   oidcd registration-tokens create [--uses N] [--expires D] [--json]
   oidcd secret rotate [--new-secret-stdin] [--json]   (stop every node first)
   oidcd import django --from URL [--dry-run] [--media DIR] [--sub id|username | --sub-map FILE] [--claims-sql SQL] [--json]
@@ -136,6 +148,12 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		return a.users(ctx, rest)
 	case "clients":
 		return a.clients(ctx, rest)
+	case "consents":
+		return a.consents(ctx, rest)
+	case "sessions":
+		return a.sessions(ctx, rest)
+	case "audit":
+		return a.auditCmd(ctx, rest)
 	case "backup":
 		return a.backup(ctx, rest)
 	case "restore":

@@ -122,12 +122,8 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	adminDone := make(chan error, 1)
 	go func() { adminDone <- a.ensureAdmin(ctx, store, s, log) }()
 
-	cfg := s.Server
+	cfg := s.serverConfig()
 	cfg.Store, cfg.Sealer, cfg.Logger, cfg.Templates, cfg.Metrics = store, seal, log, templates, metrics
-	// /register always answers; it needs an initial access token ('oidcd
-	// registration-tokens create') unless OIDCD_REGISTRATION_OPEN.
-	cfg.Provider.Registration.Enabled = true
-	cfg.Provider.Resources = s.resources()
 	srv, err := server.New(ctx, cfg)
 	if aerr := <-adminDone; aerr != nil {
 		return aerr
@@ -285,6 +281,19 @@ func warnIssuerPort(issuer string, addr net.Addr, log *slog.Logger) {
 		log.Warn("the issuer's port differs from the listen port: clients following discovery will miss this server; set --issuer (OIDCD_ISSUER) to the URL clients use",
 			"issuer", issuer, "listen", addr.String())
 	}
+}
+
+// serverConfig is the server's part of the settings: what serve runs
+// with, and what the commands that act as the provider (sessions revoke
+// queues back-channel logout tokens) use. The caller adds the
+// collaborators (Store, Sealer, Logger, Templates, Metrics).
+func (s *Settings) serverConfig() server.Config {
+	cfg := s.Server
+	// /register always answers; it needs an initial access token ('oidcd
+	// registration-tokens create') unless OIDCD_REGISTRATION_OPEN.
+	cfg.Provider.Registration.Enabled = true
+	cfg.Provider.Resources = s.resources()
+	return cfg
 }
 
 // resources are the declared resources of OIDCD_RESOURCES and

@@ -3,15 +3,13 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/oidcd/oidcd/op"
+	"github.com/oidcd/oidcd/manage"
 	"github.com/oidcd/oidcd/server"
 	"github.com/oidcd/oidcd/storage"
-	"github.com/oidcd/oidcd/storage/sqlstore"
 )
 
 // userJSON is an account in --json output (never the password hash): its
@@ -20,33 +18,38 @@ type userJSON struct {
 	ID       string `json:"id"`
 	Username string `json:"username"`
 	Admin    bool   `json:"admin"`
+	Locked   bool   `json:"locked"`
 	storage.Claims
 	CreatedAt time.Time `json:"created_at"`
 }
 
 func toUserJSON(u *storage.User) userJSON {
-	j := userJSON{ID: u.ID, Username: u.Username, Admin: u.Admin, Claims: u.Claims, CreatedAt: u.CreatedAt.UTC()}
+	j := userJSON{ID: u.ID, Username: u.Username, Admin: u.Admin, Locked: u.Locked, Claims: u.Claims, CreatedAt: u.CreatedAt.UTC()}
 	j.UpdatedAt = j.UpdatedAt.UTC()
 	return j
 }
 
-// users manages the server's accounts.
+// users manages the server's accounts, through the service layer.
 func (a *app) users(ctx context.Context, args []string) error {
-	sub, args, err := subcommand("users", args, "create", "list", "set-password", "delete")
+	sub, args, err := subcommand("users", args, "create", "update", "list", "set-password", "reset-password", "delete")
 	if err != nil {
 		return err
 	}
 	switch sub {
 	case "create":
 		return a.usersCreate(ctx, args)
+	case "update":
+		return a.usersUpdate(ctx, args)
 	case "list":
 		return a.usersList(ctx, args)
 	case "set-password":
 		return a.usersSetPassword(ctx, args)
+	case "reset-password":
+		return a.usersResetPassword(ctx, args)
 	case "delete":
 		return a.usersDelete(ctx, args)
 	}
-	fmt.Fprint(a.stdout, "Usage: oidcd users create|list|set-password|delete [flags]\n")
+	fmt.Fprint(a.stdout, "Usage: oidcd users create|update|list|set-password|reset-password|delete [flags]\n")
 	return nil
 }
 
@@ -78,13 +81,8 @@ func (p *passwordFlags) value(c *command) (string, error) {
 	return p.password, nil
 }
 
-func (a *app) usersCreate(ctx context.Context, args []string) error {
-	c := a.newCommand("users create", "", true)
-	var pw passwordFlags
-	pw.register(c)
-	username := c.fs.String("username", "", "login name (required)")
-	admin := c.fs.Bool("admin", false, "make the user an administrator")
-	var u storage.User
+// claimFlags adds a flag for each standard claim, writing into u.
+func claimFlags(c *command, u *storage.Claims) {
 	str := func(p *string, name, help string) { c.fs.StringVar(p, name, "", help) }
 	str(&u.Email, "email", "email claim")
 	c.fs.BoolVar(&u.EmailVerified, "email-verified", false, "email_verified claim")
@@ -109,16 +107,55 @@ func (a *app) usersCreate(ctx context.Context, args []string) error {
 	str(&u.Address.Region, "address-region", "address.region claim")
 	str(&u.Address.PostalCode, "address-postal-code", "address.postal_code claim")
 	str(&u.Address.Country, "address-country", "address.country claim")
+}
+
+// setClaims copies the claims whose flags were given from src to dst.
+func setClaims(dst, src *storage.Claims, given map[string]bool) {
+	fields := map[string]func(){
+		"email": func() { dst.Email = src.Email }, "email-verified": func() { dst.EmailVerified = src.EmailVerified },
+		"name": func() { dst.Name = src.Name }, "given-name": func() { dst.GivenName = src.GivenName },
+		"family-name": func() { dst.FamilyName = src.FamilyName }, "middle-name": func() { dst.MiddleName = src.MiddleName },
+		"nickname": func() { dst.Nickname = src.Nickname }, "preferred-username": func() { dst.PreferredUsername = src.PreferredUsername },
+		"profile": func() { dst.Profile = src.Profile }, "picture": func() { dst.Picture = src.Picture },
+		"website": func() { dst.Website = src.Website }, "gender": func() { dst.Gender = src.Gender },
+		"birthdate": func() { dst.Birthdate = src.Birthdate }, "zoneinfo": func() { dst.Zoneinfo = src.Zoneinfo },
+		"locale": func() { dst.Locale = src.Locale }, "phone-number": func() { dst.PhoneNumber = src.PhoneNumber },
+		"phone-number-verified": func() { dst.PhoneNumberVerified = src.PhoneNumberVerified },
+		"address-formatted":     func() { dst.Address.Formatted = src.Address.Formatted },
+		"address-street":        func() { dst.Address.StreetAddress = src.Address.StreetAddress },
+		"address-locality":      func() { dst.Address.Locality = src.Address.Locality },
+		"address-region":        func() { dst.Address.Region = src.Address.Region },
+		"address-postal-code":   func() { dst.Address.PostalCode = src.Address.PostalCode },
+		"address-country":       func() { dst.Address.Country = src.Address.Country },
+	}
+	for name := range given {
+		if f, ok := fields[name]; ok {
+			f()
+		}
+	}
+}
+
+func (a *app) usersCreate(ctx context.Context, args []string) error {
+	c := a.newCommand("users create", "", true)
+	var pw passwordFlags
+	pw.register(c)
+	username := c.fs.String("username", "", "login name (required)")
+	admin := c.fs.Bool("admin", false, "make the user an administrator")
+	var claims storage.Claims
+	claimFlags(c, &claims)
 	if _, err := c.parse(args, 0, 0); err != nil {
 		return err
 	}
 	if *username == "" {
 		return usagef("users create: --username is required")
 	}
-	if err := server.ValidateUsername(*username); err != nil {
+	// The service checks all of it again; checking here first reports bad
+	// input before the database is opened.
+	rules := server.AccountRules{}
+	if err := rules.ValidateUsername(*username); err != nil {
 		return usagef("users create: %v", strings.TrimPrefix(err.Error(), "server: "))
 	}
-	if err := server.ValidateUserClaims(&u); err != nil {
+	if err := rules.ValidateClaims(&storage.User{Claims: claims}); err != nil {
 		return usagef("users create: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	password, err := pw.value(c)
@@ -132,35 +169,107 @@ func (a *app) usersCreate(ctx context.Context, args []string) error {
 	if err := server.CheckPasswordPolicy(password, s.PasswordMinLength); err != nil {
 		return usagef("users create: %v (OIDCD_PASSWORD_MIN_LENGTH)", err)
 	}
-	store, err := c.open(ctx, s)
+	svc, store, err := c.service(ctx, s, false)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	nu, err := server.NewUser(*username, password, a.now())
+	u, err := svc.CreateUser(ctx, c.actor(), manage.NewUser{Username: *username, Password: password, Admin: *admin, Claims: claims})
 	if err != nil {
-		return err
+		return serviceErr("users create", err)
 	}
-	u.ID, u.Username, u.PasswordHash, u.CreatedAt, u.UpdatedAt = nu.ID, nu.Username, nu.PasswordHash, nu.CreatedAt, nu.UpdatedAt
-	u.Admin = *admin
-	if err := store.CreateUser(ctx, &u); errors.Is(err, storage.ErrAlreadyExists) {
-		return fmt.Errorf("users create: username %q is taken", u.Username)
-	} else if err != nil {
-		return err
-	}
-	c.audit(ctx, s, op.Event{Kind: op.EventAdminUserCreated, Username: u.Username, UserID: u.ID, Reason: map[bool]string{true: "admin"}[u.Admin]})
 	if c.json {
-		return c.printJSON(toUserJSON(&u))
+		return c.printJSON(toUserJSON(u))
 	}
 	fmt.Fprintf(a.stdout, "created user %q (id %s)\n", u.Username, u.ID)
 	return nil
 }
 
+// usersUpdate changes the claims whose flags are given, and the admin
+// flag and lock when --admin or --locked is given.
+func (a *app) usersUpdate(ctx context.Context, args []string) error {
+	c := a.newCommand("users update", "", true)
+	username := c.fs.String("username", "", "login name of the user to change (required)")
+	admin := c.fs.Bool("admin", false, "grant (--admin) or remove (--admin=false) the admin flag")
+	locked := c.fs.Bool("locked", false, "lock (--locked: no sign-in; its sessions and grants end) or unlock (--locked=false)")
+	var claims storage.Claims
+	claimFlags(c, &claims)
+	if _, err := c.parse(args, 0, 0); err != nil {
+		return err
+	}
+	if *username == "" {
+		return usagef("users update: --username is required")
+	}
+	given := givenFlags(c)
+	s, err := c.settings()
+	if err != nil {
+		return err
+	}
+	svc, store, err := c.service(ctx, s, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	u, err := findUserID(ctx, svc, *username)
+	if err != nil {
+		return err
+	}
+	actor := c.actor()
+	u, err = svc.UpdateUserClaims(ctx, actor, u.ID, func(dst *storage.Claims) error {
+		setClaims(dst, &claims, given)
+		return nil
+	})
+	if err != nil {
+		return serviceErr("users update", err)
+	}
+	if given["admin"] {
+		if err := svc.SetAdmin(ctx, actor, u.ID, *admin); err != nil {
+			return serviceErr("users update", err)
+		}
+	}
+	if given["locked"] {
+		if err := svc.SetLocked(ctx, actor, u.ID, *locked); err != nil {
+			return serviceErr("users update", err)
+		}
+	}
+	if u, err = svc.User(ctx, u.ID); err != nil {
+		return err
+	}
+	if c.json {
+		return c.printJSON(toUserJSON(u))
+	}
+	fmt.Fprintf(a.stdout, "updated user %q (id %s)\n", u.Username, u.ID)
+	return nil
+}
+
 func (a *app) usersList(ctx context.Context, args []string) error {
-	return listing(ctx, a, "users list", args, (*sqlstore.Store).ListUsers, toUserJSON,
-		"USERNAME\tID\tEMAIL\tADMIN\tCREATED",
+	c := a.newCommand("users list", "", true)
+	search := c.fs.String("search", "", "only users whose username, name, email or id contain this (any case)")
+	offset := c.fs.Int("offset", 0, "skip this many users")
+	limit := c.fs.Int("limit", 0, "list at most this many users (default all)")
+	if _, err := c.parse(args, 0, 0); err != nil {
+		return err
+	}
+	if *offset < 0 || *limit < 0 {
+		return usagef("users list: --offset and --limit must not be negative")
+	}
+	s, err := c.settings()
+	if err != nil {
+		return err
+	}
+	svc, store, err := c.service(ctx, s, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	page, err := svc.ListUsers(ctx, storage.UserQuery{Search: *search, Offset: *offset, Limit: *limit})
+	if err != nil {
+		return err
+	}
+	return printRows(c, page.Users, func(u *storage.User) any { return toUserJSON(u) },
+		"USERNAME\tID\tEMAIL\tADMIN\tLOCKED\tCREATED",
 		func(u *storage.User) string {
-			return fmt.Sprintf("%s\t%s\t%s\t%t\t%s", u.Username, u.ID, orDash(u.Email), u.Admin, timeText(u.CreatedAt))
+			return fmt.Sprintf("%s\t%s\t%s\t%t\t%t\t%s", u.Username, u.ID, orDash(u.Email), u.Admin, u.Locked, timeText(u.CreatedAt))
 		})
 }
 
@@ -188,20 +297,53 @@ func (a *app) usersSetPassword(ctx context.Context, args []string) error {
 	if err := server.CheckPasswordPolicy(password, s.PasswordMinLength); err != nil {
 		return usagef("users set-password: %v (OIDCD_PASSWORD_MIN_LENGTH)", err)
 	}
-	store, err := c.open(ctx, s)
+	svc, store, err := c.service(ctx, s, false)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	u, err := findUser(ctx, store, *username)
+	u, err := findUserID(ctx, svc, *username)
 	if err != nil {
 		return err
 	}
-	if err := server.SetPassword(ctx, store, u, password, a.now()); err != nil {
+	if err := svc.SetPassword(ctx, c.actor(), u.ID, password); err != nil {
+		return serviceErr("users set-password", err)
+	}
+	fmt.Fprintf(a.stdout, "password of %q changed; its sessions and grants are revoked\n", u.Username)
+	return nil
+}
+
+// usersResetPassword sets a generated password and prints it once.
+func (a *app) usersResetPassword(ctx context.Context, args []string) error {
+	c := a.newCommand("users reset-password", "", true)
+	username := c.fs.String("username", "", "login name (required)")
+	if _, err := c.parse(args, 0, 0); err != nil {
 		return err
 	}
-	c.audit(ctx, s, op.Event{Kind: op.EventAdminPasswordChanged, Username: u.Username, UserID: u.ID})
-	fmt.Fprintf(a.stdout, "password of %q changed; its sessions and grants are revoked\n", u.Username)
+	if *username == "" {
+		return usagef("users reset-password: --username is required")
+	}
+	s, err := c.settings()
+	if err != nil {
+		return err
+	}
+	svc, store, err := c.service(ctx, s, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	u, err := findUserID(ctx, svc, *username)
+	if err != nil {
+		return err
+	}
+	pw, err := svc.ResetPassword(ctx, c.actor(), u.ID)
+	if err != nil {
+		return serviceErr("users reset-password", err)
+	}
+	if c.json {
+		return c.printJSON(map[string]string{"username": u.Username, "password": pw})
+	}
+	fmt.Fprintf(a.stdout, "password of %q reset; its sessions and grants are revoked\npassword: %s\n(shown only now)\n", u.Username, pw)
 	return nil
 }
 
@@ -214,29 +356,24 @@ func (a *app) usersDelete(ctx context.Context, args []string) error {
 	if *username == "" {
 		return usagef("users delete: --username is required")
 	}
-	s, store, err := c.settingsAndStore(ctx)
+	s, err := c.settings()
+	if err != nil {
+		return err
+	}
+	svc, store, err := c.service(ctx, s, false)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	u, err := findUser(ctx, store, *username)
+	u, err := findUserID(ctx, svc, *username)
 	if err != nil {
 		return err
 	}
-	if err := store.DeleteUser(ctx, u.ID); err != nil {
-		return err
+	if err := svc.DeleteUser(ctx, c.actor(), u.ID); err != nil {
+		return serviceErr("users delete", err)
 	}
-	c.audit(ctx, s, op.Event{Kind: op.EventAdminUserDeleted, Username: u.Username, UserID: u.ID})
 	fmt.Fprintf(a.stdout, "deleted user %q\n", u.Username)
 	return nil
-}
-
-func findUser(ctx context.Context, store storage.Users, username string) (*storage.User, error) {
-	u, err := store.UserByUsername(ctx, username)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, fmt.Errorf("no user named %q", username)
-	}
-	return u, err
 }
 
 func orDash(s string) string {

@@ -195,7 +195,7 @@ export class OidcdServer {
     for (const rt of responseTypes) args.push('--response-type', rt);
     for (const u of redirectUris) args.push('--redirect-uri', u);
     for (const g of grantTypes) args.push('--grant-type', g);
-    if (requireConsent) args.push('--require-consent');
+    args.push(requireConsent ? '--require-consent' : '--require-consent=false'); // oidcd's default is on
     const out = await this.cli(...args);
     let c;
     try {

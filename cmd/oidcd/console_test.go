@@ -1,0 +1,227 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The console's commands end to end through the binary, on a SQLite file:
+// every change goes through the service layer and leaves its audit record.
+func TestConsoleCommands(t *testing.T) {
+	dir := t.TempDir()
+	ok(t, dir, "migrate")
+
+	// clients create: require_consent and reuse_consent on by default.
+	var created clientJSON
+	json.Unmarshal([]byte(ok(t, dir, "clients", "create", "--name", "App", "--redirect-uri", "https://app.example/cb",
+		"--scope", "openid profile", "--json")), &created)
+	if !created.RequireConsent || !created.ReuseConsent {
+		t.Fatalf("clients create defaults: require_consent %v, reuse_consent %v", created.RequireConsent, created.ReuseConsent)
+	}
+	var off clientJSON
+	json.Unmarshal([]byte(ok(t, dir, "clients", "create", "--name", "Trusted", "--redirect-uri", "https://t.example/cb",
+		"--require-consent=false", "--json")), &off)
+	if off.RequireConsent || !off.ReuseConsent {
+		t.Fatalf("--require-consent=false: %+v", off)
+	}
+	id := created.ClientID
+
+	// clients update changes only the flags given.
+	var upd clientJSON
+	json.Unmarshal([]byte(ok(t, dir, "clients", "update", id, "--redirect-uri", "https://app.example/cb",
+		"--redirect-uri", "https://app.example/cb2", "--website", "https://app.example/", "--json")), &upd)
+	if strings.Join(upd.RedirectURIs, " ") != "https://app.example/cb https://app.example/cb2" || upd.ClientURI != "https://app.example/" ||
+		upd.ClientName != "App" || upd.Scope != "openid profile" || !upd.RequireConsent || upd.ClientSecret != "" {
+		t.Fatalf("after update: %+v", upd)
+	}
+	ok(t, dir, "clients", "update", "--id", id, "--reuse-consent=false", "--name", "App 2")
+	var shown clientJSON
+	json.Unmarshal([]byte(ok(t, dir, "clients", "show", id, "--json")), &shown)
+	if shown.ReuseConsent || !shown.RequireConsent || shown.ClientName != "App 2" || len(shown.RedirectURIs) != 2 {
+		t.Fatalf("after second update: %+v", shown)
+	}
+	fails(t, dir, nil, "must not contain a fragment", "clients", "update", id, "--redirect-uri", "https://app.example/#x")
+	fails(t, dir, nil, "no client with id", "clients", "update", "nope", "--name", "X")
+	fails(t, dir, nil, "the client id is required", "clients", "update", "--name", "X")
+	if out := ok(t, dir, "clients", "list", "--search", "TRUSTED"); !strings.Contains(out, off.ClientID) || strings.Contains(out, id) {
+		t.Fatalf("clients list --search:\n%s", out)
+	}
+
+	// users update, lock, admin flag, reset-password, list with paging.
+	ok(t, dir, "users", "create", "--username", "alice", "--password", "correct horse", "--email", "alice@example.com")
+	ok(t, dir, "users", "create", "--username", "bob", "--password", "correct horse")
+	var u userJSON
+	json.Unmarshal([]byte(ok(t, dir, "users", "update", "--username", "alice", "--name", "Alice L", "--admin", "--locked", "--json")), &u)
+	if u.Name != "Alice L" || u.Email != "alice@example.com" || !u.Admin || !u.Locked {
+		t.Fatalf("users update: %+v", u)
+	}
+	fails(t, dir, nil, "not an email address", "users", "update", "--username", "alice", "--email", "nope")
+	fails(t, dir, nil, `no user named "zed"`, "users", "update", "--username", "zed", "--name", "Z")
+	json.Unmarshal([]byte(ok(t, dir, "users", "update", "--username", "alice", "--locked=false", "--admin=false", "--json")), &u)
+	if u.Admin || u.Locked || u.Name != "Alice L" {
+		t.Fatalf("users update back: %+v", u)
+	}
+	var page []userJSON
+	json.Unmarshal([]byte(ok(t, dir, "users", "list", "--search", "ALI", "--json")), &page)
+	if len(page) != 1 || page[0].Username != "alice" {
+		t.Fatalf("users list --search: %+v", page)
+	}
+	json.Unmarshal([]byte(ok(t, dir, "users", "list", "--offset", "1", "--limit", "1", "--json")), &page)
+	if len(page) != 1 || page[0].Username != "bob" {
+		t.Fatalf("users list --offset 1 --limit 1: %+v", page)
+	}
+	var reset map[string]string
+	json.Unmarshal([]byte(ok(t, dir, "users", "reset-password", "--username", "bob", "--json")), &reset)
+	if len(reset["password"]) < 16 {
+		t.Fatalf("reset-password: %v", reset)
+	}
+
+	// keys: create, import (creatersakey's PKCS #1), rotate, retire, delete.
+	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
+	pemFile := filepath.Join(dir, "django.pem")
+	os.WriteFile(pemFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rk)}), 0o600)
+	var imported struct{ Created keyJSON }
+	json.Unmarshal([]byte(ok(t, dir, "keys", "create", "--pem", pemFile, "--json")), &imported)
+	if imported.Created.Alg != "RS256" || imported.Created.State != "active" {
+		t.Fatalf("keys create --pem: %+v", imported)
+	}
+	fails(t, dir, nil, "only RS256 key", "keys", "retire", imported.Created.KID)
+	var rotated struct {
+		Created keyJSON
+		Retired []keyJSON
+	}
+	json.Unmarshal([]byte(ok(t, dir, "keys", "rotate", "--json")), &rotated)
+	if rotated.Created.State != "next" || len(rotated.Retired) != 1 || rotated.Retired[0].KID != imported.Created.KID {
+		t.Fatalf("keys rotate: %+v", rotated)
+	}
+	fails(t, dir, nil, "retire it first", "keys", "delete", imported.Created.KID)
+	fails(t, dir, nil, "already retired", "keys", "retire", imported.Created.KID)
+	var es struct{ Created keyJSON }
+	json.Unmarshal([]byte(ok(t, dir, "keys", "create", "--alg", "ES256", "--json")), &es)
+	var es2 struct{ Created keyJSON }
+	json.Unmarshal([]byte(ok(t, dir, "keys", "create", "--alg", "ES256", "--json")), &es2)
+	var retired keyJSON
+	json.Unmarshal([]byte(ok(t, dir, "keys", "retire", es.Created.KID, "--json")), &retired)
+	if retired.RetiredAt == nil || es2.Created.ActivatesAt == nil || !retired.RetiredAt.Equal(*es2.Created.ActivatesAt) {
+		t.Fatalf("keys retire with a next key: %+v (next activates %v)", retired, es2.Created.ActivatesAt)
+	}
+	fails(t, dir, nil, "retire it first", "keys", "delete", es.Created.KID)
+	fails(t, dir, nil, "no key with kid", "keys", "delete", "nope")
+	// A key retired before it ever signed can go at once.
+	var es3 struct{ Created keyJSON }
+	json.Unmarshal([]byte(ok(t, dir, "keys", "create", "--alg", "ES256", "--json")), &es3)
+	ok(t, dir, "keys", "retire", es3.Created.KID)
+	ok(t, dir, "keys", "delete", es3.Created.KID)
+	if out := ok(t, dir, "keys", "list"); strings.Contains(out, es3.Created.KID) || !strings.Contains(out, "deletable from") {
+		t.Fatalf("keys list:\n%s", out)
+	}
+
+	// consents and sessions: nothing to list yet; bad usage is refused.
+	ok(t, dir, "consents", "list", "--username", "alice")
+	ok(t, dir, "sessions", "list", "--username", "alice")
+	fails(t, dir, nil, "give --username", "consents", "list")
+	fails(t, dir, nil, "no consent or grant", "consents", "revoke", "--username", "alice", "--client", id)
+	fails(t, dir, nil, "no live session", "sessions", "revoke", "sid-nope")
+
+	// clients delete says what went with it.
+	if out := ok(t, dir, "clients", "delete", off.ClientID); !strings.Contains(out, "0 live grants") {
+		t.Fatalf("clients delete:\n%s", out)
+	}
+
+	// oidcd audit: every change above, newest first, by the CLI's user.
+	var recs []auditJSON
+	json.Unmarshal([]byte(ok(t, dir, "audit", "--limit", "1000", "--json")), &recs)
+	seen := map[string]int{}
+	for _, r := range recs {
+		seen[r.Action]++
+		if !strings.HasPrefix(r.Actor, "cli:") || r.At.IsZero() || r.Target == "" {
+			t.Errorf("audit record %+v", r)
+		}
+	}
+	for action, n := range map[string]int{
+		"admin.client_created": 2, "admin.client_updated": 2, "admin.client_deleted": 1,
+		"admin.user_created": 2, "admin.user_updated": 1, "admin.user_admin_granted": 1, "admin.user_admin_removed": 1,
+		"admin.user_locked": 1, "admin.user_unlocked": 1, "admin.password_changed": 1,
+		"admin.key_imported": 1, "admin.key_rotated": 1, "admin.key_created": 3, "admin.key_retired": 2, "admin.key_deleted": 1,
+	} {
+		if seen[action] != n {
+			t.Errorf("audit: %d records of %s, want %d", seen[action], action, n)
+		}
+	}
+	if len(recs) < 2 || recs[0].Action != "admin.client_deleted" || recs[0].Target != "client:"+off.ClientID {
+		t.Errorf("newest record: %+v", recs[0])
+	}
+	if out := ok(t, dir, "audit", "--target", "client:"+id); strings.Count(out, "\n") != 4 {
+		t.Errorf("audit --target:\n%s", out)
+	}
+}
+
+// A rotated secret's old value keeps working at the real token endpoint
+// during the overlap (--overlap), and not after it; the new one works from
+// the rotation on (within the client cache lifetime, 5 s).
+func TestRotateSecretOverlap(t *testing.T) {
+	dir := t.TempDir()
+	s := serve(t, dir, []string{"OIDCD_ADMIN_PASSWORD=hunter2hunter2"})
+	var c clientJSON
+	json.Unmarshal([]byte(ok(t, dir, "clients", "create", "--name", "Svc", "--grant-type", "client_credentials", "--scope", "api", "--json")), &c)
+	token := func(secret string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, s.url+"/token", strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(c.ClientID, secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := token(c.ClientSecret); got != http.StatusOK {
+		t.Fatalf("the first secret: %d", got)
+	}
+	const overlap = 10 * time.Second
+	var rotated struct {
+		clientJSON
+		PreviousSecretExpiresAt time.Time `json:"previous_secret_expires_at"`
+	}
+	json.Unmarshal([]byte(ok(t, dir, "clients", "rotate-secret", c.ClientID, "--overlap", overlap.String(), "--json")), &rotated)
+	if rotated.ClientSecret == "" || rotated.PreviousSecretExpiresAt.IsZero() {
+		t.Fatalf("rotate-secret: %+v", rotated)
+	}
+	if got := token(c.ClientSecret); got != http.StatusOK {
+		t.Errorf("the old secret right after the rotation: %d", got)
+	}
+	// The server reuses a client it read for 5 s (OIDCD's client cache):
+	// the new secret works from then on. (No polling: failed attempts
+	// would trip the client authentication throttle.)
+	time.Sleep(5*time.Second + 500*time.Millisecond)
+	if got := token(rotated.ClientSecret); got != http.StatusOK {
+		t.Fatalf("the new secret 5.5 s after the rotation: %d", got)
+	}
+	if time.Until(rotated.PreviousSecretExpiresAt) < time.Second {
+		t.Fatal("the overlap ended before the test could use it")
+	}
+	if got := token(c.ClientSecret); got != http.StatusOK {
+		t.Errorf("the old secret during the overlap: %d", got)
+	}
+	time.Sleep(time.Until(rotated.PreviousSecretExpiresAt) + 100*time.Millisecond)
+	if got := token(c.ClientSecret); got != http.StatusUnauthorized {
+		t.Errorf("the old secret after the overlap: %d, want 401", got)
+	}
+	if got := token(rotated.ClientSecret); got != http.StatusOK {
+		t.Errorf("the new secret after the overlap: %d", got)
+	}
+	if out := ok(t, dir, "audit", "--action", "admin.client_secret_rotated"); !strings.Contains(out, "works until") {
+		t.Errorf("audit:\n%s", out)
+	}
+}
