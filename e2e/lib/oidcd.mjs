@@ -190,12 +190,13 @@ export class OidcdServer {
   }
 
   // createClient registers a client and returns the parsed --json output.
-  async createClient({ name, type = 'confidential', responseTypes = ['code'], redirectUris = [], grantTypes = [], scope = 'openid profile email', requireConsent = false }) {
+  async createClient({ name, type = 'confidential', responseTypes = ['code'], redirectUris = [], grantTypes = [], scope = 'openid profile email', requireConsent = false, reuseConsent = false }) {
     const args = ['clients', 'create', '--json', '--name', name, '--type', type, '--scope', scope];
     for (const rt of responseTypes) args.push('--response-type', rt);
     for (const u of redirectUris) args.push('--redirect-uri', u);
     for (const g of grantTypes) args.push('--grant-type', g);
-    args.push(requireConsent ? '--require-consent' : '--require-consent=false'); // oidcd's default is on
+    // oidcd turns both on by default (django-oidc-provider's model); the tests say what they need.
+    args.push(`--require-consent=${requireConsent}`, `--reuse-consent=${reuseConsent}`);
     const out = await this.cli(...args);
     let c;
     try {
