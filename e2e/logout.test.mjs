@@ -22,7 +22,7 @@ async function logoutClient(name, origin, { sessionRequired }) {
   const args = ['clients', 'create', '--json', '--name', name, '--type', 'public', '--scope', 'openid profile',
     '--redirect-uri', `${origin}/session-callback.html`, '--redirect-uri', `${origin}/session-silent.html`,
     '--post-logout-redirect-uri', `${origin}/session-loggedout.html`,
-    '--frontchannel-logout-uri', `${origin}/frontchannel.html`];
+    '--frontchannel-logout-uri', `${origin}/frontchannel.html`, '--require-consent=false', '--reuse-consent=false'];
   if (sessionRequired) args.push('--frontchannel-logout-session-required');
   return JSON.parse(await server.cli(...args));
 }

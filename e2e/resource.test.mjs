@@ -88,7 +88,8 @@ async function signIn(t, url) {
 }
 
 async function createClient(...args) {
-  return JSON.parse(await server.cli('clients', 'create', '--json', ...args));
+  // Consent is off (clients create turns it on by default): these tests are about resources.
+  return JSON.parse(await server.cli('clients', 'create', '--json', '--require-consent=false', '--reuse-consent=false', ...args));
 }
 
 const call = (path, token, scheme = 'Bearer', headers = {}) =>

@@ -191,7 +191,7 @@ oidcd_stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
 setup_clients() {
 	local cc secret
 	cc=$(oidcd_cli "$@" clients create --json --name bench --scope "openid profile email read token_introspection" \
-		--redirect-uri https://rp.example/cb --grant-type authorization_code --grant-type client_credentials)
+		--redirect-uri https://rp.example/cb --grant-type authorization_code --grant-type client_credentials --require-consent=false)
 	CID=$(json client_id <<<"$cc")
 	secret=$(json client_secret <<<"$cc")
 	AUTH=$(printf '%s:%s' "$CID" "$secret" | base64 -w0)

@@ -93,7 +93,7 @@ func (f *clientFlags) register(c *command, update bool) {
 	// A repeatable flag replaces the whole list; given once as "" it
 	// empties it. --scope values are split at spaces.
 	list := func(name string, field func(*storage.Client) *[]string, usage string) {
-		l := &stringList{}
+		l := new(stringList) // nil until given: a list not given takes its default
 		f.lists[name] = l
 		c.fs.Var(l, name, usage)
 		f.setters[name] = func(dst *storage.Client) { *field(dst) = slices.Clone(*field(spec)) }

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"flag"
 	"net/http"
 	"net/url"
 	"os"
@@ -222,6 +223,86 @@ func TestRotateSecretOverlap(t *testing.T) {
 		t.Errorf("the new secret after the overlap: %d", got)
 	}
 	if out := ok(t, dir, "audit", "--action", "admin.client_secret_rotated"); !strings.Contains(out, "works until") {
+		t.Errorf("audit:\n%s", out)
+	}
+}
+
+// clients update takes every flag of clients create, and each one is
+// wired to the property it sets: a flag added to create is an update flag
+// at once (clientFlags.register), and this test fails if one is not.
+func TestClientsUpdateHasEveryCreateFlag(t *testing.T) {
+	a := &app{}
+	create, update := a.newCommand("clients create", "", true), a.newCommand("clients update", " ID", true)
+	var cf, uf clientFlags
+	cf.register(create, false)
+	uf.register(update, true)
+	// Flags that are no client property: the command's own, and the
+	// validation switch that applies to the change itself.
+	notProperty := map[string]bool{"database": true, "config": true, "create": true, "json": true, "insecure-allow-http": true}
+	n := 0
+	create.fs.VisitAll(func(f *flag.Flag) {
+		if notProperty[f.Name] {
+			return
+		}
+		n++
+		if update.fs.Lookup(f.Name) == nil {
+			t.Errorf("clients update has no --%s", f.Name)
+		}
+		if uf.setters[f.Name] == nil {
+			t.Errorf("clients update --%s changes nothing", f.Name)
+		}
+	})
+	if n < 35 {
+		t.Fatalf("only %d client flags", n)
+	}
+}
+
+// clients update changes the newer properties too: resources, JWT access
+// tokens, ID token and userinfo encryption; "" empties a list or a value.
+func TestClientsUpdateNewerProperties(t *testing.T) {
+	dir := t.TempDir()
+	ok(t, dir, "migrate")
+	jwks := filepath.Join(dir, "jwks.json") // one EC P-256 key: fit for ECDH-ES
+	os.WriteFile(jwks, []byte(`{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","kid":"k1"}]}`), 0o600)
+	var c clientJSON
+	json.Unmarshal([]byte(ok(t, dir, "clients", "create", "--name", "App", "--redirect-uri", "https://app.example/cb", "--json")), &c)
+	if strings.Join(c.ResponseTypes, " ") != "code" {
+		t.Fatalf("lists not given take their defaults: %+v", c.ClientMetadata)
+	}
+	var u clientJSON
+	json.Unmarshal([]byte(ok(t, dir, "clients", "update", c.ClientID, "--resource", "https://api.example/", "--resource", "https://mcp.example/",
+		"--access-token-signed-response-alg", "ES256", "--jwks", jwks, "--id-token-encrypted-response-alg", "ECDH-ES",
+		"--userinfo-signed-response-alg", "ES256", "--userinfo-encrypted-response-alg", "ECDH-ES+A256KW",
+		"--userinfo-encrypted-response-enc", "A256GCM", "--dpop-bound-access-tokens", "--json")), &u)
+	if strings.Join(u.Resources, " ") != "https://api.example/ https://mcp.example/" || u.AccessTokenSignedResponseAlg != "ES256" ||
+		u.IDTokenEncryptedResponseAlg != "ECDH-ES" || u.IDTokenEncryptedResponseEnc != "A128CBC-HS256" || u.UserinfoSignedResponseAlg != "ES256" ||
+		u.UserinfoEncryptedResponseAlg != "ECDH-ES+A256KW" || u.UserinfoEncryptedResponseEnc != "A256GCM" || !u.DPoPBoundAccessTokens ||
+		u.JWKS == nil || u.ClientName != "App" || len(u.RedirectURIs) != 1 || strings.Join(u.ResponseTypes, " ") != "code" {
+		t.Fatalf("after update: %+v", u)
+	}
+	out := ok(t, dir, "clients", "show", c.ClientID)
+	for _, want := range []string{"resources: https://api.example/ https://mcp.example/", "access_token_signed_response_alg: ES256"} {
+		if !strings.Contains(strings.Join(strings.Fields(out), " "), want) {
+			t.Errorf("show lacks %q:\n%s", want, out)
+		}
+	}
+	// Checked as create checks: HS256 is no access token alg, a resource
+	// has no fragment, encryption needs a key.
+	fails(t, dir, nil, "access_token_signed_response_alg", "clients", "update", c.ClientID, "--access-token-signed-response-alg", "HS256")
+	fails(t, dir, nil, "fragment", "clients", "update", c.ClientID, "--resource", "https://api.example/#f")
+	fails(t, dir, nil, "needs jwks or jwks_uri", "clients", "update", c.ClientID, "--jwks", "")
+	// Back to opaque tokens, every resource, no encryption.
+	json.Unmarshal([]byte(ok(t, dir, "clients", "update", c.ClientID, "--resource", "", "--access-token-signed-response-alg", "",
+		"--id-token-encrypted-response-alg", "", "--id-token-encrypted-response-enc", "", "--userinfo-encrypted-response-alg", "",
+		"--userinfo-encrypted-response-enc", "", "--userinfo-signed-response-alg", "", "--jwks", "", "--json")), &u)
+	u2 := clientJSON{}
+	json.Unmarshal([]byte(ok(t, dir, "clients", "show", c.ClientID, "--json")), &u2)
+	if len(u2.Resources) != 0 || u2.AccessTokenSignedResponseAlg != "" || u2.IDTokenEncryptedResponseAlg != "" ||
+		u2.UserinfoEncryptedResponseAlg != "" || u2.UserinfoSignedResponseAlg != "" || u2.JWKS != nil || !u2.DPoPBoundAccessTokens {
+		t.Fatalf("after clearing: %+v", u2.ClientMetadata)
+	}
+	// The audit log names what changed.
+	if out := ok(t, dir, "audit", "--target", "client:"+c.ClientID); !strings.Contains(out, "access_token_signed_response_alg") || !strings.Contains(out, "resources") {
 		t.Errorf("audit:\n%s", out)
 	}
 }

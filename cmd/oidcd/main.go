@@ -84,8 +84,11 @@ Usage:
                        [--contact-email E] [--logo-url URL] [--token-endpoint-auth-method M] [--token-endpoint-auth-signing-alg A]
                        [--grant-type G ...] [--jwks-uri URL | --jwks FILE] [--require-pushed-authorization-requests] [--request-uri U ...]
                        [--request-object-signing-alg A] [--subject-type public|pairwise]
-                       [--sector-identifier-uri U] [--software-id S]
-                       [--software-version V] [--insecure-allow-http] [--json]
+                       [--sector-identifier-uri U] [--software-id S] [--software-version V]
+                       [--resource URI ...] [--access-token-signed-response-alg RS256|ES256|EdDSA] [--dpop-bound-access-tokens]
+                       [--id-token-encrypted-response-alg A] [--id-token-encrypted-response-enc E]
+                       [--userinfo-signed-response-alg A] [--userinfo-encrypted-response-alg A] [--userinfo-encrypted-response-enc E]
+                       [--insecure-allow-http] [--json]
   oidcd clients update ID [any flag of clients create] [--json]   (changes only the flags given)
   oidcd clients list [--search S] [--json]
   oidcd clients show ID [--json]
