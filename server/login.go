@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 	"unicode"
 
 	"github.com/oidcd/oidcd/internal/reqid"
@@ -127,27 +126,11 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 	}
 	// A new session id on every login; the browser's old session ends
 	// (SECURITY F5).
-	if old := cookieHash(r); old != nil {
-		if err := s.store.DeleteSession(r.Context(), old); err != nil {
-			s.serverError(w, r, "login: delete old session", err)
-			return
-		}
-	}
-	value, sess, err := s.startSession(r.Context(), u.ID)
+	sess, err := s.SignIn(w, r, u.ID)
 	if err != nil {
 		s.serverError(w, r, "login", err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name:     SessionCookie,
-		Value:    value,
-		Path:     "/",
-		MaxAge:   int(s.cfg.SessionExpire / time.Second),
-		HttpOnly: true,
-		Secure:   s.secure,
-		SameSite: http.SameSiteLaxMode,
-	})
-	s.provider.SetBrowserState(w, sess.ID) // Session Management 1.0: the state changed
 	s.log.InfoContext(r.Context(), "login", "user", u.ID, "sid", sess.ID, "ip", ip)
 	next := page.Next
 	if next == "" {
@@ -189,20 +172,15 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	page := logoutPage{LoggedOut: true}
 	if sess != nil {
-		if err := s.store.DeleteSession(r.Context(), sess.Hash); err != nil {
-			s.serverError(w, r, "logout", err)
-			return
-		}
 		// The grants of the session end with it (SECURITY D8), and its
 		// relying parties are told: back-channel logout tokens are queued,
 		// front-channel logout pages load below.
-		out, err := s.provider.EndSession(r.Context(), op.Logout{UserID: sess.UserID, SessionID: sess.ID})
+		front, err := s.endSession(r.Context(), sess, s.clientIP(r))
 		if err != nil {
-			s.serverError(w, r, "logout: end session", err)
+			s.serverError(w, r, "logout", err)
 			return
 		}
-		s.provider.Emit(r.Context(), op.Event{Kind: op.EventLogout, UserID: sess.UserID, IP: s.clientIP(r)})
-		page.FrontChannel = out.FrontChannelURIs
+		page.FrontChannel = front
 	}
 	s.clearSessionCookie(w)
 	s.provider.SetBrowserState(w, "")

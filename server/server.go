@@ -89,6 +89,7 @@ type Server struct {
 	throttle *LoginThrottle
 	claims   *ttlcache.Cache[string, op.Claims]
 	handler  http.Handler
+	mux      *http.ServeMux
 	// prefix is the issuer's path without a trailing slash ("" at the root).
 	prefix string
 	secure bool
@@ -227,6 +228,7 @@ func (s *Server) Throttle() *LoginThrottle { return s.throttle }
 // proxy rule covers both.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
+	s.mux = mux
 	p := s.prefix
 	s.provider.Mount(mux, p)
 	if p != "" {
@@ -241,6 +243,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc(p+"/logout/{$}", s.logout)
 	mux.HandleFunc(p+"/healthz", s.healthz)
 	mux.HandleFunc(p+"/readyz", s.readyz)
+	// The web console (/admin/, /account) is added by AddPages.
 	return s.requestID(s.accessLog(s.recover(mux)))
 }
 
