@@ -8,13 +8,17 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strings"
 )
 
-//go:embed templates/*.html
+//go:embed templates/*.html templates/console/*.html
 var embedded embed.FS
 
 // Renderer renders named pages. Each page is a standalone template file;
-// base.html supplies the shared layout ("header" and "footer" blocks).
+// base.html supplies the shared layout ("header" and "footer" blocks). The
+// web console's pages ("console/clients.html", ...) also get
+// console/layout.html: its styles (the "head" block of base.html), the
+// navigation and the messages.
 type Renderer struct {
 	pages map[string]*template.Template
 }
@@ -38,17 +42,28 @@ func New(overlay fs.FS) (*Renderer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
+	consoleNames, err := fs.Glob(embedded, "templates/console/*.html")
+	if err != nil {
+		return nil, err
+	}
+	layout, err := read("console/layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
 	r := &Renderer{pages: map[string]*template.Template{}}
-	for _, n := range names {
-		name := path.Base(n)
-		if name == "base.html" {
+	for _, n := range append(names, consoleNames...) {
+		name := strings.TrimPrefix(n, "templates/")
+		if name == "base.html" || name == "console/layout.html" {
 			continue
 		}
 		src, err := read(name)
 		if err != nil {
 			return nil, fmt.Errorf("web: %w", err)
 		}
-		t, err := template.New(name).Parse(string(base))
+		t, err := template.New(path.Base(name)).Parse(string(base))
+		if err == nil && path.Dir(name) == "console" {
+			_, err = t.Parse(string(layout))
+		}
 		if err == nil {
 			_, err = t.Parse(string(src))
 		}
