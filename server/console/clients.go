@@ -1,0 +1,221 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/oidcd/oidcd/manage"
+	"github.com/oidcd/oidcd/storage"
+)
+
+type clientRow struct {
+	ID, Name, Type, ResponseTypes, RedirectURIs, Created string
+}
+
+type clientsData struct {
+	Search  string
+	Clients []clientRow
+	Total   int
+}
+
+// clients lists the clients, or those matching the search q.
+func (c *Console) clients(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query().Get("q")
+	all, err := c.svc.ListClients(r.Context(), manage.ClientQuery{Search: q})
+	if err != nil {
+		c.serverError(w, r, "console: list clients", err)
+		return
+	}
+	data := &clientsData{Search: q, Total: len(all)}
+	for _, cl := range all {
+		data.Clients = append(data.Clients, clientRow{ID: cl.ID, Name: cl.Name, Type: string(cl.Type),
+			ResponseTypes: joinComma(cl.ResponseTypes), RedirectURIs: joinComma(cl.RedirectURIs), Created: dateText(cl.CreatedAt)})
+	}
+	c.render(w, r, http.StatusOK, "clients.html", &view{Title: "Clients", Section: "clients", Data: data}, nil)
+}
+
+// clientFormData is the data of client_form.html.
+type clientFormData struct {
+	New    bool
+	ID     string
+	Form   *clientForm
+	Client *storage.Client // nil for a new client
+
+	ResponseTypes, GrantTypes, JWTAlgs, AuthMethods, SubjectTypes []option
+	PreviousSecretUntil, Created                                  string
+}
+
+func (c *Console) renderClientForm(w http.ResponseWriter, r *http.Request, status int, cl *storage.Client, f *clientForm, errText string) {
+	d := &clientFormData{New: cl == nil, Form: f, Client: cl,
+		ResponseTypes: responseTypeOptions, GrantTypes: grantTypeOptions, JWTAlgs: jwtAlgOptions,
+		AuthMethods: authMethodOpts, SubjectTypes: subjectTypeOptions}
+	title := "New client"
+	if cl != nil {
+		d.ID, d.Created, title = cl.ID, dateText(cl.CreatedAt), "Client "+cl.Name
+		if len(cl.PreviousSecretHash) > 0 && cl.PreviousSecretExpiresAt.After(c.now()) {
+			d.PreviousSecretUntil = dateText(cl.PreviousSecretExpiresAt)
+		}
+	}
+	c.render(w, r, status, "client_form.html", &view{Title: title, Section: "clients", Error: errText, Data: d}, nil)
+}
+
+// clientNew shows the form of a new client.
+func (c *Console) clientNew(w http.ResponseWriter, r *http.Request) {
+	c.renderClientForm(w, r, http.StatusOK, nil, newClientForm(), "")
+}
+
+// clientCreate registers a client and shows its secret, once.
+func (c *Console) clientCreate(w http.ResponseWriter, r *http.Request) {
+	f := parseClientForm(r)
+	res, err := c.svc.CreateClient(r.Context(), c.actorFor(r), f.spec())
+	if errors.Is(err, manage.ErrInvalid) {
+		c.renderClientForm(w, r, http.StatusBadRequest, nil, f, "The client was not created: "+reason(err))
+		return
+	} else if err != nil {
+		c.serverError(w, r, "console: create client", err)
+		return
+	}
+	c.renderSecret(w, r, res, "Client created")
+}
+
+// secretData is the data of client_secret.html.
+type secretData struct {
+	ID, Name, Secret    string
+	Warnings            []string
+	PreviousSecretUntil string
+}
+
+// renderSecret shows a client after a change that made a secret: the only
+// time the secret can be read.
+func (c *Console) renderSecret(w http.ResponseWriter, r *http.Request, res *manage.ClientResult, title string) {
+	d := &secretData{ID: res.Client.ID, Name: res.Client.Name, Secret: res.Secret, Warnings: res.Warnings}
+	if len(res.Client.PreviousSecretHash) > 0 && !res.Client.PreviousSecretExpiresAt.IsZero() {
+		d.PreviousSecretUntil = dateText(res.Client.PreviousSecretExpiresAt)
+	}
+	c.render(w, r, http.StatusOK, "client_secret.html", &view{Title: title, Section: "clients", Data: d}, nil)
+}
+
+// client shows the form of an existing client with its actions.
+func (c *Console) client(w http.ResponseWriter, r *http.Request) {
+	cl, ok := c.findClient(w, r)
+	if !ok {
+		return
+	}
+	c.renderClientForm(w, r, http.StatusOK, cl, formOf(cl), "")
+}
+
+// clientSave stores the form's properties; a redirect URI added here is
+// accepted at once by this node and by every node within the client cache
+// lifetime.
+func (c *Console) clientSave(w http.ResponseWriter, r *http.Request) {
+	cl, ok := c.findClient(w, r)
+	if !ok {
+		return
+	}
+	f := parseClientForm(r)
+	res, err := c.svc.UpdateClient(r.Context(), c.actorFor(r), cl.ID, manage.ClientUpdate{Edit: func(sc *storage.Client) error {
+		f.apply(sc)
+		return nil
+	}})
+	switch {
+	case errors.Is(err, manage.ErrInvalid), errors.Is(err, manage.ErrRefused):
+		f.HasLogo = len(cl.LogoImage) > 0
+		c.renderClientForm(w, r, http.StatusBadRequest, cl, f, "The client was not saved: "+reason(err))
+		return
+	case errors.Is(err, storage.ErrNotFound):
+		c.notFound(w, r)
+		return
+	case err != nil:
+		c.serverError(w, r, "console: update client", err)
+		return
+	}
+	if res.Secret != "" || len(res.Warnings) > 0 {
+		c.renderSecret(w, r, res, "Client saved")
+		return
+	}
+	c.redirect(w, r, "/admin/clients/"+url.PathEscape(cl.ID), "client-saved")
+}
+
+// clientRotateSecret gives the client a new secret; the old one keeps
+// working for the overlap chosen.
+func (c *Console) clientRotateSecret(w http.ResponseWriter, r *http.Request) {
+	cl, ok := c.findClient(w, r)
+	if !ok {
+		return
+	}
+	overlap, err := time.ParseDuration(r.PostForm.Get("overlap"))
+	if err != nil || overlap < 0 || overlap > 30*24*time.Hour {
+		c.renderClientForm(w, r, http.StatusBadRequest, cl, formOf(cl), "Choose how long the old secret keeps working.")
+		return
+	}
+	res, err := c.svc.RotateClientSecret(r.Context(), c.actorFor(r), cl.ID, overlap)
+	switch {
+	case errors.Is(err, manage.ErrInvalid), errors.Is(err, manage.ErrRefused):
+		c.renderClientForm(w, r, http.StatusBadRequest, cl, formOf(cl), "The secret was not rotated: "+reason(err))
+		return
+	case err != nil:
+		c.serverError(w, r, "console: rotate client secret", err)
+		return
+	}
+	c.renderSecret(w, r, res, "New client secret")
+}
+
+// deleteData is the data of the deletion confirmations.
+type deleteData struct {
+	Kind, ID, Name, Action, Back string
+	Goes                         []string
+	Keeps                        string
+}
+
+// clientDeleteConfirm says what deleting the client takes with it.
+func (c *Console) clientDeleteConfirm(w http.ResponseWriter, r *http.Request) {
+	cl, ok := c.findClient(w, r)
+	if !ok {
+		return
+	}
+	u, err := c.svc.ClientUsage(r.Context(), cl.ID)
+	if err != nil {
+		c.serverError(w, r, "console: client usage", err)
+		return
+	}
+	path := c.prefix + "/admin/clients/" + url.PathEscape(cl.ID)
+	d := &deleteData{Kind: "client", ID: cl.ID, Name: cl.Name, Action: path + "/delete", Back: path,
+		Goes: []string{
+			plural(u.Grants, "live grant", "live grants") + " of " + plural(u.Users, "user", "users") + ": their access and refresh tokens stop working at once",
+			plural(u.Consents, "remembered consent", "remembered consents"),
+			"its unredeemed authorization codes",
+			"its client ID and secret: the relying party can no longer sign anyone in",
+		},
+		Keeps: plural(u.Sessions, "live session", "live sessions") + " it took part in stay open, but the client is no longer told when they end.",
+	}
+	c.render(w, r, http.StatusOK, "confirm_delete.html", &view{Title: "Delete client " + cl.Name, Section: "clients", Data: d}, nil)
+}
+
+// clientDelete deletes the client with everything it holds.
+func (c *Console) clientDelete(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	switch _, err := c.svc.DeleteClient(r.Context(), c.actorFor(r), id); {
+	case errors.Is(err, storage.ErrNotFound):
+		c.notFound(w, r)
+	case err != nil:
+		c.serverError(w, r, "console: delete client", err)
+	default:
+		c.redirect(w, r, "/admin/clients", "client-deleted")
+	}
+}
+
+// findClient reads the client of the path's {id}, answering 404 itself.
+func (c *Console) findClient(w http.ResponseWriter, r *http.Request) (*storage.Client, bool) {
+	cl, err := c.svc.Client(r.Context(), r.PathValue("id"))
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		c.notFound(w, r)
+		return nil, false
+	case err != nil:
+		c.serverError(w, r, "console: read client", err)
+		return nil, false
+	}
+	return cl, true
+}
