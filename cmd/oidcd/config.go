@@ -21,6 +21,7 @@ import (
 
 	"github.com/oidcd/oidcd/keys"
 	"github.com/oidcd/oidcd/server"
+	"github.com/oidcd/oidcd/server/console"
 )
 
 // Settings is the server's configuration, from defaults, a config file,
@@ -58,6 +59,9 @@ type Settings struct {
 	// Server configures server.New; serve adds its collaborators (Store,
 	// Sealer, Logger, Templates, Metrics).
 	Server server.Config
+	// Console configures the web console (console.New); serve adds its
+	// collaborators (Server, Service, Store, Sealer, Logger, Templates).
+	Console console.Config
 }
 
 // kind is how a setting's text is read.
@@ -137,6 +141,9 @@ var settingsTable = []setting{
 	{name: "allow_private_targets", kind: kBool, def: "false", help: "let requests to URLs that clients supply (jwks_uri, back-channel logout) reach loopback, private and link-local addresses (tests, relying parties on an internal network)", target: func(s *Settings) any { return &s.Server.Provider.InsecureAllowPrivateTargets }},
 	{name: "insecure_cookies", kind: kBool, def: "false", help: "omit the Secure cookie attribute even with an https issuer (development only)", target: func(s *Settings) any { return &s.Server.InsecureCookies }},
 	{name: "session_expire", kind: kSeconds, def: "1209600", help: "login session lifetime (14 days)", target: func(s *Settings) any { return &s.Server.SessionExpire }},
+	{name: "admin_enable", kind: kBool, def: "true", negate: true, help: "serve the web admin at /admin/ (accounts with the admin flag); false leaves only /account and the command line", target: func(s *Settings) any { return &s.Console.DisableAdmin }},
+	{name: "admin_idle_expire", kind: kSeconds, def: "900", help: "the admin pages ask for the password again after this long without an admin request (15 minutes)", target: func(s *Settings) any { return &s.Console.AdminIdleExpire }},
+	{name: "admin_session_expire", kind: kSeconds, def: "28800", help: "the admin pages ask for the password again this long after signing in, however busy (8 hours; user sessions last session_expire)", target: func(s *Settings) any { return &s.Console.AdminSessionExpire }},
 	{name: "login_max_failures", kind: kInt, def: "10", help: "failed logins per username or IP before a lockout", target: func(s *Settings) any { return &s.Server.LoginMaxFailures }},
 	{name: "password_min_length", kind: kInt, def: "8", help: "shortest password users create, set-password and OIDCD_ADMIN_PASSWORD accept (in characters)", target: func(s *Settings) any { return &s.PasswordMinLength }},
 	{name: "login_failure_window", kind: kSeconds, def: "300", help: "sliding window of the login lockout", target: func(s *Settings) any { return &s.Server.LoginFailureWindow }},

@@ -138,6 +138,9 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		srv.Close()
 		bg.Wait()
 	}()
+	if err := addConsole(srv, store, seal, s, templates, log); err != nil {
+		return err
+	}
 
 	hs := &http.Server{
 		Handler:           srv.Handler(),

@@ -126,7 +126,7 @@ func TestAdminAuditLog(t *testing.T) {
 		wantStatus(t, "lock", e.post(t, c, page, page+"/lock", url.Values{"locked": {"true"}}), http.StatusSeeOther)
 		wantStatus(t, "unlock", e.post(t, c, page, page+"/lock", url.Values{"locked": {"false"}}), http.StatusSeeOther)
 	}
-	e.svc.CreateClient(t.Context(), manage.CommandLine("ops"), manageSpec("CLI client"))
+	e.svc.CreateClient(t.Context(), manage.CommandLine("ops"), manageSpec("CLI client"), nil)
 
 	r := e.get(t, c, "/admin/audit")
 	wantStatus(t, "audit", r, http.StatusOK)

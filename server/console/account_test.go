@@ -10,7 +10,6 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/oidcd/oidcd/manage"
-	"github.com/oidcd/oidcd/op"
 	"github.com/oidcd/oidcd/storage"
 )
 
@@ -18,9 +17,9 @@ import (
 // service, as an admin would.
 func (e *env) newClient(t *testing.T, name string, requireConsent bool) (*storage.Client, string) {
 	t.Helper()
-	res, err := e.svc.CreateClient(t.Context(), manage.CommandLine("test"), op.ClientSpec{
+	res, err := e.svc.CreateClient(t.Context(), manage.CommandLine("test"), storage.Client{
 		Name: name, RedirectURIs: []string{"http://127.0.0.1:9/cb"}, RequireConsent: requireConsent, ReuseConsent: true,
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,6 +201,6 @@ func TestAccountSignOutEverywhere(t *testing.T) {
 	}
 }
 
-func manageSpec(name string) op.ClientSpec {
-	return op.ClientSpec{Name: name, RedirectURIs: []string{"http://127.0.0.1:9/cb"}}
+func manageSpec(name string) storage.Client {
+	return storage.Client{Name: name, RedirectURIs: []string{"http://127.0.0.1:9/cb"}}
 }

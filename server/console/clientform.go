@@ -23,14 +23,17 @@ type clientForm struct {
 	RedirectURIs           string
 	PostLogoutRedirectURIs string
 	RequestURIs            string
-	Scope                  string
-	JWTAlg                 string
-	RequireConsent         bool
-	ReuseConsent           bool
-	Website                string
-	TermsURL               string
-	ContactEmail           string
-	LogoURL                string
+	// Resources are the resource indicators (RFC 8707) the client may ask
+	// tokens for, one a line (none: those the provider declares).
+	Resources      string
+	Scope          string
+	JWTAlg         string
+	RequireConsent bool
+	ReuseConsent   bool
+	Website        string
+	TermsURL       string
+	ContactEmail   string
+	LogoURL        string
 	// HasLogo: the client has a logo oidcd serves; RemoveLogo drops it,
 	// Logo (an upload) replaces it.
 	HasLogo    bool
@@ -100,7 +103,7 @@ func formOf(c *storage.Client) *clientForm {
 	return &clientForm{
 		Name: c.Name, Type: string(c.Type), ResponseTypes: slices.Clone(c.ResponseTypes),
 		RedirectURIs: lines(c.RedirectURIs), PostLogoutRedirectURIs: lines(c.PostLogoutRedirectURIs), RequestURIs: lines(c.RequestURIs),
-		Scope: strings.Join(c.Scope, " "), JWTAlg: c.JWTAlg, RequireConsent: c.RequireConsent, ReuseConsent: c.ReuseConsent,
+		Resources: lines(c.Resources), Scope: strings.Join(c.Scope, " "), JWTAlg: c.JWTAlg, RequireConsent: c.RequireConsent, ReuseConsent: c.ReuseConsent,
 		Website: c.Website, TermsURL: c.TermsURL, ContactEmail: c.ContactEmail, LogoURL: c.LogoURL, HasLogo: len(c.LogoImage) > 0,
 		FrontchannelLogoutURI: c.FrontchannelLogoutURI, FrontchannelLogoutSessionRequired: c.FrontchannelLogoutSessionRequired,
 		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
@@ -133,7 +136,7 @@ func parseClientForm(r *http.Request) *clientForm {
 	cf := &clientForm{
 		Name: t("client_name"), Type: t("type"), ResponseTypes: f["response_types"],
 		RedirectURIs: f.Get("redirect_uris"), PostLogoutRedirectURIs: f.Get("post_logout_redirect_uris"), RequestURIs: f.Get("request_uris"),
-		Scope: t("scope"), JWTAlg: t("id_token_signed_response_alg"), RequireConsent: b("require_consent"), ReuseConsent: b("reuse_consent"),
+		Resources: f.Get("resources"), Scope: t("scope"), JWTAlg: t("id_token_signed_response_alg"), RequireConsent: b("require_consent"), ReuseConsent: b("reuse_consent"),
 		Website: t("client_uri"), TermsURL: t("tos_uri"), ContactEmail: t("contacts"), LogoURL: t("logo_uri"), RemoveLogo: b("remove_logo"),
 		FrontchannelLogoutURI: t("frontchannel_logout_uri"), FrontchannelLogoutSessionRequired: b("frontchannel_logout_session_required"),
 		BackchannelLogoutURI: t("backchannel_logout_uri"), BackchannelLogoutSessionRequired: b("backchannel_logout_session_required"),
@@ -166,6 +169,7 @@ func (cf *clientForm) apply(c *storage.Client) {
 	c.RedirectURIs = splitLines(cf.RedirectURIs)
 	c.PostLogoutRedirectURIs = splitLines(cf.PostLogoutRedirectURIs)
 	c.RequestURIs = splitLines(cf.RequestURIs)
+	c.Resources = splitLines(cf.Resources)
 	c.Scope = strings.Fields(cf.Scope)
 	c.JWTAlg = cf.JWTAlg
 	c.RequireConsent, c.ReuseConsent = cf.RequireConsent, cf.ReuseConsent
@@ -191,19 +195,11 @@ func (cf *clientForm) apply(c *storage.Client) {
 	c.SoftwareID, c.SoftwareVersion = cf.SoftwareID, cf.SoftwareVersion
 }
 
-// spec is the form as a new client's specification.
-func (cf *clientForm) spec() op.ClientSpec {
+// client is the form as a new client.
+func (cf *clientForm) client() storage.Client {
 	var c storage.Client
 	cf.apply(&c)
-	return op.ClientSpec{
-		Name: c.Name, Type: c.Type, ResponseTypes: c.ResponseTypes, RedirectURIs: c.RedirectURIs,
-		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, JWTAlg: c.JWTAlg, RequireConsent: c.RequireConsent,
-		ReuseConsent: c.ReuseConsent, Scope: c.Scope, Website: c.Website, TermsURL: c.TermsURL,
-		ContactEmail: c.ContactEmail, LogoURL: c.LogoURL, ClientMetadata: c.ClientMetadata,
-		PublicPasswordGrant: c.PublicPasswordGrant, LogoImage: c.LogoImage,
-		FrontchannelLogoutURI: c.FrontchannelLogoutURI, FrontchannelLogoutSessionRequired: c.FrontchannelLogoutSessionRequired,
-		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
-	}
+	return c
 }
 
 // Has reports whether a multi-valued field holds v (for checkboxes).

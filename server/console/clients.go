@@ -69,7 +69,7 @@ func (c *Console) clientNew(w http.ResponseWriter, r *http.Request) {
 // clientCreate registers a client and shows its secret, once.
 func (c *Console) clientCreate(w http.ResponseWriter, r *http.Request) {
 	f := parseClientForm(r)
-	res, err := c.svc.CreateClient(r.Context(), c.actorFor(r), f.spec())
+	res, err := c.svc.CreateClient(r.Context(), c.actorFor(r), f.client(), nil)
 	if errors.Is(err, manage.ErrInvalid) {
 		c.renderClientForm(w, r, http.StatusBadRequest, nil, f, "The client was not created: "+reason(err))
 		return

@@ -1,0 +1,34 @@
+package main
+
+import (
+	"io/fs"
+	"log/slog"
+
+	"github.com/oidcd/oidcd/keys"
+	"github.com/oidcd/oidcd/server"
+	"github.com/oidcd/oidcd/server/console"
+	"github.com/oidcd/oidcd/storage"
+)
+
+// addConsole mounts the web console (/account, and /admin/ unless
+// OIDCD_ADMIN_ENABLE=false) on srv. Its changes go through the service
+// layer as the command line's do, wired to the running provider by
+// Server.Manage: sessions end as a logout ends them, and this node's
+// client, claims and key caches are dropped at once (other nodes see a
+// changed client within the client cache lifetime, a new key within
+// OIDCD_KEY_REFRESH).
+func addConsole(srv *server.Server, store storage.Storage, seal keys.Sealer, s *Settings, templates fs.FS, log *slog.Logger) error {
+	svc, err := srv.Manage(s.PasswordMinLength)
+	if err != nil {
+		return err
+	}
+	cfg := s.Console
+	cfg.Server, cfg.Service, cfg.Store, cfg.Sealer, cfg.Logger, cfg.Templates = srv, svc, store, seal, log, templates
+	cfg.PasswordMinLength = s.PasswordMinLength
+	con, err := console.New(cfg)
+	if err != nil {
+		return err
+	}
+	srv.AddPages(con)
+	return nil
+}
