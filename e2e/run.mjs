@@ -1,5 +1,6 @@
 // npm test: build oidcd once for the whole run, then run every test file
-// with Node's test runner. Extra arguments go to `node --test`.
+// with Node's test runner. Arguments naming test files (*.test.mjs) run
+// only those; other arguments go to `node --test`.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -13,13 +14,26 @@ try {
   const bin = await buildOidcd(path.join(dir, 'oidcd'));
   console.log(`# built oidcd in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   const files = ['browser.test.mjs', 'openid-client.test.mjs', 'registration.test.mjs', 'device.test.mjs', 'par.test.mjs', 'logout.test.mjs', 'encryption.test.mjs', 'resource.test.mjs'];
-  const args = ['--test', '--test-concurrency=1', '--test-timeout=120000', ...process.argv.slice(2), ...files];
-  code = await new Promise((resolve) => {
+  // The web console: its click-through, and every page at two widths
+  // checked by axe-core, which takes minutes on a loaded machine: a run of
+  // its own whose timeout bounds each file as well as each test.
+  const consoleFiles = ['console.test.mjs', 'console-pages.test.mjs', 'console-pages-admin.test.mjs', 'console-pages-account.test.mjs'];
+  const chosen = process.argv.slice(2).filter((a) => a.endsWith('.test.mjs'));
+  const flags = process.argv.slice(2).filter((a) => !a.endsWith('.test.mjs'));
+  for (const f of chosen) {
+    if (!files.includes(f) && !consoleFiles.includes(f)) throw new Error(`run.mjs: no test file ${f}`);
+  }
+  const pick = (list) => (chosen.length ? list.filter((f) => chosen.includes(f)) : list);
+  const run = (timeout, list) => list.length === 0 ? Promise.resolve(0) : new Promise((resolve) => {
+    const args = ['--test', '--test-concurrency=1', `--test-timeout=${timeout}`, ...flags, ...list];
     const child = spawn(process.execPath, args, {
       cwd: E2E_DIR, stdio: 'inherit', env: { ...process.env, OIDCD_E2E_BIN: bin },
     });
     child.on('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0)));
   });
+  code = await run(120000, pick(files));
+  const consoleCode = await run(300000, pick(consoleFiles));
+  code = code || consoleCode;
 } catch (err) {
   console.error(err.message);
 } finally {
