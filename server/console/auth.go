@@ -159,16 +159,8 @@ func (c *Console) adminSeen(r *http.Request, sess *storage.Session) (time.Time, 
 	if err != nil {
 		return time.Time{}, false
 	}
-	ts, macText, ok := strings.Cut(ck.Value, ".")
-	if !ok {
-		return time.Time{}, false
-	}
-	raw, err1 := base64.RawURLEncoding.DecodeString(ts)
-	mac, err2 := base64.RawURLEncoding.DecodeString(macText)
-	if err1 != nil || err2 != nil || len(raw) != 8 {
-		return time.Time{}, false
-	}
-	if !c.sealer.VerifyMAC(mac, "console admin seen", hex.EncodeToString(sess.Hash), ts) {
+	ts, raw, mac, ok := parseSeen(ck.Value)
+	if !ok || !c.sealer.VerifyMAC(mac, "console admin seen", hex.EncodeToString(sess.Hash), ts) {
 		return time.Time{}, false
 	}
 	return time.Unix(int64(binary.BigEndian.Uint64(raw)), 0), true
@@ -183,4 +175,19 @@ func (c *Console) setAdminSeen(w http.ResponseWriter, sess *storage.Session, now
 		Name: adminCookie, Value: ts + "." + base64.RawURLEncoding.EncodeToString(mac),
 		Path: c.prefix + "/admin", HttpOnly: true, Secure: c.srv.SecureCookies(), SameSite: http.SameSiteLaxMode,
 	})
+}
+
+// parseSeen splits the admin idle cookie into its time (text and 8 bytes)
+// and its MAC; ok is false for anything malformed.
+func parseSeen(v string) (ts string, raw, mac []byte, ok bool) {
+	ts, macText, found := strings.Cut(v, ".")
+	if !found || len(ts) != 11 || len(macText) > 128 {
+		return "", nil, nil, false
+	}
+	raw, err1 := base64.RawURLEncoding.DecodeString(ts)
+	mac, err2 := base64.RawURLEncoding.DecodeString(macText)
+	if err1 != nil || err2 != nil || len(raw) != 8 || len(mac) == 0 {
+		return "", nil, nil, false
+	}
+	return ts, raw, mac, true
 }

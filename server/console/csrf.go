@@ -32,13 +32,8 @@ func (c *Console) newCSRF(sess *storage.Session) string {
 // useCSRF reports whether token is a form token of sess, not expired and
 // not used before, and marks it used on every node.
 func (c *Console) useCSRF(ctx context.Context, sess *storage.Session, token string) bool {
-	payload, macText, ok := strings.Cut(token, ".")
-	if !ok || len(payload) != 32 {
-		return false
-	}
-	raw, err1 := base64.RawURLEncoding.DecodeString(payload)
-	mac, err2 := base64.RawURLEncoding.DecodeString(macText)
-	if err1 != nil || err2 != nil || len(raw) != 24 {
+	payload, raw, mac, ok := parseCSRF(token)
+	if !ok {
 		return false
 	}
 	if !c.sealer.VerifyMAC(mac, "console csrf", hex.EncodeToString(sess.Hash), payload) {
@@ -59,4 +54,19 @@ func (c *Console) useCSRF(ctx context.Context, sess *storage.Session, token stri
 		c.log.ErrorContext(ctx, "console: record CSRF token", "err", err)
 		return false
 	}
+}
+
+// parseCSRF splits a form token into its payload (text and 24 bytes: the
+// nonce and the time) and its MAC; ok is false for anything malformed.
+func parseCSRF(token string) (payload string, raw, mac []byte, ok bool) {
+	payload, macText, found := strings.Cut(token, ".")
+	if !found || len(payload) != 32 || len(macText) > 128 {
+		return "", nil, nil, false
+	}
+	raw, err1 := base64.RawURLEncoding.DecodeString(payload)
+	mac, err2 := base64.RawURLEncoding.DecodeString(macText)
+	if err1 != nil || err2 != nil || len(raw) != 24 || len(mac) == 0 {
+		return "", nil, nil, false
+	}
+	return payload, raw, mac, true
 }
