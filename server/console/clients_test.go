@@ -301,3 +301,34 @@ func TestAdminClientEveryProperty(t *testing.T) {
 		t.Errorf("an unchanged save was recorded: %d records, want %d", after, before)
 	}
 }
+
+// A redirect URI added in the console on one node is accepted by another
+// node within op.Config.ClientCacheTTL (5 s): before, the other node may
+// still refuse it from its cache; after, it accepts it.
+func TestAdminRedirectURIOnEveryNode(t *testing.T) {
+	a := newEnv(t, nil)
+	b := a.node(t)
+	c := a.adminBrowser(t)
+	cl, _ := a.newClient(t, "Shop", false)
+	b.addUser(t, "alice", "alice-password", false)
+	ub := b.browser(t)
+	b.login(t, ub, "alice", "alice-password")
+	authorize := func(redirect string) response {
+		q := url.Values{"client_id": {cl.ID}, "response_type": {"code"}, "scope": {"openid"}, "redirect_uri": {redirect},
+			"state": {"s"}, "nonce": {"n"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}
+		return b.get(t, ub, "/authorize?"+q.Encode())
+	}
+	if r := authorize("http://127.0.0.1:9/cb"); r.StatusCode != http.StatusFound {
+		t.Fatalf("node b, the registered redirect URI: %d\n%s", r.StatusCode, r.body)
+	}
+	wantStatus(t, "node b, an unregistered redirect URI", authorize("http://127.0.0.1:9/new"), http.StatusBadRequest)
+
+	f := clientFormValues("Shop", "http://127.0.0.1:9/cb", "http://127.0.0.1:9/new")
+	f.Del("require_consent")
+	wantStatus(t, "save on node a", a.post(t, c, "/admin/clients/"+cl.ID, "/admin/clients/"+cl.ID, f), http.StatusSeeOther)
+	a.clock.Add(5*time.Second + time.Millisecond)
+	r := authorize("http://127.0.0.1:9/new")
+	if r.StatusCode != http.StatusFound || !strings.HasPrefix(r.Header.Get("Location"), "http://127.0.0.1:9/new?") {
+		t.Fatalf("node b after the client cache lifetime: %d %q\n%s", r.StatusCode, r.Header.Get("Location"), r.body)
+	}
+}

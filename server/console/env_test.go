@@ -63,6 +63,7 @@ func (b *syncBuffer) String() string {
 // env is a real oidcd server with the console on a real SQLite file,
 // served over HTTP, with a settable clock.
 type env struct {
+	dsn     string
 	srv     *server.Server
 	svc     *manage.Service
 	console *Console
@@ -81,8 +82,21 @@ func newEnv(t *testing.T, mutate func(*Config)) *env {
 // newEnvAt is newEnv with the issuer (and so every page) under path.
 func newEnvAt(t *testing.T, path string, mutate func(*Config)) *env {
 	t.Helper()
+	clk := &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	return newNode(t, "sqlite:"+filepath.Join(t.TempDir(), "oidcd.db"), clk, path, mutate)
+}
+
+// node starts another server with the console on e's database and clock,
+// as a second node of a cluster.
+func (e *env) node(t *testing.T) *env {
+	t.Helper()
+	return newNode(t, e.dsn, e.clock, "", nil)
+}
+
+func newNode(t *testing.T, dsn string, clk *clock, path string, mutate func(*Config)) *env {
+	t.Helper()
 	ctx := t.Context()
-	store, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "oidcd.db"))
+	store, err := sqlstore.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +108,6 @@ func newEnvAt(t *testing.T, path string, mutate func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ts := httptest.NewUnstartedServer(nil)
@@ -137,7 +150,7 @@ func newEnvAt(t *testing.T, path string, mutate func(*Config)) *env {
 	ts.Config.Handler = srv.Handler()
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &env{srv: srv, svc: svc, console: con, ts: ts, store: store, sealer: sealer, clock: clk, logs: logs}
+	return &env{dsn: dsn, srv: srv, svc: svc, console: con, ts: ts, store: store, sealer: sealer, clock: clk, logs: logs}
 }
 
 // addUser stores an account.
