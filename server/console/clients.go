@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/oidcd/oidcd/manage"
+	"github.com/oidcd/oidcd/op"
 	"github.com/oidcd/oidcd/storage"
 )
 
@@ -44,13 +45,16 @@ type clientFormData struct {
 	Client *storage.Client // nil for a new client
 
 	ResponseTypes, GrantTypes, JWTAlgs, AuthMethods, SubjectTypes []option
-	PreviousSecretUntil, Created                                  string
+	// Algs are the algorithms the provider accepts for access tokens,
+	// userinfo signing and encryption.
+	Algs                         op.ClientAlgs
+	PreviousSecretUntil, Created string
 }
 
 func (c *Console) renderClientForm(w http.ResponseWriter, r *http.Request, status int, cl *storage.Client, f *clientForm, errText string) {
 	d := &clientFormData{New: cl == nil, Form: f, Client: cl,
 		ResponseTypes: responseTypeOptions, GrantTypes: grantTypeOptions, JWTAlgs: jwtAlgOptions,
-		AuthMethods: authMethodOpts, SubjectTypes: subjectTypeOptions}
+		AuthMethods: authMethodOpts, SubjectTypes: subjectTypeOptions, Algs: op.SupportedClientAlgs()}
 	title := "New client"
 	if cl != nil {
 		d.ID, d.Created, title = cl.ID, dateText(cl.CreatedAt), "Client "+cl.Name

@@ -253,6 +253,10 @@ func TestAdminClientEveryProperty(t *testing.T) {
 		"subject_type": "pairwise", "require_pushed_authorization_requests": "1", "dpop_bound_access_tokens": "1",
 		"request_uris": "https://rp.example/req", "software_id": "sw-1",
 		"software_version": "2.0", "id_token_signed_response_alg": "ES256",
+		"resources": "https://api.example/\r\n\r\nhttps://mcp.example/mcp", "access_token_signed_response_alg": "ES256",
+		"jwks":                            `{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","kid":"k1"}]}`,
+		"id_token_encrypted_response_alg": "ECDH-ES", "userinfo_signed_response_alg": "ES256",
+		"userinfo_encrypted_response_alg": "ECDH-ES+A256KW", "userinfo_encrypted_response_enc": "A256GCM",
 	} {
 		f.Set(k, v)
 	}
@@ -264,18 +268,23 @@ func TestAdminClientEveryProperty(t *testing.T) {
 		t.Fatal(err)
 	}
 	checks := map[string]bool{
-		"tos":      cl.TermsURL == "https://rp.example/tos",
-		"fc":       cl.FrontchannelLogoutURI == "https://rp.example/fc" && cl.FrontchannelLogoutSessionRequired,
-		"bc":       cl.BackchannelLogoutURI == "https://rp.example/bc" && cl.BackchannelLogoutSessionRequired,
-		"auth":     cl.TokenEndpointAuthMethod == "client_secret_post",
-		"pairwise": cl.SubjectType == "pairwise",
-		"par":      cl.RequirePushedAuthorizationRequests,
-		"dpop":     cl.DPoPBoundAccessTokens,
-		"req uris": len(cl.RequestURIs) == 1,
-		"software": cl.SoftwareID == "sw-1" && cl.SoftwareVersion == "2.0",
-		"jwt_alg":  cl.JWTAlg == "ES256",
-		"contact":  cl.ContactEmail == "ops@shop.example",
-		"grants":   len(cl.GrantTypes) == 3,
+		"tos":                 cl.TermsURL == "https://rp.example/tos",
+		"fc":                  cl.FrontchannelLogoutURI == "https://rp.example/fc" && cl.FrontchannelLogoutSessionRequired,
+		"bc":                  cl.BackchannelLogoutURI == "https://rp.example/bc" && cl.BackchannelLogoutSessionRequired,
+		"auth":                cl.TokenEndpointAuthMethod == "client_secret_post",
+		"pairwise":            cl.SubjectType == "pairwise",
+		"par":                 cl.RequirePushedAuthorizationRequests,
+		"dpop":                cl.DPoPBoundAccessTokens,
+		"req uris":            len(cl.RequestURIs) == 1,
+		"software":            cl.SoftwareID == "sw-1" && cl.SoftwareVersion == "2.0",
+		"jwt_alg":             cl.JWTAlg == "ES256",
+		"contact":             cl.ContactEmail == "ops@shop.example",
+		"grants":              len(cl.GrantTypes) == 3,
+		"resources":           strings.Join(cl.Resources, " ") == "https://api.example/ https://mcp.example/mcp",
+		"jwt access tokens":   cl.AccessTokenSignedResponseAlg == "ES256",
+		"id token encryption": cl.IDTokenEncryptedResponseAlg == "ECDH-ES" && cl.IDTokenEncryptedResponseEnc == "A128CBC-HS256",
+		"userinfo": cl.UserinfoSignedResponseAlg == "ES256" && cl.UserinfoEncryptedResponseAlg == "ECDH-ES+A256KW" &&
+			cl.UserinfoEncryptedResponseEnc == "A256GCM",
 	}
 	for name, ok := range checks {
 		if !ok {
@@ -285,7 +294,10 @@ func TestAdminClientEveryProperty(t *testing.T) {
 	r = e.get(t, c, "/admin/clients/"+id)
 	for _, want := range []string{`value="https://rp.example/fc"`, `name="dpop_bound_access_tokens" value="1" checked`,
 		`<option value="pairwise" selected>`, `<option value="client_secret_post" selected>`, `<option value="ES256" selected>`,
-		`name="grant_types" value="client_credentials" aria-describedby="grant_types_hint" checked`} {
+		`name="grant_types" value="client_credentials" aria-describedby="grant_types_hint" checked`,
+		"https://api.example/\nhttps://mcp.example/mcp</textarea>", `<option value="ES256" selected>JWT (RFC 9068) signed with ES256</option>`,
+		`<option value="ECDH-ES" selected>`, `<option value="ECDH-ES&#43;A256KW" selected>`, `<option value="A256GCM" selected>`,
+		`<option value="A128CBC-HS256" selected>`} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("edit form lacks %s", want)
 		}
