@@ -5,11 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/oidcd/oidcd/op"
 	"github.com/oidcd/oidcd/storage"
@@ -204,39 +205,107 @@ func (s *Service) UpdateClient(ctx context.Context, a Actor, id string, u Client
 	return res, nil
 }
 
-// changedProperties names the properties (registration metadata names)
-// in which two clients differ.
+// changedProperties names the properties in which two clients differ: by
+// their registration metadata names where a field shows in the metadata
+// (op.MetadataOf), otherwise by clientFieldNames or, for a field named in
+// neither, by its Go name in snake case. The fields are found by
+// reflection over storage.Client, so a field added to it is never left
+// out of the audit record.
 func changedProperties(a, b *storage.Client) []string {
-	ma, mb := metadataMap(a), metadataMap(b)
+	ma := metadataMap(a)
+	va, vb := reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem()
 	var out []string
-	for _, k := range slices.Sorted(maps.Keys(mb)) {
-		if !jsonEqual(ma[k], mb[k]) {
-			out = append(out, k)
+	for _, idx := range clientFields() {
+		fa, fb := va.FieldByIndex(idx), vb.FieldByIndex(idx)
+		if reflect.DeepEqual(fa.Interface(), fb.Interface()) {
+			continue
 		}
-	}
-	for k := range ma {
-		if _, ok := mb[k]; !ok {
-			out = append(out, k)
+		name := va.Type().FieldByIndex(idx).Name
+		if n, ok := clientFieldNames[name]; ok {
+			out = append(out, n)
+			continue
 		}
-	}
-	if a.Type != b.Type {
-		out = append(out, "type")
-	}
-	if !bytes.Equal(a.LogoImage, b.LogoImage) {
-		out = append(out, "logo")
-	}
-	if a.PublicPasswordGrant != b.PublicPasswordGrant {
-		out = append(out, "public_password_grant")
-	}
-	if !bytes.Equal(a.SecretHash, b.SecretHash) {
-		out = append(out, "client_secret")
+		// The metadata names this one field changes.
+		one := *a
+		reflect.ValueOf(&one).Elem().FieldByIndex(idx).Set(fb)
+		before := len(out)
+		mo := metadataMap(&one)
+		if mo == nil { // not representable (an invalid jwks): name the field
+			out = append(out, snakeCase(name))
+			continue
+		}
+		for _, m := range []map[string]json.RawMessage{ma, mo} {
+			for k := range m {
+				if !jsonEqual(ma[k], mo[k]) {
+					out = append(out, k)
+				}
+			}
+		}
+		if len(out) == before {
+			out = append(out, snakeCase(name))
+		}
 	}
 	sort.Strings(out)
 	return slices.Compact(out)
 }
 
+// clientFieldNames name the fields of storage.Client that registration
+// metadata does not show, or shows under another name.
+var clientFieldNames = map[string]string{
+	"Type":                    "type",
+	"LogoImage":               "logo",
+	"LogoType":                "logo",
+	"PublicPasswordGrant":     "public_password_grant",
+	"SecretHash":              "client_secret",
+	"SecretSealed":            "client_secret",
+	"PreviousSecretHash":      "previous_client_secret",
+	"PreviousSecretExpiresAt": "previous_client_secret",
+	"RegistrationTokenHash":   "registration_access_token",
+	"CreatedAt":               "client_id_issued_at",
+}
+
+// clientFields are the index paths of storage.Client's fields, those of
+// embedded structs (ClientMetadata) flattened.
+func clientFields() [][]int {
+	var out [][]int
+	var walk func(t reflect.Type, prefix []int)
+	walk = func(t reflect.Type, prefix []int) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			idx := append(slices.Clone(prefix), i)
+			if f.Anonymous && f.Type.Kind() == reflect.Struct {
+				walk(f.Type, idx)
+				continue
+			}
+			out = append(out, idx)
+		}
+	}
+	walk(reflect.TypeFor[storage.Client](), nil)
+	return out
+}
+
+// snakeCase turns a Go field name into a metadata-like name:
+// "FooBarURI" → "foo_bar_uri".
+func snakeCase(s string) string {
+	var b strings.Builder
+	rs := []rune(s)
+	for i, r := range rs {
+		upper := unicode.IsUpper(r)
+		if upper && i > 0 && (!unicode.IsUpper(rs[i-1]) || i+1 < len(rs) && unicode.IsLower(rs[i+1])) {
+			b.WriteByte('_')
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
+}
+
+// metadataMap is c's registration metadata by name; nil when c cannot be
+// represented as metadata.
 func metadataMap(c *storage.Client) map[string]json.RawMessage {
-	b, _ := json.Marshal(op.MetadataOf(c))
+	b, err := json.Marshal(op.MetadataOf(c))
+	if err != nil {
+		return nil
+	}
 	var m map[string]json.RawMessage
 	json.Unmarshal(b, &m)
 	delete(m, "client_id_issued_at")
