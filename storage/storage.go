@@ -44,9 +44,10 @@ type Provider interface {
 	// DeleteExpired removes codes, device authorizations, tokens, grants,
 	// consents, throttle counters, initial access tokens, one-time values,
 	// pushed requests, session clients and logout messages (and, in a
-	// backend that also implements Accounts, sessions) whose lifetime ended
-	// at or before now, and returns how many rows it removed. Safe to run on
-	// several nodes at once.
+	// backend that also implements Accounts, sessions, and audit records
+	// when it is given a retention: sqlstore.Store.SetAuditExpire) whose
+	// lifetime ended at or before now, and returns how many rows it
+	// removed. Safe to run on several nodes at once.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	// Ping reports whether the backend is reachable: an error wrapping
 	// ErrUnavailable when it is not.

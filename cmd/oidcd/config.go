@@ -42,6 +42,10 @@ type Settings struct {
 	Templates string
 
 	PasswordMinLength int
+	// AuditExpire is OIDCD_AUDIT_EXPIRE: serve's cleanup deletes audit
+	// records older than this (sqlstore.Store.SetAuditExpire); zero keeps
+	// them.
+	AuditExpire time.Duration
 	// Resources is OIDCD_RESOURCES, space-separated; serve turns it into
 	// op.Config.Resources (op.New checks each URI).
 	Resources string
@@ -155,6 +159,7 @@ var settingsTable = []setting{
 	{name: "backchannel_logout_retry_backoff", kind: kSeconds, def: "10", help: "wait after a failed back-channel logout delivery; doubles with each failure, up to an hour", target: func(s *Settings) any { return &s.Server.Provider.LogoutRetryBackoff }},
 	{name: "backchannel_logout_retry_for", kind: kSeconds, def: "86400", help: "how long a back-channel logout token is retried before it is given up", target: func(s *Settings) any { return &s.Server.Provider.LogoutRetryFor }},
 	{name: "backchannel_logout_lease", kind: kSeconds, def: "30", help: "how long a node holds a back-channel logout message it delivers (one attempt takes at most a third of it); a node that dies leaves the message to another after this", target: func(s *Settings) any { return &s.Server.Provider.LogoutLease }},
+	{name: "audit_expire", kind: kDays, help: "how long the audit log keeps a record (days or a Go duration); older ones are deleted with the other expired rows (default: kept until deleted by hand)", target: func(s *Settings) any { return &s.AuditExpire }},
 	{name: "cleanup_interval", kind: kSeconds, def: "300", help: "how often a node deletes expired codes, tokens, grants, sessions and consents (safe on several nodes at once)", target: func(s *Settings) any { return &s.Server.Provider.CleanupInterval }},
 	{name: "jwks_max_age", kind: kSeconds, def: "300", help: "JWKS cache lifetime sent to relying parties; a new signing key is published for key_refresh + jwks_max_age before it signs", target: func(s *Settings) any { return &s.Server.Provider.JWKSMaxAge }},
 	{name: "key_refresh", kind: kSeconds, def: "30", help: "how often a node re-reads signing keys: a key created or rotated elsewhere is used within this", target: func(s *Settings) any { return &s.Server.Provider.KeyRefresh }},

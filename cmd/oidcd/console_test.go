@@ -306,3 +306,41 @@ func TestClientsUpdateNewerProperties(t *testing.T) {
 		t.Errorf("audit:\n%s", out)
 	}
 }
+
+// OIDCD_AUDIT_EXPIRE: serve's cleanup deletes the audit records older than
+// it, with the other expired rows; without it they stay.
+func TestAuditExpire(t *testing.T) {
+	dir := t.TempDir()
+	ok(t, dir, "migrate")
+	ok(t, dir, "clients", "create", "--name", "App", "--redirect-uri", "https://app.example/cb")
+	records := func() []map[string]any {
+		t.Helper()
+		var recs []map[string]any
+		if err := json.Unmarshal([]byte(ok(t, dir, "audit", "--json")), &recs); err != nil {
+			t.Fatal(err)
+		}
+		return recs
+	}
+	if n := len(records()); n != 1 {
+		t.Fatalf("%d audit records, want 1", n)
+	}
+	// Without a lifetime the cleanup keeps them.
+	s := serve(t, dir, []string{"OIDCD_ADMIN_PASSWORD=correct horse battery", "OIDCD_CLEANUP_INTERVAL=1"})
+	time.Sleep(2500 * time.Millisecond)
+	s.stop(t)
+	if n := len(records()); n != 1 {
+		t.Fatalf("without OIDCD_AUDIT_EXPIRE: %d audit records, want 1", n)
+	}
+	fails(t, dir, []string{"OIDCD_AUDIT_EXPIRE=-1h"}, "OIDCD_AUDIT_EXPIRE", "audit")
+	// With one, a record older than it goes at the next cleanup.
+	time.Sleep(time.Second)
+	s = serve(t, dir, []string{"OIDCD_AUDIT_EXPIRE=1s", "OIDCD_CLEANUP_INTERVAL=1"})
+	deadline := time.Now().Add(10 * time.Second)
+	for len(records()) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the audit record was not deleted:\n%s", s.logs())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.stop(t)
+}

@@ -110,6 +110,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		// SQLite keeps its own pools: one writer, readers per CPU.
 		store.SetPool(s.DBMaxOpenConns, s.DBMaxIdleConns)
 	}
+	store.SetAuditExpire(s.AuditExpire)
 	if metrics != nil {
 		store.ObserveQueries(metrics.ObserveQuery)
 		for name, db := range store.Pools() {

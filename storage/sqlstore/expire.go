@@ -11,7 +11,8 @@ import (
 // before now, with their tokens; revoked grants that no remaining code names
 // (while a code names a revoked grant the row blocks a replayed code's grant
 // from being created again); throttle failures older than their window; session clients and logout
-// messages past their ExpiresAt (a message is then given up). Each
+// messages past their ExpiresAt (a message is then given up); audit records
+// older than the SetAuditExpire duration, when one is set. Each
 // is a plain conditional DELETE in its own transaction, so several nodes may
 // run it at once and no long write lock is held. It returns the number of rows
 // removed.
@@ -46,6 +47,16 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 		}
 		if err != nil {
 			return total, s.wrapErr("delete expired", err)
+		}
+		total += n
+	}
+	if d := time.Duration(s.auditExpire.Load()); d > 0 {
+		n, err := s.writer().execN(ctx, `DELETE FROM audit_log WHERE at <= ?`, now.Add(-d).UnixMicro())
+		if err != nil && s.d.isRetryable(err) {
+			n, err = s.writer().execN(ctx, `DELETE FROM audit_log WHERE at <= ?`, now.Add(-d).UnixMicro())
+		}
+		if err != nil {
+			return total, s.wrapErr("delete expired audit records", err)
 		}
 		total += n
 	}

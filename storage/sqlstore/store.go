@@ -49,6 +49,9 @@ type Store struct {
 	obs *queryObserver
 	// path is the SQLite database file ("" on PostgreSQL), for Backup.
 	path string
+	// auditExpire is how long DeleteExpired keeps audit records (a
+	// time.Duration; 0: for ever). See SetAuditExpire.
+	auditExpire atomic.Int64
 }
 
 // queryObserver passes each statement's duration to a function set once
@@ -202,6 +205,14 @@ func (s *Store) SetPool(maxOpen, maxIdle int) {
 	}
 	s.r.SetMaxOpenConns(maxOpen)
 	s.r.SetMaxIdleConns(maxIdle)
+}
+
+// SetAuditExpire makes DeleteExpired also delete the audit records older
+// than d (OIDCD_AUDIT_EXPIRE), with the other expired rows; d <= 0, the
+// default, keeps them until they are deleted by hand. Every node running
+// the cleanup should be given the same d.
+func (s *Store) SetAuditExpire(d time.Duration) {
+	s.auditExpire.Store(int64(max(d, 0)))
 }
 
 // Ping reports whether the database answers. A database that cannot be
