@@ -137,6 +137,7 @@ func (s *Store) runBatch(batch []*txJob) {
 		if err := tx.Commit(); err != nil {
 			return errorf("commit: %w", err)
 		}
+		s.ck.poke()
 		return nil
 	}()
 	for i, j := range batch {

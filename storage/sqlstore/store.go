@@ -40,6 +40,9 @@ type Store struct {
 	wc, rc *stmtCache
 	// batcher is the group-commit writer (SQLite only; see batch.go).
 	batcher
+	// ck copies the WAL into the database file beside the writer (SQLite
+	// only; see checkpoint.go).
+	ck *checkpointer
 
 	// txc is set on the store Atomically hands out: every statement runs on
 	// this transaction, and savepoints names its nested transactions.
@@ -158,7 +161,8 @@ func openSQLite(path string) (*Store, error) {
 	// savepoints in memory instead of temporary files (a pwrite per page
 	// in the token endpoint's profile); a batch's journal is a few pages.
 	common := "_pragma=busy_timeout(" + sqliteBusyTimeout + ")&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)"
-	w, err := sql.Open("sqlite", path+"?"+common+"&_pragma=journal_mode(WAL)&_txlock=immediate")
+	// Checkpoints run beside the writer, not in its commits (checkpoint.go).
+	w, err := sql.Open("sqlite", path+"?"+common+"&_pragma=journal_mode(WAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
 	if err != nil {
 		return nil, errorf("open sqlite: %w", err)
 	}
@@ -175,7 +179,13 @@ func openSQLite(path string) (*Store, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	s := &Store{d: newSQLiteDialect(), w: w, r: r, wc: newStmtCache(w), rc: newStmtCache(r), obs: &queryObserver{}, path: path}
+	ck, err := sql.Open("sqlite", path+"?"+common)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, errorf("open sqlite: %w", err)
+	}
+	s := &Store{d: newSQLiteDialect(), w: w, r: r, wc: newStmtCache(w), rc: newStmtCache(r), ck: newCheckpointer(ck), obs: &queryObserver{}, path: path}
 	s.startBatcher()
 	return s, nil
 }
@@ -242,7 +252,11 @@ func (s *Store) Close() error {
 		s.wc.close()
 		s.rc.close()
 	}
-	err := s.w.Close()
+	var err error
+	if s.ck != nil {
+		err = s.ck.close()
+	}
+	err = errors.Join(err, s.w.Close())
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
 	}
