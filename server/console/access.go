@@ -35,7 +35,7 @@ func (c *Console) filter(w http.ResponseWriter, r *http.Request, q url.Values) (
 	}
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		c.message(w, r, nil, http.StatusNotFound, "Not found", "There is no such user or client.")
+		c.message(w, r, nil, http.StatusNotFound, "not-found", problem{Key: "no-user-or-client"})
 		return nil, false
 	case err != nil:
 		c.serverError(w, r, "console: filter", err)
@@ -136,7 +136,7 @@ func (c *Console) consents(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Grants = append(d.Grants, row)
 	}
-	c.render(w, r, http.StatusOK, "consents.html", &view{Title: "Consents and grants", Section: "consents", Data: d}, nil)
+	c.render(w, r, http.StatusOK, "consents.html", &view{Title: "consents", Section: "consents", Data: d}, nil)
 }
 
 // consentRevoke takes back a user's consent to a client with the grants
@@ -185,7 +185,7 @@ func (c *Console) sessions(w http.ResponseWriter, r *http.Request) {
 	for _, s := range list {
 		d.Sessions = append(d.Sessions, sessionRow{ID: s.ID, Username: n.user(s.UserID), SignedIn: dateText(s.AuthTime), Expires: dateText(s.ExpiresAt)})
 	}
-	c.render(w, r, http.StatusOK, "sessions.html", &view{Title: "Sessions", Section: "sessions", Data: d}, nil)
+	c.render(w, r, http.StatusOK, "sessions.html", &view{Title: "sessions", Section: "sessions", Data: d}, nil)
 }
 
 // sessionRevoke ends one session: its grants are revoked, its clients
@@ -220,7 +220,7 @@ func (c *Console) accessDone(w http.ResponseWriter, r *http.Request, err error, 
 	case errors.Is(err, storage.ErrNotFound):
 		c.redirect(w, r, back, "")
 	case errors.Is(err, manage.ErrInvalid), errors.Is(err, manage.ErrRefused):
-		c.badRequest(w, r, nil, reason(err))
+		c.badRequest(w, r, nil, refused("refused", err))
 	case err != nil:
 		c.serverError(w, r, "console: revoke", err)
 	default:

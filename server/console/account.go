@@ -29,8 +29,12 @@ func (c *Console) actorFor(r *http.Request) manage.Actor {
 	return manage.Actor{UserID: a.user.ID, Username: a.user.Username, IP: c.srv.ClientIP(r)}
 }
 
-// claimRow is one line of the profile.
-type claimRow struct{ Label, Value string }
+// claimRow is one line of the profile: the claim's name (its label is the
+// "claim_label" template's) and value.
+type claimRow struct {
+	Claim, Value string
+	Verified     bool
+}
 
 // appRow is one application with access to the account: its remembered
 // consent and its live grants.
@@ -52,10 +56,10 @@ type accountData struct {
 // account shows the signed-in user's profile, the applications that have
 // access, and the forms to change the password and sign out everywhere.
 func (c *Console) account(w http.ResponseWriter, r *http.Request) {
-	c.renderAccount(w, r, http.StatusOK, "")
+	c.renderAccount(w, r, http.StatusOK, problem{})
 }
 
-func (c *Console) renderAccount(w http.ResponseWriter, r *http.Request, status int, errText string) {
+func (c *Console) renderAccount(w http.ResponseWriter, r *http.Request, status int, problem problem) {
 	ctx := r.Context()
 	a := actorOf(r)
 	data := &accountData{Username: a.user.Username, Claims: claimRows(a.user), MinPassword: c.cfg.PasswordMinLength}
@@ -71,7 +75,7 @@ func (c *Console) renderAccount(w http.ResponseWriter, r *http.Request, status i
 		return
 	}
 	data.Sessions = len(sessions)
-	c.render(w, r, status, "account.html", &view{Title: "Your account", Section: "account", Error: errText, Data: data}, nil)
+	c.render(w, r, status, "account.html", &view{Title: "account", Section: "account", Error: problem, Data: data}, nil)
 }
 
 // apps gathers the clients a user gave something: an unexpired consent or
@@ -149,19 +153,19 @@ func (c *Console) accountPassword(w http.ResponseWriter, r *http.Request) {
 	a := actorOf(r)
 	current, pw := r.PostForm.Get("current_password"), r.PostForm.Get("new_password")
 	if pw != r.PostForm.Get("confirm_password") {
-		c.renderAccount(w, r, http.StatusBadRequest, "The new password and its confirmation differ.")
+		c.renderAccount(w, r, http.StatusBadRequest, problem{Key: "confirm-differs"})
 		return
 	}
 	if !c.reauth(w, r, a, current) {
-		c.renderAccount(w, r, http.StatusForbidden, "Your current password is not correct.")
+		c.renderAccount(w, r, http.StatusForbidden, problem{Key: "wrong-password"})
 		return
 	}
 	switch err := c.svc.ChangeOwnPassword(r.Context(), c.actorFor(r), current, pw); {
 	case errors.Is(err, manage.ErrInvalid):
-		c.renderAccount(w, r, http.StatusBadRequest, "The new password was not accepted: "+reason(err))
+		c.renderAccount(w, r, http.StatusBadRequest, refused("password-refused", err))
 		return
 	case errors.Is(err, manage.ErrWrongPassword):
-		c.renderAccount(w, r, http.StatusForbidden, "Your current password is not correct.")
+		c.renderAccount(w, r, http.StatusForbidden, problem{Key: "wrong-password"})
 		return
 	case err != nil:
 		c.serverError(w, r, "console: change password", err)
@@ -239,37 +243,31 @@ func reason(err error) string {
 // claimRows lists the account's non-empty standard claims.
 func claimRows(u *storage.User) []claimRow {
 	var out []claimRow
-	add := func(label, v string) {
+	add := func(claim, v string, verified bool) {
 		if v != "" {
-			out = append(out, claimRow{label, v})
+			out = append(out, claimRow{claim, v, verified})
 		}
 	}
-	verified := func(v string, ok bool) string {
-		if v != "" && ok {
-			return v + " (verified)"
-		}
-		return v
-	}
-	add("Name", u.Name)
-	add("Given name", u.GivenName)
-	add("Middle name", u.MiddleName)
-	add("Family name", u.FamilyName)
-	add("Nickname", u.Nickname)
-	add("Preferred username", u.PreferredUsername)
-	add("Email", verified(u.Email, u.EmailVerified))
-	add("Phone number", verified(u.PhoneNumber, u.PhoneNumberVerified))
-	add("Profile", u.Profile)
-	add("Picture", u.Picture)
-	add("Website", u.Website)
-	add("Gender", u.Gender)
-	add("Birthdate", u.Birthdate)
-	add("Time zone", u.Zoneinfo)
-	add("Locale", u.Locale)
+	add("name", u.Name, false)
+	add("given_name", u.GivenName, false)
+	add("middle_name", u.MiddleName, false)
+	add("family_name", u.FamilyName, false)
+	add("nickname", u.Nickname, false)
+	add("preferred_username", u.PreferredUsername, false)
+	add("email", u.Email, u.EmailVerified)
+	add("phone_number", u.PhoneNumber, u.PhoneNumberVerified)
+	add("profile", u.Profile, false)
+	add("picture", u.Picture, false)
+	add("website", u.Website, false)
+	add("gender", u.Gender, false)
+	add("birthdate", u.Birthdate, false)
+	add("zoneinfo", u.Zoneinfo, false)
+	add("locale", u.Locale, false)
 	ad := u.Address
 	if ad.Formatted != "" {
-		add("Address", ad.Formatted)
+		add("address", ad.Formatted, false)
 	} else {
-		add("Address", strings.Join(slices.DeleteFunc([]string{ad.StreetAddress, ad.Locality, ad.Region, ad.PostalCode, ad.Country}, func(s string) bool { return s == "" }), ", "))
+		add("address", strings.Join(slices.DeleteFunc([]string{ad.StreetAddress, ad.Locality, ad.Region, ad.PostalCode, ad.Country}, func(s string) bool { return s == "" }), ", "), false)
 	}
 	return out
 }

@@ -81,5 +81,5 @@ func (c *Console) adminNotFound(w http.ResponseWriter, r *http.Request) {
 
 // overview is the admin's home: what there is, with links.
 func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, http.StatusOK, "overview.html", &view{Title: "Overview", Section: "overview"}, nil)
+	c.render(w, r, http.StatusOK, "overview.html", &view{Title: "overview", Section: "overview"}, nil)
 }

@@ -54,7 +54,7 @@ func (c *Console) audit(w http.ResponseWriter, r *http.Request) {
 		}
 		d.OlderURL = c.prefix + "/admin/audit?" + v.Encode()
 	}
-	c.render(w, r, http.StatusOK, "audit.html", &view{Title: "Audit log", Section: "audit", Data: d}, nil)
+	c.render(w, r, http.StatusOK, "audit.html", &view{Title: "audit", Section: "audit", Data: d}, nil)
 }
 
 // targetURL is the console page of an audit record's target, if it has

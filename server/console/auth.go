@@ -63,7 +63,7 @@ func (c *Console) admin(next http.Handler) http.Handler {
 		}
 		if !a.user.Admin {
 			c.log.WarnContext(r.Context(), "console: admin page refused to a non-admin", "user", a.user.ID, "path", r.URL.EscapedPath(), "ip", c.srv.ClientIP(r))
-			c.forbidden(w, r, a, "This page is for administrators only.")
+			c.forbidden(w, r, a, problem{Key: "admin-only"})
 			return
 		}
 		now := c.now()
@@ -140,14 +140,14 @@ func (c *Console) checkPost(w http.ResponseWriter, r *http.Request, a *actor) bo
 		err = r.ParseForm()
 	}
 	if err != nil {
-		c.badRequest(w, r, a, "The form could not be read.")
+		c.badRequest(w, r, a, problem{Key: "bad-form"})
 		return false
 	}
 	// Fetch metadata: a browser marks posts from other sites.
 	cross := r.Header.Get("Sec-Fetch-Site") == "cross-site"
 	if cross || !c.useCSRF(r.Context(), a.sess, r.PostForm.Get("csrf_token")) {
 		c.log.WarnContext(r.Context(), "console: form refused: bad CSRF token", "user", a.user.ID, "path", r.URL.EscapedPath(), "ip", c.srv.ClientIP(r), "cross_site", cross)
-		c.forbidden(w, r, a, "This form has expired, was already sent, or was not sent from this site. Please go back, reload the page and try again.")
+		c.forbidden(w, r, a, problem{Key: "csrf"})
 		return false
 	}
 	return true

@@ -66,36 +66,15 @@ type clientForm struct {
 	SoftwareVersion              string
 }
 
-// option is a choice of a select or a group of checkboxes.
-type option struct{ Value, Label string }
-
-// The choices the client form offers.
+// The choices the client form offers: values only, their labels are the
+// templates' (client_form.html, "client_option").
 var (
-	responseTypeOptions = []option{
-		{"code", "code (authorization code flow)"},
-		{"id_token", "id_token (implicit)"},
-		{"id_token token", "id_token token (implicit)"},
-		{"code id_token", "code id_token (hybrid)"},
-		{"code token", "code token (hybrid)"},
-		{"code id_token token", "code id_token token (hybrid)"},
-		{"token", "token (OAuth 2.0 implicit, no ID token)"},
-	}
-	grantTypeOptions = []option{
-		{"authorization_code", "authorization_code"},
-		{"implicit", "implicit"},
-		{"refresh_token", "refresh_token"},
-		{"client_credentials", "client_credentials"},
-		{"password", "password (needs OIDCD_GRANT_TYPE_PASSWORD_ENABLE)"},
-		{op.GrantTypeDeviceCode, "device_code (RFC 8628; needs OIDCD_DEVICE_FLOW_ENABLE)"},
-		{op.GrantTypeTokenExchange, "token_exchange (RFC 8693; needs OIDCD_TOKEN_EXCHANGE_ENABLE)"},
-	}
-	jwtAlgOptions  = []option{{keys.RS256, "RS256"}, {"ES256", "ES256"}, {"EdDSA", "EdDSA"}, {keys.HS256, "HS256 (with the client secret)"}}
-	authMethodOpts = []option{
-		{"", "default (a secret for confidential clients, none for public ones)"},
-		{op.AuthClientSecretBasic, op.AuthClientSecretBasic}, {op.AuthClientSecretPost, op.AuthClientSecretPost},
-		{op.AuthClientSecretJWT, op.AuthClientSecretJWT}, {op.AuthPrivateKeyJWT, op.AuthPrivateKeyJWT}, {op.AuthNone, "none (public client)"},
-	}
-	subjectTypeOptions = []option{{"", "public (the same sub for every client)"}, {"pairwise", "pairwise (a sub per sector)"}}
+	responseTypeOptions = []string{"code", "id_token", "id_token token", "code id_token", "code token", "code id_token token", "token"}
+	grantTypeOptions    = []string{"authorization_code", "implicit", "refresh_token", "client_credentials", "password",
+		op.GrantTypeDeviceCode, op.GrantTypeTokenExchange}
+	jwtAlgOptions      = []string{keys.RS256, keys.ES256, keys.EdDSA, keys.HS256}
+	authMethodOpts     = []string{"", op.AuthClientSecretBasic, op.AuthClientSecretPost, op.AuthClientSecretJWT, op.AuthPrivateKeyJWT, op.AuthNone}
+	subjectTypeOptions = []string{"", "pairwise"}
 )
 
 // formOf is the form of a stored client.

@@ -34,7 +34,7 @@ func (c *Console) clients(w http.ResponseWriter, r *http.Request) {
 		data.Clients = append(data.Clients, clientRow{ID: cl.ID, Name: cl.Name, Type: string(cl.Type),
 			ResponseTypes: joinComma(cl.ResponseTypes), RedirectURIs: joinComma(cl.RedirectURIs), Created: dateText(cl.CreatedAt)})
 	}
-	c.render(w, r, http.StatusOK, "clients.html", &view{Title: "Clients", Section: "clients", Data: data}, nil)
+	c.render(w, r, http.StatusOK, "clients.html", &view{Title: "clients", Section: "clients", Data: data}, nil)
 }
 
 // clientFormData is the data of client_form.html.
@@ -44,30 +44,30 @@ type clientFormData struct {
 	Form   *clientForm
 	Client *storage.Client // nil for a new client
 
-	ResponseTypes, GrantTypes, JWTAlgs, AuthMethods, SubjectTypes []option
+	ResponseTypes, GrantTypes, JWTAlgs, AuthMethods, SubjectTypes []string
 	// Algs are the algorithms the provider accepts for access tokens,
 	// userinfo signing and encryption.
 	Algs                         op.ClientAlgs
 	PreviousSecretUntil, Created string
 }
 
-func (c *Console) renderClientForm(w http.ResponseWriter, r *http.Request, status int, cl *storage.Client, f *clientForm, errText string) {
+func (c *Console) renderClientForm(w http.ResponseWriter, r *http.Request, status int, cl *storage.Client, f *clientForm, problem problem) {
 	d := &clientFormData{New: cl == nil, Form: f, Client: cl,
 		ResponseTypes: responseTypeOptions, GrantTypes: grantTypeOptions, JWTAlgs: jwtAlgOptions,
 		AuthMethods: authMethodOpts, SubjectTypes: subjectTypeOptions, Algs: op.SupportedClientAlgs()}
-	title := "New client"
+	title, arg := "client-new", ""
 	if cl != nil {
-		d.ID, d.Created, title = cl.ID, dateText(cl.CreatedAt), "Client "+cl.Name
+		d.ID, d.Created, title, arg = cl.ID, dateText(cl.CreatedAt), "client", cl.Name
 		if len(cl.PreviousSecretHash) > 0 && cl.PreviousSecretExpiresAt.After(c.now()) {
 			d.PreviousSecretUntil = dateText(cl.PreviousSecretExpiresAt)
 		}
 	}
-	c.render(w, r, status, "client_form.html", &view{Title: title, Section: "clients", Error: errText, Data: d}, nil)
+	c.render(w, r, status, "client_form.html", &view{Title: title, TitleArg: arg, Section: "clients", Error: problem, Data: d}, nil)
 }
 
 // clientNew shows the form of a new client.
 func (c *Console) clientNew(w http.ResponseWriter, r *http.Request) {
-	c.renderClientForm(w, r, http.StatusOK, nil, newClientForm(), "")
+	c.renderClientForm(w, r, http.StatusOK, nil, newClientForm(), problem{})
 }
 
 // clientCreate registers a client and shows its secret, once.
@@ -75,13 +75,13 @@ func (c *Console) clientCreate(w http.ResponseWriter, r *http.Request) {
 	f := parseClientForm(r)
 	res, err := c.svc.CreateClient(r.Context(), c.actorFor(r), f.client(), nil)
 	if errors.Is(err, manage.ErrInvalid) {
-		c.renderClientForm(w, r, http.StatusBadRequest, nil, f, "The client was not created: "+reason(err))
+		c.renderClientForm(w, r, http.StatusBadRequest, nil, f, refused("client-not-created", err))
 		return
 	} else if err != nil {
 		c.serverError(w, r, "console: create client", err)
 		return
 	}
-	c.renderSecret(w, r, res, "Client created")
+	c.renderSecret(w, r, res, "client-created")
 }
 
 // secretData is the data of client_secret.html.
@@ -107,7 +107,7 @@ func (c *Console) client(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	c.renderClientForm(w, r, http.StatusOK, cl, formOf(cl), "")
+	c.renderClientForm(w, r, http.StatusOK, cl, formOf(cl), problem{})
 }
 
 // clientSave stores the form's properties; a redirect URI added here is
@@ -126,7 +126,7 @@ func (c *Console) clientSave(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, manage.ErrInvalid), errors.Is(err, manage.ErrRefused):
 		f.HasLogo = len(cl.LogoImage) > 0
-		c.renderClientForm(w, r, http.StatusBadRequest, cl, f, "The client was not saved: "+reason(err))
+		c.renderClientForm(w, r, http.StatusBadRequest, cl, f, refused("client-not-saved", err))
 		return
 	case errors.Is(err, storage.ErrNotFound):
 		c.notFound(w, r)
@@ -136,7 +136,7 @@ func (c *Console) clientSave(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if res.Secret != "" || len(res.Warnings) > 0 {
-		c.renderSecret(w, r, res, "Client saved")
+		c.renderSecret(w, r, res, "client-saved")
 		return
 	}
 	c.redirect(w, r, "/admin/clients/"+url.PathEscape(cl.ID), "client-saved")
@@ -151,26 +151,27 @@ func (c *Console) clientRotateSecret(w http.ResponseWriter, r *http.Request) {
 	}
 	overlap, err := time.ParseDuration(r.PostForm.Get("overlap"))
 	if err != nil || overlap < 0 || overlap > 30*24*time.Hour {
-		c.renderClientForm(w, r, http.StatusBadRequest, cl, formOf(cl), "Choose how long the old secret keeps working.")
+		c.renderClientForm(w, r, http.StatusBadRequest, cl, formOf(cl), problem{Key: "overlap-missing"})
 		return
 	}
 	res, err := c.svc.RotateClientSecret(r.Context(), c.actorFor(r), cl.ID, overlap)
 	switch {
 	case errors.Is(err, manage.ErrInvalid), errors.Is(err, manage.ErrRefused):
-		c.renderClientForm(w, r, http.StatusBadRequest, cl, formOf(cl), "The secret was not rotated: "+reason(err))
+		c.renderClientForm(w, r, http.StatusBadRequest, cl, formOf(cl), refused("secret-not-rotated", err))
 		return
 	case err != nil:
 		c.serverError(w, r, "console: rotate client secret", err)
 		return
 	}
-	c.renderSecret(w, r, res, "New client secret")
+	c.renderSecret(w, r, res, "client-secret")
 }
 
 // deleteData is the data of the deletion confirmations.
 type deleteData struct {
-	Kind, ID, Name, Action, Back string
-	Goes                         []string
-	Keeps                        string
+	// Kind is "client", "key" or "user": the template says what goes
+	// with each.
+	Kind, ID, Name, Action, Back      string
+	Grants, Users, Consents, Sessions int
 }
 
 // clientDeleteConfirm says what deleting the client takes with it.
@@ -186,15 +187,8 @@ func (c *Console) clientDeleteConfirm(w http.ResponseWriter, r *http.Request) {
 	}
 	path := c.prefix + "/admin/clients/" + url.PathEscape(cl.ID)
 	d := &deleteData{Kind: "client", ID: cl.ID, Name: cl.Name, Action: path + "/delete", Back: path,
-		Goes: []string{
-			plural(u.Grants, "live grant", "live grants") + " of " + plural(u.Users, "user", "users") + ": their access and refresh tokens stop working at once",
-			plural(u.Consents, "remembered consent", "remembered consents"),
-			"its unredeemed authorization codes",
-			"its client ID and secret: the relying party can no longer sign anyone in",
-		},
-		Keeps: plural(u.Sessions, "live session", "live sessions") + " it took part in stay open, but the client is no longer told when they end.",
-	}
-	c.render(w, r, http.StatusOK, "confirm_delete.html", &view{Title: "Delete client " + cl.Name, Section: "clients", Data: d}, nil)
+		Grants: u.Grants, Users: u.Users, Consents: u.Consents, Sessions: u.Sessions}
+	c.render(w, r, http.StatusOK, "confirm_delete.html", &view{Title: "client-delete", TitleArg: cl.Name, Section: "clients", Data: d}, nil)
 }
 
 // clientDelete deletes the client with everything it holds.

@@ -25,10 +25,10 @@ type keysData struct {
 // keysPage lists the signing keys with their state and the forms to
 // create, import, rotate, retire and delete them.
 func (c *Console) keysPage(w http.ResponseWriter, r *http.Request) {
-	c.renderKeys(w, r, http.StatusOK, "")
+	c.renderKeys(w, r, http.StatusOK, problem{})
 }
 
-func (c *Console) renderKeys(w http.ResponseWriter, r *http.Request, status int, errText string) {
+func (c *Console) renderKeys(w http.ResponseWriter, r *http.Request, status int, problem problem) {
 	all, err := c.svc.Keys(r.Context())
 	if err != nil {
 		c.serverError(w, r, "console: list keys", err)
@@ -51,7 +51,7 @@ func (c *Console) renderKeys(w http.ResponseWriter, r *http.Request, status int,
 		}
 		d.Keys = append(d.Keys, row)
 	}
-	c.render(w, r, status, "keys.html", &view{Title: "Signing keys", Section: "keys", Error: errText, Data: d}, nil)
+	c.render(w, r, status, "keys.html", &view{Title: "keys", Section: "keys", Error: problem, Data: d}, nil)
 }
 
 // keyCreate generates a key; keyRotate generates one that replaces the
@@ -80,7 +80,7 @@ func (c *Console) keyImport(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if pem == "" {
-		c.renderKeys(w, r, http.StatusBadRequest, "Paste a PEM private key or choose a PEM file.")
+		c.renderKeys(w, r, http.StatusBadRequest, problem{Key: "pem-missing"})
 		return
 	}
 	res, err := c.svc.ImportKey(r.Context(), c.actorFor(r), []byte(pem))
@@ -104,11 +104,9 @@ func (c *Console) keyDeleteConfirm(w http.ResponseWriter, r *http.Request) {
 		if k.KID != kid {
 			continue
 		}
-		d := &deleteData{Kind: "signing key", ID: k.KID, Name: k.Alg + " " + k.KID,
-			Action: c.prefix + "/admin/keys/" + url.PathEscape(kid) + "/delete", Back: c.prefix + "/admin/keys",
-			Goes: []string{"its private key: it can never sign again",
-				"its public key in the JWKS: relying parties can no longer verify tokens it signed (none of which can still be valid once it may be deleted)"}}
-		c.render(w, r, http.StatusOK, "confirm_delete.html", &view{Title: "Delete signing key", Section: "keys", Data: d}, nil)
+		d := &deleteData{Kind: "key", ID: k.KID, Name: k.Alg + " " + k.KID,
+			Action: c.prefix + "/admin/keys/" + url.PathEscape(kid) + "/delete", Back: c.prefix + "/admin/keys"}
+		c.render(w, r, http.StatusOK, "confirm_delete.html", &view{Title: "key-delete", Section: "keys", Data: d}, nil)
 		return
 	}
 	c.notFound(w, r)
@@ -124,7 +122,7 @@ func (c *Console) keyDelete(w http.ResponseWriter, r *http.Request) {
 func (c *Console) keyDone(w http.ResponseWriter, r *http.Request, err error, res *manage.KeyResult, done string) {
 	switch {
 	case errors.Is(err, manage.ErrInvalid), errors.Is(err, manage.ErrRefused):
-		c.renderKeys(w, r, http.StatusBadRequest, reason(err))
+		c.renderKeys(w, r, http.StatusBadRequest, refused("refused", err))
 	case errors.Is(err, storage.ErrNotFound):
 		c.notFound(w, r)
 	case err != nil:

@@ -3,7 +3,6 @@ package console
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/oidcd/oidcd/internal/reqid"
@@ -11,46 +10,53 @@ import (
 )
 
 // view is the data of every console page: the layout's fields and the
-// page's own Data.
+// page's own Data. The texts it names (Title, Notice, Error) are keys:
+// the templates hold the words (console/layout.html), so that the pages
+// can be translated like the others.
 type view struct {
+	// Title names the page ("console_title"); TitleArg is the name it may
+	// show (a client's or user's).
 	Title    string
+	TitleArg string
 	Prefix   string
 	Username string
 	// Admin shows the admin navigation.
 	Admin bool
 	// Section is the navigation entry of the page.
 	Section string
-	Notice  string
-	Error   string
-	Data    any
+	// Notice names the message after a change ("console_notice").
+	Notice string
+	Error  problem
+	// RequestID is shown on the error pages.
+	RequestID string
+	Data      any
 
 	c    *Console
 	sess *storage.Session
 }
+
+// problem is an error a page shows: Key names its text
+// ("console_error" in console/layout.html) and Detail is the service
+// layer's reason, which some of the texts add.
+type problem struct{ Key, Detail string }
+
+// refused is the problem of a service refusal: the text named by key
+// followed by the service's reason.
+func refused(key string, err error) problem { return problem{Key: key, Detail: reason(err)} }
 
 // CSRF returns a new single-use token for one form of the page.
 func (v *view) CSRF() string { return v.c.newCSRF(v.sess) }
 
 // notices are the messages a page shows after a change, named by the
 // "done" query parameter of the redirect that follows the form post (so
-// nothing the request says is echoed as a message).
-var notices = map[string]string{
-	"password":       "Your password was changed. Applications that had access must sign you in again.",
-	"revoked":        "Access revoked.",
-	"client-saved":   "Client saved.",
-	"client-deleted": "Client deleted, with everything it held.",
-	"key-created":    "Signing key created.",
-	"key-retired":    "Signing key retired.",
-	"key-deleted":    "Signing key deleted.",
-	"user-created":   "User created.",
-	"user-saved":     "User saved.",
-	"user-deleted":   "User deleted.",
-	"user-password":  "Password set. The user's sessions and grants ended.",
-	"user-locked":    "User locked: their sessions and grants ended.",
-	"user-unlocked":  "User unlocked.",
-	"user-admin":     "Admin flag changed.",
-	"session-ended":  "Session ended.",
-	"consent-gone":   "Consent revoked.",
+// nothing the request says is echoed as a message); the texts are the
+// "console_notice" template's.
+var notices = map[string]bool{
+	"password": true, "revoked": true, "client-saved": true, "client-deleted": true,
+	"key-created": true, "key-retired": true, "key-deleted": true,
+	"user-created": true, "user-saved": true, "user-deleted": true, "user-password": true,
+	"user-locked": true, "user-unlocked": true, "user-admin": true,
+	"session-ended": true, "consent-gone": true,
 }
 
 // render writes a console page for the request's actor (a, when the
@@ -65,44 +71,42 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 		v.Username = a.user.Username
 		v.Admin = a.user.Admin && !c.cfg.DisableAdmin
 	}
-	if v.Notice == "" {
-		v.Notice = notices[r.URL.Query().Get("done")]
+	if done := r.URL.Query().Get("done"); v.Notice == "" && notices[done] {
+		v.Notice = done
 	}
 	if err := c.pages.Render(w, status, "console/"+name, v, ""); err != nil {
 		c.log.ErrorContext(r.Context(), "console: render page", "page", name, "err", err)
 	}
 }
 
-// message renders a page that only says something.
-func (c *Console) message(w http.ResponseWriter, r *http.Request, a *actor, status int, title, text string) {
+// message renders a page that only says something: its title and text
+// are keys of "console_title" and "console_error".
+func (c *Console) message(w http.ResponseWriter, r *http.Request, a *actor, status int, title string, text problem) {
 	c.render(w, r, status, "message.html", &view{Title: title, Error: text}, a)
 }
 
-func (c *Console) forbidden(w http.ResponseWriter, r *http.Request, a *actor, text string) {
-	c.message(w, r, a, http.StatusForbidden, "Forbidden", text)
+func (c *Console) forbidden(w http.ResponseWriter, r *http.Request, a *actor, text problem) {
+	c.message(w, r, a, http.StatusForbidden, "forbidden", text)
 }
 
-func (c *Console) badRequest(w http.ResponseWriter, r *http.Request, a *actor, text string) {
-	c.message(w, r, a, http.StatusBadRequest, "Bad request", text)
+func (c *Console) badRequest(w http.ResponseWriter, r *http.Request, a *actor, text problem) {
+	c.message(w, r, a, http.StatusBadRequest, "bad-request", text)
 }
 
 func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {
-	c.message(w, r, nil, http.StatusNotFound, "Not found", "There is no such page or item.")
+	c.message(w, r, nil, http.StatusNotFound, "not-found", problem{Key: "not-found"})
 }
 
 // serverError logs err and renders the error page: 503 when the database
 // cannot be reached, 500 otherwise.
 func (c *Console) serverError(w http.ResponseWriter, r *http.Request, what string, err error) {
 	c.log.ErrorContext(r.Context(), what, "err", err)
-	status, title, text := http.StatusInternalServerError, "Server error", "Something went wrong. Please try again later."
+	status, key := http.StatusInternalServerError, "server-error"
 	if errors.Is(err, storage.ErrUnavailable) {
 		w.Header().Set("Retry-After", "5")
-		status, title, text = http.StatusServiceUnavailable, "Temporarily unavailable", "The service is temporarily unavailable. Please try again in a few seconds."
+		status, key = http.StatusServiceUnavailable, "unavailable"
 	}
-	data := struct{ Error, Description, RequestID string }{title, text, reqid.From(r.Context())}
-	if err := c.pages.Render(w, status, "error.html", data, ""); err != nil {
-		c.log.ErrorContext(r.Context(), "console: render page", "page", "error.html", "err", err)
-	}
+	c.render(w, r, status, "message.html", &view{Title: key, Error: problem{Key: key}, RequestID: reqid.From(r.Context())}, nil)
 }
 
 // redirect answers a form post with 303 to a console page (SECURITY A9).
@@ -117,14 +121,6 @@ func (c *Console) redirect(w http.ResponseWriter, r *http.Request, path, done st
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, u, http.StatusSeeOther)
-}
-
-// plural is "1 thing" or "n things".
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return strconv.Itoa(n) + " " + many
 }
 
 func joinComma(s []string) string { return strings.Join(s, ", ") }

@@ -60,34 +60,35 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request) {
 	if page*usersPerPage < res.Total {
 		d.NextURL = pageURL(page + 1)
 	}
-	c.render(w, r, http.StatusOK, "users.html", &view{Title: "Users", Section: "users", Data: d}, nil)
+	c.render(w, r, http.StatusOK, "users.html", &view{Title: "users", Section: "users", Data: d}, nil)
 }
 
-// claimField is one claim of the user forms.
+// claimField is one claim of the user forms: Name is the claim's (and
+// the form field's) name; its label is the "claim_field_label" template's.
 type claimField struct {
-	Name, Label, Type, Value, Autocomplete string
+	Name, Type, Value, Autocomplete string
 }
 
 // claimFields are the editable standard claims (OIDC Core §5.1), with
 // their form field names (the claim names) and values.
 func claimFields(c storage.Claims) []claimField {
 	return []claimField{
-		{"name", "Name", "text", c.Name, "name"},
-		{"given_name", "Given name", "text", c.GivenName, "given-name"},
-		{"middle_name", "Middle name", "text", c.MiddleName, "additional-name"},
-		{"family_name", "Family name", "text", c.FamilyName, "family-name"},
-		{"nickname", "Nickname", "text", c.Nickname, "nickname"},
-		{"preferred_username", "Preferred username", "text", c.PreferredUsername, "off"},
-		{"email", "Email", "email", c.Email, "email"},
-		{"phone_number", "Phone number", "tel", c.PhoneNumber, "tel"},
-		{"profile", "Profile URL", "url", c.Profile, "url"},
-		{"picture", "Picture URL", "url", c.Picture, "photo"},
-		{"website", "Website", "url", c.Website, "url"},
-		{"gender", "Gender", "text", c.Gender, "sex"},
-		{"birthdate", "Birthdate (YYYY-MM-DD)", "text", c.Birthdate, "bday"},
-		{"zoneinfo", "Time zone (e.g. Europe/Paris)", "text", c.Zoneinfo, "off"},
-		{"locale", "Locale (e.g. fr-CA)", "text", c.Locale, "language"},
-		{"address_formatted", "Address", "text", c.Address.Formatted, "street-address"},
+		{"name", "text", c.Name, "name"},
+		{"given_name", "text", c.GivenName, "given-name"},
+		{"middle_name", "text", c.MiddleName, "additional-name"},
+		{"family_name", "text", c.FamilyName, "family-name"},
+		{"nickname", "text", c.Nickname, "nickname"},
+		{"preferred_username", "text", c.PreferredUsername, "off"},
+		{"email", "email", c.Email, "email"},
+		{"phone_number", "tel", c.PhoneNumber, "tel"},
+		{"profile", "url", c.Profile, "url"},
+		{"picture", "url", c.Picture, "photo"},
+		{"website", "url", c.Website, "url"},
+		{"gender", "text", c.Gender, "sex"},
+		{"birthdate", "text", c.Birthdate, "bday"},
+		{"zoneinfo", "text", c.Zoneinfo, "off"},
+		{"locale", "text", c.Locale, "language"},
+		{"address_formatted", "text", c.Address.Formatted, "street-address"},
 	}
 }
 
@@ -118,23 +119,23 @@ type userFormData struct {
 	Password string
 }
 
-func (c *Console) renderUserForm(w http.ResponseWriter, r *http.Request, status int, u *storage.User, claims storage.Claims, errText, notice, password string) {
+func (c *Console) renderUserForm(w http.ResponseWriter, r *http.Request, status int, u *storage.User, claims storage.Claims, problem problem, notice, password string) {
 	d := &userFormData{New: u == nil, Claims: claimFields(claims), EmailVerified: claims.EmailVerified,
 		PhoneVerified: claims.PhoneNumberVerified, MinPassword: c.cfg.PasswordMinLength, Password: password}
-	title := "New user"
+	title, arg := "user-new", ""
 	if u != nil {
 		d.ID, d.Username, d.Admin, d.Locked, d.Created = u.ID, u.Username, u.Admin, u.Locked, dateText(u.CreatedAt)
 		d.Self = u.ID == actorOf(r).user.ID
-		title = "User " + u.Username
+		title, arg = "user", u.Username
 	} else {
 		d.Username = strings.TrimSpace(r.PostForm.Get("username"))
 		d.Admin = r.PostForm.Get("admin") != ""
 	}
-	c.render(w, r, status, "user_form.html", &view{Title: title, Section: "users", Error: errText, Notice: notice, Data: d}, nil)
+	c.render(w, r, status, "user_form.html", &view{Title: title, TitleArg: arg, Section: "users", Error: problem, Notice: notice, Data: d}, nil)
 }
 
 func (c *Console) userNew(w http.ResponseWriter, r *http.Request) {
-	c.renderUserForm(w, r, http.StatusOK, nil, storage.Claims{}, "", "", "")
+	c.renderUserForm(w, r, http.StatusOK, nil, storage.Claims{}, problem{}, "", "")
 }
 
 // userCreate creates an account.
@@ -145,7 +146,7 @@ func (c *Console) userCreate(w http.ResponseWriter, r *http.Request) {
 	u, err := c.svc.CreateUser(r.Context(), c.actorFor(r), nu)
 	switch {
 	case errors.Is(err, manage.ErrInvalid), errors.Is(err, manage.ErrRefused):
-		c.renderUserForm(w, r, http.StatusBadRequest, nil, nu.Claims, "The user was not created: "+reason(err), "", "")
+		c.renderUserForm(w, r, http.StatusBadRequest, nil, nu.Claims, refused("user-not-created", err), "", "")
 	case err != nil:
 		c.serverError(w, r, "console: create user", err)
 	default:
@@ -159,7 +160,7 @@ func (c *Console) userPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	c.renderUserForm(w, r, http.StatusOK, u, u.Claims, "", "", "")
+	c.renderUserForm(w, r, http.StatusOK, u, u.Claims, problem{}, "", "")
 }
 
 // userSave stores the claims form.
@@ -186,7 +187,7 @@ func (c *Console) userPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !c.reauth(w, r, actorOf(r), r.PostForm.Get("admin_password")) {
-		c.renderUserForm(w, r, http.StatusForbidden, u, u.Claims, "Your own password is not correct: nothing was changed.", "", "")
+		c.renderUserForm(w, r, http.StatusForbidden, u, u.Claims, problem{Key: "admin-password-wrong"}, "", "")
 		return
 	}
 	if r.PostForm.Get("generate") != "" {
@@ -199,12 +200,12 @@ func (c *Console) userPassword(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		// The generated password is shown on this response only.
-		c.renderUserForm(w, r, http.StatusOK, u, u.Claims, "", notices["user-password"], pw)
+		c.renderUserForm(w, r, http.StatusOK, u, u.Claims, problem{}, "user-password", pw)
 		return
 	}
 	pw := r.PostForm.Get("password")
 	if pw != r.PostForm.Get("confirm_password") {
-		c.renderUserForm(w, r, http.StatusBadRequest, u, u.Claims, "The password and its confirmation differ.", "", "")
+		c.renderUserForm(w, r, http.StatusBadRequest, u, u.Claims, problem{Key: "user-confirm-differs"}, "", "")
 		return
 	}
 	err := c.svc.SetPassword(r.Context(), c.actorFor(r), u.ID, pw)
@@ -251,7 +252,7 @@ func (c *Console) userAdmin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !c.reauth(w, r, actorOf(r), r.PostForm.Get("admin_password")) {
-		c.renderUserForm(w, r, http.StatusForbidden, u, u.Claims, "Your own password is not correct: nothing was changed.", "", "")
+		c.renderUserForm(w, r, http.StatusForbidden, u, u.Claims, problem{Key: "admin-password-wrong"}, "", "")
 		return
 	}
 	err := c.svc.SetAdmin(r.Context(), c.actorFor(r), u.ID, r.PostForm.Get("admin") == "true")
@@ -282,13 +283,8 @@ func (c *Console) userDeleteConfirm(w http.ResponseWriter, r *http.Request) {
 	}
 	path := c.prefix + "/admin/users/" + url.PathEscape(u.ID)
 	d := &deleteData{Kind: "user", ID: u.ID, Name: u.Username, Action: path + "/delete", Back: path,
-		Goes: []string{
-			"the account and its claims: the user can no longer sign in",
-			plural(len(sessions), "live session", "live sessions"),
-			plural(len(grants), "live grant", "live grants") + ": their access and refresh tokens stop working at once",
-			plural(len(consents), "remembered consent", "remembered consents"),
-		}}
-	c.render(w, r, http.StatusOK, "confirm_delete.html", &view{Title: "Delete user " + u.Username, Section: "users", Data: d}, nil)
+		Sessions: len(sessions), Grants: len(grants), Consents: len(consents)}
+	c.render(w, r, http.StatusOK, "confirm_delete.html", &view{Title: "user-delete", TitleArg: u.Username, Section: "users", Data: d}, nil)
 }
 
 func (c *Console) userDelete(w http.ResponseWriter, r *http.Request) {
@@ -299,7 +295,7 @@ func (c *Console) userDelete(w http.ResponseWriter, r *http.Request) {
 	err := c.svc.DeleteUser(r.Context(), c.actorFor(r), u.ID)
 	switch {
 	case errors.Is(err, manage.ErrRefused), errors.Is(err, manage.ErrInvalid):
-		c.renderUserForm(w, r, http.StatusBadRequest, u, u.Claims, "The user was not deleted: "+reason(err), "", "")
+		c.renderUserForm(w, r, http.StatusBadRequest, u, u.Claims, refused("user-not-deleted", err), "", "")
 	case errors.Is(err, storage.ErrNotFound):
 		c.notFound(w, r)
 	case err != nil:
@@ -314,7 +310,7 @@ func (c *Console) userDelete(w http.ResponseWriter, r *http.Request) {
 func (c *Console) userDone(w http.ResponseWriter, r *http.Request, u *storage.User, err error, claims storage.Claims, done string) {
 	switch {
 	case errors.Is(err, manage.ErrInvalid), errors.Is(err, manage.ErrRefused):
-		c.renderUserForm(w, r, http.StatusBadRequest, u, claims, "Not changed: "+reason(err), "", "")
+		c.renderUserForm(w, r, http.StatusBadRequest, u, claims, refused("not-changed", err), "", "")
 	case errors.Is(err, storage.ErrNotFound):
 		c.notFound(w, r)
 	case err != nil:
