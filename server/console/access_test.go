@@ -16,8 +16,14 @@ var grantIDRE = regexp.MustCompile(`name="grant_id" value="([^"]+)"`)
 
 // An admin sees a user's and a client's consents, grants and sessions,
 // and revokes them one by one or all at once.
-func TestAdminConsentsAndSessions(t *testing.T) {
-	e := newEnv(t, nil)
+func TestAdminConsentsAndSessions(t *testing.T) { testAdminConsentsAndSessions(t, newEnv(t, nil)) }
+
+// TestAdminConsentsAndSessionsPostgres is the same on PostgreSQL.
+func TestAdminConsentsAndSessionsPostgres(t *testing.T) {
+	testAdminConsentsAndSessions(t, newEnvPostgres(t, nil))
+}
+
+func testAdminConsentsAndSessions(t *testing.T, e *env) {
 	c := e.adminBrowser(t)
 	alice := e.addUser(t, "alice", "alice-password", false)
 	cl, secret := e.newClient(t, "Shop", true)
@@ -116,8 +122,12 @@ func TestAdminConsentsAndSessions(t *testing.T) {
 
 // The audit log page shows every change with who, when, from where and
 // what, filters by target and action, and pages back in time.
-func TestAdminAuditLog(t *testing.T) {
-	e := newEnv(t, nil)
+func TestAdminAuditLog(t *testing.T) { testAdminAuditLog(t, newEnv(t, nil)) }
+
+// TestAdminAuditLogPostgres is the same on PostgreSQL.
+func TestAdminAuditLogPostgres(t *testing.T) { testAdminAuditLog(t, newEnvPostgres(t, nil)) }
+
+func testAdminAuditLog(t *testing.T, e *env) {
 	c := e.adminBrowser(t)
 	carol := e.addUser(t, "carol", "carol-password", false)
 	page := "/admin/users/" + carol.ID

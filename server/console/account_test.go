@@ -37,8 +37,14 @@ func wantInvalidGrant(t *testing.T, what string, err error) {
 // The account page shows the profile and the applications with access;
 // "Revoke" takes an application's consent and grants back: its refresh
 // token fails at once and the next sign-in asks for consent again.
-func TestAccountApplicationsRevoke(t *testing.T) {
-	e := newEnv(t, nil)
+func TestAccountApplicationsRevoke(t *testing.T) { testAccountApplicationsRevoke(t, newEnv(t, nil)) }
+
+// TestAccountApplicationsRevokePostgres is the same on PostgreSQL.
+func TestAccountApplicationsRevokePostgres(t *testing.T) {
+	testAccountApplicationsRevoke(t, newEnvPostgres(t, nil))
+}
+
+func testAccountApplicationsRevoke(t *testing.T, e *env) {
 	alice := e.addUser(t, "alice", "alice-password", false)
 	cl, secret := e.newClient(t, "Photo <Book>", true)
 	other, otherSecret := e.newClient(t, "Other App", true)
@@ -100,8 +106,14 @@ func TestAccountApplicationsRevoke(t *testing.T) {
 // Changing the password needs the current one (checked behind the login
 // throttle), ends every other session and grant, and keeps this browser
 // signed in with a new session.
-func TestAccountChangePassword(t *testing.T) {
-	e := newEnv(t, nil)
+func TestAccountChangePassword(t *testing.T) { testAccountChangePassword(t, newEnv(t, nil)) }
+
+// TestAccountChangePasswordPostgres is the same on PostgreSQL.
+func TestAccountChangePasswordPostgres(t *testing.T) {
+	testAccountChangePassword(t, newEnvPostgres(t, nil))
+}
+
+func testAccountChangePassword(t *testing.T, e *env) {
 	e.addUser(t, "alice", "alice-password", false)
 	cl, secret := e.newClient(t, "App", false)
 	c, other := e.browser(t), e.browser(t)
@@ -149,8 +161,14 @@ func TestAccountChangePassword(t *testing.T) {
 
 // Guessing the current password on the account page is throttled like
 // the login page: after the lockout even the right one is refused.
-func TestAccountPasswordThrottled(t *testing.T) {
-	e := newEnv(t, nil)
+func TestAccountPasswordThrottled(t *testing.T) { testAccountPasswordThrottled(t, newEnv(t, nil)) }
+
+// TestAccountPasswordThrottledPostgres is the same on PostgreSQL.
+func TestAccountPasswordThrottledPostgres(t *testing.T) {
+	testAccountPasswordThrottled(t, newEnvPostgres(t, nil))
+}
+
+func testAccountPasswordThrottled(t *testing.T, e *env) {
 	e.addUser(t, "alice", "alice-password", false)
 	c := e.browser(t)
 	e.login(t, c, "alice", "alice-password")
@@ -167,8 +185,14 @@ func TestAccountPasswordThrottled(t *testing.T) {
 
 // "Sign out everywhere" ends every session of the user, this one too, and
 // revokes the grants made in them.
-func TestAccountSignOutEverywhere(t *testing.T) {
-	e := newEnv(t, nil)
+func TestAccountSignOutEverywhere(t *testing.T) { testAccountSignOutEverywhere(t, newEnv(t, nil)) }
+
+// TestAccountSignOutEverywherePostgres is the same on PostgreSQL.
+func TestAccountSignOutEverywherePostgres(t *testing.T) {
+	testAccountSignOutEverywhere(t, newEnvPostgres(t, nil))
+}
+
+func testAccountSignOutEverywhere(t *testing.T, e *env) {
 	e.addUser(t, "alice", "alice-password", false)
 	bob := e.addUser(t, "bob", "bob-password", false)
 	cl, secret := e.newClient(t, "App", false)

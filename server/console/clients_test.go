@@ -67,8 +67,14 @@ func (e *env) auditActions(t *testing.T, target string) []string {
 // at once; a bad one is refused with the reason and changes nothing),
 // rotates its secret with an overlap and deletes it after a confirmation
 // that says what goes with it. Each change is in the audit log.
-func TestAdminClientLifecycle(t *testing.T) {
-	e := newEnv(t, nil)
+func TestAdminClientLifecycle(t *testing.T) { testAdminClientLifecycle(t, newEnv(t, nil)) }
+
+// TestAdminClientLifecyclePostgres is the same on PostgreSQL.
+func TestAdminClientLifecyclePostgres(t *testing.T) {
+	testAdminClientLifecycle(t, newEnvPostgres(t, nil))
+}
+
+func testAdminClientLifecycle(t *testing.T, e *env) {
 	c := e.adminBrowser(t)
 	e.addUser(t, "alice", "alice-password", false)
 	ac := e.browser(t)
@@ -317,8 +323,14 @@ func TestAdminClientEveryProperty(t *testing.T) {
 // A redirect URI added in the console on one node is accepted by another
 // node within op.Config.ClientCacheTTL (5 s): before, the other node may
 // still refuse it from its cache; after, it accepts it.
-func TestAdminRedirectURIOnEveryNode(t *testing.T) {
-	a := newEnv(t, nil)
+func TestAdminRedirectURIOnEveryNode(t *testing.T) { testRedirectURIOnEveryNode(t, newEnv(t, nil)) }
+
+// The same with two nodes on one PostgreSQL database.
+func TestAdminRedirectURIOnEveryNodePostgres(t *testing.T) {
+	testRedirectURIOnEveryNode(t, newEnvPostgres(t, nil))
+}
+
+func testRedirectURIOnEveryNode(t *testing.T, a *env) {
 	b := a.node(t)
 	c := a.adminBrowser(t)
 	cl, _ := a.newClient(t, "Shop", false)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oidcd/oidcd/internal/pgtest"
 	"github.com/oidcd/oidcd/keys"
 	"github.com/oidcd/oidcd/manage"
 	"github.com/oidcd/oidcd/op"
@@ -84,6 +85,13 @@ func newEnvAt(t *testing.T, path string, mutate func(*Config)) *env {
 	t.Helper()
 	clk := &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 	return newNode(t, "sqlite:"+filepath.Join(t.TempDir(), "oidcd.db"), clk, path, mutate)
+}
+
+// newEnvPostgres is newEnv on a new PostgreSQL database.
+func newEnvPostgres(t *testing.T, mutate func(*Config)) *env {
+	t.Helper()
+	clk := &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	return newNode(t, pgtest.NewDatabase(t, pgtest.URL()), clk, "", mutate)
 }
 
 // node starts another server with the console on e's database and clock,

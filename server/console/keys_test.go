@@ -31,8 +31,12 @@ func keyStates(body string) map[string]string {
 // what the service refuses (retiring the only key of an algorithm,
 // deleting a key whose tokens can still be valid) is refused with the
 // reason, and the relying party keeps verifying tokens across a rotation.
-func TestAdminKeys(t *testing.T) {
-	e := newEnv(t, nil)
+func TestAdminKeys(t *testing.T) { testAdminKeys(t, newEnv(t, nil)) }
+
+// TestAdminKeysPostgres is the same on PostgreSQL.
+func TestAdminKeysPostgres(t *testing.T) { testAdminKeys(t, newEnvPostgres(t, nil)) }
+
+func testAdminKeys(t *testing.T, e *env) {
 	c := e.adminBrowser(t)
 	e.addUser(t, "alice", "alice-password", false)
 	ac := e.browser(t)

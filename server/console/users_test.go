@@ -14,8 +14,14 @@ import (
 
 // An admin creates an account, finds it by search and paging, edits its
 // claims; a bad claim or a taken username is refused with the reason.
-func TestAdminUsersCreateListEdit(t *testing.T) {
-	e := newEnv(t, nil)
+func TestAdminUsersCreateListEdit(t *testing.T) { testAdminUsersCreateListEdit(t, newEnv(t, nil)) }
+
+// TestAdminUsersCreateListEditPostgres is the same on PostgreSQL.
+func TestAdminUsersCreateListEditPostgres(t *testing.T) {
+	testAdminUsersCreateListEdit(t, newEnvPostgres(t, nil))
+}
+
+func testAdminUsersCreateListEdit(t *testing.T, e *env) {
 	c := e.adminBrowser(t)
 
 	r := e.post(t, c, "/admin/users/new", "/admin/users/new", url.Values{"username": {"carol"}, "password": {"carol-password"},
@@ -158,8 +164,14 @@ func TestAdminUserReauth(t *testing.T) {
 
 // Locking ends the user's sessions and grants and stops sign-in; unlocking
 // lets them in again. Deleting asks first and says what goes.
-func TestAdminUserLockDelete(t *testing.T) {
-	e := newEnv(t, nil)
+func TestAdminUserLockDelete(t *testing.T) { testAdminUserLockDelete(t, newEnv(t, nil)) }
+
+// TestAdminUserLockDeletePostgres is the same on PostgreSQL.
+func TestAdminUserLockDeletePostgres(t *testing.T) {
+	testAdminUserLockDelete(t, newEnvPostgres(t, nil))
+}
+
+func testAdminUserLockDelete(t *testing.T, e *env) {
 	c := e.adminBrowser(t)
 	carol := e.addUser(t, "carol", "carol-password", false)
 	cl, secret := e.newClient(t, "App", true)
