@@ -344,3 +344,55 @@ func TestAuditExpire(t *testing.T) {
 	}
 	s.stop(t)
 }
+
+// grants list and grants revoke: one grant at a time, as the console's
+// consents page revokes it; its tokens stop working at once.
+func TestGrantsCommands(t *testing.T) {
+	dir := t.TempDir()
+	s := serve(t, dir, []string{"OIDCD_ADMIN_PASSWORD=hunter2hunter2", "OIDCD_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE=false"})
+	var c clientJSON
+	json.Unmarshal([]byte(ok(t, dir, "clients", "create", "--name", "Svc", "--grant-type", "client_credentials",
+		"--scope", "read token_introspection", "--json")), &c)
+	post := func(path string, form url.Values) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, s.url+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(c.ClientID, c.ClientSecret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d %v", path, resp.StatusCode, m)
+		}
+		return m
+	}
+	tok, _ := post("/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}})["access_token"].(string)
+	var grants []grantJSON
+	json.Unmarshal([]byte(ok(t, dir, "grants", "list", "--client", c.ClientID, "--json")), &grants)
+	if len(grants) != 1 || grants[0].ClientID != c.ClientID || grants[0].Scope != "read" || grants[0].ID == "" {
+		t.Fatalf("grants list: %+v", grants)
+	}
+	if out := ok(t, dir, "grants", "list", "--client", c.ClientID); !strings.Contains(out, grants[0].ID) || !strings.Contains(out, "GRANT ID") {
+		t.Fatalf("grants list:\n%s", out)
+	}
+	if m := post("/introspect", url.Values{"token": {tok}}); m["active"] != true {
+		t.Fatalf("the token before the revocation: %v", m)
+	}
+	fails(t, dir, nil, "give --username, --client or both", "grants", "list")
+	fails(t, dir, nil, "give the grant id", "grants", "revoke")
+	fails(t, dir, nil, `no live grant with id "nope"`, "grants", "revoke", "nope")
+	ok(t, dir, "grants", "revoke", grants[0].ID)
+	if m := post("/introspect", url.Values{"token": {tok}}); m["active"] != false {
+		t.Fatalf("the token after grants revoke: %v", m)
+	}
+	if out := ok(t, dir, "grants", "list", "--client", c.ClientID, "--json"); strings.TrimSpace(out) != "[]" {
+		t.Fatalf("grants list after the revocation:\n%s", out)
+	}
+	if out := ok(t, dir, "audit", "--action", "admin.grant_revoked"); !strings.Contains(out, "grant:"+grants[0].ID) {
+		t.Errorf("audit:\n%s", out)
+	}
+}

@@ -9,7 +9,7 @@
 //	oidcd keys create|list|rotate|retire|delete
 //	oidcd users create|update|list|set-password|reset-password|delete
 //	oidcd clients create|update|list|show|delete|rotate-secret
-//	oidcd consents list|revoke, oidcd sessions list|revoke
+//	oidcd consents list|revoke, oidcd sessions list|revoke, oidcd grants list|revoke
 //	oidcd audit
 //	oidcd registration-tokens create
 //	oidcd import django --from URL
@@ -98,6 +98,8 @@ Usage:
   oidcd consents revoke --username U --client ID
   oidcd sessions list (--username U | --client ID) [--json]
   oidcd sessions revoke (SID | --username U)
+  oidcd grants list (--username U | --client ID) [--json]
+  oidcd grants revoke GRANT_ID
   oidcd audit [--limit N] [--action A] [--target T] [--json]
   oidcd registration-tokens create [--uses N] [--expires D] [--json]
   oidcd secret rotate [--new-secret-stdin] [--json]   (stop every node first)
@@ -155,6 +157,8 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		return a.consents(ctx, rest)
 	case "sessions":
 		return a.sessions(ctx, rest)
+	case "grants":
+		return a.grants(ctx, rest)
 	case "audit":
 		return a.auditCmd(ctx, rest)
 	case "backup":

@@ -233,6 +233,8 @@ func TestHelpPerCommand(t *testing.T) {
 		{[]string{"clients", "--help"}, []string{"oidcd clients create|update|list"}},
 		{[]string{"help", "clients", "update"}, []string{"Usage: oidcd clients update", "--redirect-uri", "--require-consent"}},
 		{[]string{"help", "consents"}, []string{"oidcd consents list|revoke"}},
+		{[]string{"help", "grants"}, []string{"oidcd grants list|revoke"}},
+		{[]string{"help", "grants", "revoke"}, []string{"Usage: oidcd grants revoke [flags] GRANT_ID"}},
 		{[]string{"help", "sessions", "revoke"}, []string{"Usage: oidcd sessions revoke", "--username"}},
 		{[]string{"help", "keys", "retire"}, []string{"Usage: oidcd keys retire"}},
 		{[]string{"help", "audit"}, []string{"Usage: oidcd audit", "--action", "--target"}},
