@@ -63,6 +63,7 @@ type authRequest struct {
 	prompt       []string
 	maxAge       int // -1 when absent
 	loginHint    string
+	uiLocales    string // for the pages (OIDC Core §3.1.2.1)
 	challenge    string
 	method       string
 	claims       string
@@ -284,6 +285,7 @@ func (p *Provider) parseAuthRequest(ctx context.Context, params url.Values, push
 		req.maxAge = n
 	}
 	req.loginHint = params.Get("login_hint")
+	req.uiLocales = params.Get("ui_locales")
 	if v := params.Get("dpop_jkt"); v != "" && p.dpop != nil {
 		// RFC 9449 §10: the code's tokens will be bound to this key.
 		if !jktPattern.MatchString(v) {
@@ -550,6 +552,9 @@ func (p *Provider) redirectToLogin(w http.ResponseWriter, r *http.Request, req *
 	if req.loginHint != "" {
 		q.Set("login_hint", req.loginHint)
 	}
+	if req.uiLocales != "" {
+		q.Set("ui_locales", req.uiLocales) // the login page's language
+	}
 	if slices.Contains(req.prompt, "select_account") {
 		q.Set("prompt", "select_account")
 	}
@@ -595,8 +600,13 @@ func (p *Provider) errorPage(w http.ResponseWriter, r *http.Request, e *Error) {
 	setRetryAfter(w, e)
 	// The request id a host's middleware set on the response (the oidcd
 	// server does), so that a user can quote it to an operator.
-	data := struct{ Error, Description, RequestID string }{e.Code, e.Description, w.Header().Get("X-Request-Id")}
-	if err := p.pages.Render(w, status, "error.html", data, ""); err != nil {
+	lang := p.pageLanguage(r.Context(), r, requestUILocales(r), nil)
+	text := errorTextOf(e.Code)
+	data := ErrorPage{
+		Error: e.Code, Description: e.Description, RequestID: w.Header().Get("X-Request-Id"),
+		Title: p.pages.T(lang, text.title), Message: p.pages.T(lang, text.message),
+	}
+	if err := p.pages.RenderLang(w, lang, status, "error.html", data, ""); err != nil {
 		p.log.ErrorContext(r.Context(), "render error page", "err", err)
 	}
 }
@@ -610,7 +620,7 @@ func (p *Provider) writeAuthResponse(w http.ResponseWriter, r *http.Request, req
 	params.Set("iss", p.cfg.Issuer)
 	switch req.responseMode {
 	case "form_post":
-		p.formPost(w, req.redirectURI, params)
+		p.formPost(w, p.pageLanguage(r.Context(), r, req.uiLocales, nil), req.redirectURI, params)
 	case "fragment":
 		u := req.redirectURI
 		if i := strings.IndexByte(u, '#'); i >= 0 {
@@ -630,7 +640,7 @@ func (p *Provider) writeAuthResponse(w http.ResponseWriter, r *http.Request, req
 
 // formPost renders the OAuth 2.0 Form Post Response Mode page: a form that
 // submits itself with a nonce-bound script (no unsafe-inline).
-func (p *Provider) formPost(w http.ResponseWriter, action string, params url.Values) {
+func (p *Provider) formPost(w http.ResponseWriter, lang, action string, params url.Values) {
 	type field struct{ Name, Value string }
 	var fields []field
 	for k, v := range params {
@@ -638,13 +648,13 @@ func (p *Provider) formPost(w http.ResponseWriter, action string, params url.Val
 	}
 	slices.SortFunc(fields, func(a, b field) int { return strings.Compare(a.Name, b.Name) })
 	nonce := newID()
-	csp := fmt.Sprintf("default-src 'none'; script-src 'nonce-%s'; form-action %s; frame-ancestors 'none'; base-uri 'none'", nonce, formActionSource(action))
+	csp := fmt.Sprintf("default-src 'none'; script-src 'nonce-%s'; style-src 'self'; form-action %s; frame-ancestors 'none'; base-uri 'none'", nonce, formActionSource(action))
 	data := struct {
 		Action string
 		Fields []field
 		Nonce  string
 	}{action, fields, nonce}
-	if err := p.pages.Render(w, http.StatusOK, "form_post.html", data, csp); err != nil {
+	if err := p.pages.RenderLang(w, lang, http.StatusOK, "form_post.html", data, csp); err != nil {
 		p.log.Error("render form_post", "err", err)
 	}
 }

@@ -239,7 +239,7 @@ func TestConsent(t *testing.T) {
 		return authURL(env, map[string]string{"client_id": id, "redirect_uri": rpCallback, "response_type": "code", "scope": "openid profile", "state": state})
 	}
 	pg := b.get(req(always, "s1"))
-	for _, want := range []string{"Test App", "Basic profile", `name="allow"`, `value="Decline"`} {
+	for _, want := range []string{"Test App", "Basic profile", `name="allow"`, `value="Deny"`} {
 		if !strings.Contains(pg.body, want) {
 			t.Fatalf("consent page lacks %q", want)
 		}

@@ -21,12 +21,12 @@ func addressEmpty(a Address) bool { return a == Address{} }
 
 // standardScopes are the scopes OIDC Core §5.4 defines, with their claims.
 var standardScopes = []Scope{
-	{Name: "openid", Title: "Your identity", Description: "Lets the application know who you are."},
-	{Name: "profile", Title: "Basic profile", Description: "Your name, username, picture, website, gender, birthdate, time zone and locale."},
-	{Name: "email", Title: "Email", Description: "Your email address and whether it is verified."},
-	{Name: "phone", Title: "Phone number", Description: "Your phone number and whether it is verified."},
-	{Name: "address", Title: "Address", Description: "Your postal address."},
-	{Name: "offline_access", Title: "Offline access", Description: "Keeps access while you are not using the application."},
+	{Name: "openid", Title: "Your identity", Description: "Confirms who you are, so that the application recognises you when you come back."},
+	{Name: "profile", Title: "Basic profile", Description: "Your name, username, profile picture, website, gender, date of birth, time zone and language."},
+	{Name: "email", Title: "Email address", Description: "Your email address and whether it has been verified."},
+	{Name: "phone", Title: "Phone number", Description: "Your phone number and whether it has been verified."},
+	{Name: "address", Title: "Postal address", Description: "The postal address saved in your account."},
+	{Name: "offline_access", Title: "Access while you are away", Description: "The application can keep acting for you when you are not using it, until you sign out of it or withdraw its access."},
 }
 
 // scopeClaims lists the claims each standard scope releases (OIDC Core §5.4).

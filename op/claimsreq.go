@@ -77,10 +77,10 @@ var releasable = func() map[string]bool {
 // claimTitles are the names the consent page gives the standard claims
 // (OIDC Core §5.1).
 var claimTitles = map[string]string{
-	"name": "Full name", "given_name": "Given name", "family_name": "Family name",
+	"name": "Full name", "given_name": "First name", "family_name": "Last name",
 	"middle_name": "Middle name", "nickname": "Nickname", "preferred_username": "Username",
-	"profile": "Profile page", "picture": "Picture", "website": "Website", "gender": "Gender",
-	"birthdate": "Birthdate", "zoneinfo": "Time zone", "locale": "Locale",
+	"profile": "Profile page", "picture": "Profile picture", "website": "Website", "gender": "Gender",
+	"birthdate": "Date of birth", "zoneinfo": "Time zone", "locale": "Language and region",
 	"updated_at": "When your profile was last updated", "email": "Email address",
 	"email_verified": "Whether your email address is verified", "phone_number": "Phone number",
 	"phone_number_verified": "Whether your phone number is verified", "address": "Postal address",

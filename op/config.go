@@ -13,6 +13,7 @@ import (
 
 	"github.com/oidcd/oidcd/keys"
 	"github.com/oidcd/oidcd/storage"
+	"github.com/oidcd/oidcd/web"
 )
 
 // Config configures a Provider. Zero values take the defaults named in each
@@ -61,6 +62,25 @@ type Config struct {
 	// Templates overlays the embedded page templates: a file named like an
 	// embedded one (authorize.html, error.html, form_post.html) replaces it.
 	Templates fs.FS
+	// Translations adds page languages or rewords messages: gettext files
+	// named <BCP 47 tag>.po (es.po, pt-BR.po), each read before the
+	// built-in catalog of its language (see web.Options). Defaults to none.
+	Translations fs.FS
+	// Languages restricts the pages' languages (discovery's
+	// ui_locales_supported). Defaults to every catalog: the built-in en,
+	// es, fr and pl and those Translations adds.
+	Languages []string
+	// DefaultLanguage is the pages' language when neither ui_locales, the
+	// user's locale claim nor Accept-Language names an offered one.
+	// Defaults to "en".
+	DefaultLanguage string
+	// Branding puts a site name, logo, primary colour, extra stylesheet and
+	// footer links on every page without replacing the templates.
+	Branding web.Branding
+	// OnMissingTranslation, when set, is called for every message a page
+	// shows without a translation in its language (the English text is
+	// shown). Tests set it to fail on a missing translation.
+	OnMissingTranslation func(lang, msgid string)
 	// ClientAuthMaxFailures slows down secret guessing (SECURITY E6): after
 	// this many failed authentications of one client from one IP within
 	// ClientAuthFailureWindow, further attempts from that IP are refused

@@ -21,7 +21,7 @@ const consentField = "consent_csrf"
 func withoutConsentFields(params url.Values) url.Values {
 	out := url.Values{}
 	for k, v := range params {
-		if k != consentField && k != "allow" {
+		if k != consentField && k != "allow" && k != "remember" && k != rememberOffered {
 			out[k] = v
 		}
 	}
@@ -80,17 +80,22 @@ func (p *Provider) consentCSRF(req *authRequest, user *User) string {
 	return base64.RawURLEncoding.EncodeToString(p.cfg.Sealer.MAC("consent", sessionOf(user), user.ID, req.params.Encode()))
 }
 
-// ScopeInfo is a scope as the consent page shows it.
+// ScopeInfo is a scope as the consent page shows it, in the page's
+// language.
 type ScopeInfo struct {
 	Name        string
 	Title       string
 	Description string
+	// New marks a scope the user's previous consent to this client did not
+	// cover (false when there was none).
+	New bool
 }
 
 // ClaimInfo is a claim asked for individually, as the consent page shows it.
 type ClaimInfo struct {
 	Name  string
 	Title string
+	New   bool
 }
 
 // ConsentPage is the context of the authorize.html template (django-oidc-provider's
@@ -109,9 +114,24 @@ type ConsentPage struct {
 	Action    string
 	// Logo is the local URL of the client's logo, "" without one.
 	Logo string
+	// PolicyURL is the client's privacy policy (policy_uri), "" without one.
+	PolicyURL string
+	// HasNew: some scope or claim is marked New.
+	HasNew bool
+	// CanRemember: the client's reuse_consent lets the user's answer be
+	// remembered; the form then offers a "remember" checkbox (checked), and
+	// an unchecked box leaves the answer unremembered. RememberDays is how
+	// long a remembered answer lasts (SkipConsentExpire).
+	CanRemember  bool
+	RememberDays int
 }
 
+// rememberOffered marks a consent form that offered the "remember"
+// checkbox, so that its absence means "do not remember".
+const rememberOffered = "remember_offered"
+
 func (p *Provider) consentPage(w http.ResponseWriter, r *http.Request, req *authRequest, user *User) {
+	ctx := r.Context()
 	var hidden strings.Builder
 	keys := make([]string, 0, len(req.params))
 	params := map[string]string{}
@@ -127,30 +147,45 @@ func (p *Provider) consentPage(w http.ResponseWriter, r *http.Request, req *auth
 		}
 	}
 	fmt.Fprintf(&hidden, `<input type="hidden" name="%s" value="%s">`, consentField, p.consentCSRF(req, user))
-	var scopes []ScopeInfo
-	for _, s := range req.scope {
-		if def, ok := p.scope(s); ok {
-			scopes = append(scopes, ScopeInfo{Name: def.Name, Title: def.Title, Description: def.Description})
-		} else {
-			scopes = append(scopes, ScopeInfo{Name: s, Title: s})
+	canRemember := req.client.ReuseConsent
+	if canRemember {
+		fmt.Fprintf(&hidden, "\n"+`<input type="hidden" name="%s" value="1">`, rememberOffered)
+	}
+	// What the previous consent (expired or not) did not cover is new.
+	var before *storage.Consent
+	if all, err := p.store.ListConsents(ctx, user.ID); err == nil {
+		for _, c := range all {
+			if c.ClientID == req.client.ID {
+				before = c
+			}
 		}
+	} else {
+		p.log.WarnContext(ctx, "consent page: previous consents", "err", err)
 	}
-	var claims []ClaimInfo
-	for _, c := range extraClaims(req.claims, req.scope) {
-		claims = append(claims, ClaimInfo{Name: c, Title: claimTitles[c]})
-	}
+	lang := p.pageLanguage(ctx, r, req.uiLocales, user)
 	data := ConsentPage{
 		Client:       req.client,
 		HiddenInputs: template.HTML(hidden.String()),
 		Params:       params,
-		Scopes:       scopes,
-		Claims:       claims,
 		Resources:    req.resources,
 		Logo:         p.logoPath(req.client),
 		Action:       p.issuerURL.EscapedPath() + PathAuthorize,
+		CanRemember:  canRemember,
+		RememberDays: int(p.cfg.SkipConsentExpire.Hours() / 24),
 	}
-	if err := p.pages.Render(w, http.StatusOK, "authorize.html", data, ""); err != nil {
-		p.log.ErrorContext(r.Context(), "render consent page", "err", err)
+	for _, s := range req.scope {
+		info := p.scopeInfo(lang, s)
+		info.New = before != nil && !slices.Contains(before.Scope, s)
+		data.HasNew = data.HasNew || info.New
+		data.Scopes = append(data.Scopes, info)
+	}
+	for _, c := range extraClaims(req.claims, req.scope) {
+		isNew := before != nil && !slices.Contains(before.Claims, c) && !slices.Contains(extraClaimsCovered(before.Scope), c)
+		data.HasNew = data.HasNew || isNew
+		data.Claims = append(data.Claims, ClaimInfo{Name: c, Title: p.claimTitle(lang, c), New: isNew})
+	}
+	if err := p.pages.RenderLang(w, lang, http.StatusOK, "authorize.html", data, ""); err != nil {
+		p.log.ErrorContext(ctx, "render consent page", "err", err)
 	}
 }
 
@@ -177,14 +212,19 @@ func (p *Provider) consentAnswer(w http.ResponseWriter, r *http.Request, req *au
 		p.authError(w, r, &redirectError{e: newErr(errAccessDenied, "The user declined the request."), req: req})
 		return
 	}
-	now := p.now()
-	err := p.store.SaveConsent(ctx, &storage.Consent{
-		UserID: user.ID, ClientID: req.client.ID, Scope: req.scope, Claims: extraClaims(req.claims, req.scope),
-		GivenAt: now, ExpiresAt: now.Add(p.cfg.SkipConsentExpire),
-	})
-	if err != nil {
-		p.authError(w, r, &redirectError{e: asError(err), req: req})
-		return
+	// A consent is remembered unless the form offered the choice and the
+	// user unchecked it (a form without the checkbox, django-oidc-provider's
+	// included, remembers as before).
+	if !(r.PostForm.Has(rememberOffered) && !r.PostForm.Has("remember")) {
+		now := p.now()
+		err := p.store.SaveConsent(ctx, &storage.Consent{
+			UserID: user.ID, ClientID: req.client.ID, Scope: req.scope, Claims: extraClaims(req.claims, req.scope),
+			GivenAt: now, ExpiresAt: now.Add(p.cfg.SkipConsentExpire),
+		})
+		if err != nil {
+			p.authError(w, r, &redirectError{e: asError(err), req: req})
+			return
+		}
 	}
 	p.respond(w, r, req, user)
 }

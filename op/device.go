@@ -295,12 +295,17 @@ func (p *Provider) deviceForm(w http.ResponseWriter, r *http.Request, status int
 		Step: "enter", Action: p.issuerURL.EscapedPath() + PathDevice, UserCode: typed, Error: msg,
 		CSRF: base64.RawURLEncoding.EncodeToString(p.cfg.Sealer.MAC("device-form", token)),
 	}
-	p.renderDevice(w, status, page)
+	// Before login there is no user to ask for a locale claim.
+	lang := p.pageLanguage(r.Context(), r, requestUILocales(r), nil)
+	if page.Error != "" {
+		page.Error = p.pages.T(lang, page.Error)
+	}
+	p.renderDevice(w, lang, status, page)
 }
 
-func (p *Provider) renderDevice(w http.ResponseWriter, status int, page DevicePage) {
+func (p *Provider) renderDevice(w http.ResponseWriter, lang string, status int, page DevicePage) {
 	page.Logo = p.logoPath(page.Client)
-	if err := p.pages.Render(w, status, "device.html", page, ""); err != nil {
+	if err := p.pages.RenderLang(w, lang, status, "device.html", page, ""); err != nil {
 		p.log.Error("render device page", "err", err)
 	}
 }
@@ -420,15 +425,12 @@ func (p *Provider) deviceConsentPage(w http.ResponseWriter, r *http.Request, d *
 		p.errorPage(w, r, asError(err))
 		return
 	}
+	lang := p.pageLanguage(r.Context(), r, requestUILocales(r), user)
 	var scopes []ScopeInfo
 	for _, s := range d.Scope {
-		if def, ok := p.scope(s); ok {
-			scopes = append(scopes, ScopeInfo{Name: def.Name, Title: def.Title, Description: def.Description})
-		} else {
-			scopes = append(scopes, ScopeInfo{Name: s, Title: s})
-		}
+		scopes = append(scopes, p.scopeInfo(lang, s))
 	}
-	p.renderDevice(w, http.StatusOK, DevicePage{
+	p.renderDevice(w, lang, http.StatusOK, DevicePage{
 		Step: "consent", Action: p.issuerURL.EscapedPath() + PathDevice, UserCode: formatUserCode(code),
 		Client: client, Scopes: scopes, ConsentCSRF: p.deviceConsentCSRF(user, code), Resources: d.Resources,
 	})
@@ -484,5 +486,5 @@ func (p *Provider) deviceConsentAnswer(w http.ResponseWriter, r *http.Request) {
 		step = "approved"
 	}
 	p.log.InfoContext(ctx, "device authorization decided", "client_id", client.ID, "user", user.ID, "approved", allow)
-	p.renderDevice(w, http.StatusOK, DevicePage{Step: step, Client: client})
+	p.renderDevice(w, p.pageLanguage(ctx, r, requestUILocales(r), user), http.StatusOK, DevicePage{Step: step, Client: client})
 }

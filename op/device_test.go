@@ -358,7 +358,7 @@ func TestDevicePollingErrors(t *testing.T) {
 	t.Run("denied", func(t *testing.T) {
 		d := env.startDevice(tv, "openid")
 		pg := env.browser().approve(d.URIComplete, false)
-		if !strings.Contains(pg.body, "Request denied") {
+		if !strings.Contains(pg.body, "Device not connected") {
 			t.Fatalf("deny page: %s", pg.body)
 		}
 		env.clock.Add(2 * time.Second)

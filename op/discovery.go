@@ -71,6 +71,7 @@ func (p *Provider) metadata() map[string]any {
 		"code_challenge_methods_supported":               []string{"S256", "plain"},
 		"claims_supported":                               supportedClaims(),
 		"claims_parameter_supported":                     true,
+		"ui_locales_supported":                           p.pages.Languages(),
 		"request_parameter_supported":                    true,
 		"request_uri_parameter_supported":                true,
 		"require_request_uri_registration":               true,

@@ -323,7 +323,8 @@ func (p *Provider) confirmEndSession(w http.ResponseWriter, r *http.Request, req
 		Client:       req.client,
 		LogoutHint:   req.logoutHint,
 	}
-	if err := p.pages.Render(w, http.StatusOK, "end_session.html", data, ""); err != nil {
+	lang := p.pageLanguage(r.Context(), r, req.uiLocales, user)
+	if err := p.pages.RenderLang(w, lang, http.StatusOK, "end_session.html", data, ""); err != nil {
 		p.log.Error("render end session page", "err", err)
 	}
 }
@@ -350,7 +351,7 @@ func (p *Provider) signedOut(w http.ResponseWriter, r *http.Request, req *endSes
 		redirect(w, r, next)
 		return
 	}
-	if err := p.RenderSignedOut(w, fc, next); err != nil {
+	if err := p.RenderSignedOutLang(w, p.pageLanguage(r.Context(), r, req.uiLocales, nil), fc, next); err != nil {
 		p.log.Error("render signed out page", "err", err)
 	}
 }
@@ -361,9 +362,15 @@ func (p *Provider) signedOut(w http.ResponseWriter, r *http.Request, req *endSes
 // Content-Security-Policy lets the page frame exactly those origins. A host
 // with its own logout page may use it after Provider.EndSession.
 func (p *Provider) RenderSignedOut(w http.ResponseWriter, frontChannel []string, next string) error {
+	return p.RenderSignedOutLang(w, p.pages.DefaultLanguage(), frontChannel, next)
+}
+
+// RenderSignedOutLang is RenderSignedOut in lang (Pages().Language picks
+// it for a request).
+func (p *Provider) RenderSignedOutLang(w http.ResponseWriter, lang string, frontChannel []string, next string) error {
 	nonce := newID()
 	data := EndSessionPage{SignedOut: true, FrontChannel: frontChannel, Continue: next, Nonce: nonce}
-	return p.pages.Render(w, http.StatusOK, "end_session.html", data, SignedOutCSP(frontChannel, nonce))
+	return p.pages.RenderLang(w, lang, http.StatusOK, "end_session.html", data, SignedOutCSP(frontChannel, nonce))
 }
 
 // SignedOutCSP is the Content-Security-Policy of a signed-out page that
@@ -384,6 +391,6 @@ func SignedOutCSP(frontChannel []string, nonce string) string {
 	if nonce != "" {
 		script = "'nonce-" + nonce + "'"
 	}
-	return "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; frame-src " + frame +
+	return "default-src 'none'; style-src 'self'; img-src 'self'; frame-src " + frame +
 		"; script-src " + script + "; frame-ancestors 'none'; base-uri 'none'"
 }

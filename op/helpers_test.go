@@ -270,7 +270,10 @@ func (b *browser) post(u string, form url.Values) *page {
 	return b.do(req)
 }
 
-var hiddenInput = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
+var (
+	hiddenInput = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
+	checkedBox  = regexp.MustCompile(`<input type="checkbox" id="[^"]*" name="([^"]*)" value="([^"]*)" checked>`)
+)
 
 // consent submits the consent page shown in pg, granting when allow.
 func (b *browser) consent(pg *page, allow bool) *page {
@@ -282,8 +285,12 @@ func (b *browser) consent(pg *page, allow bool) *page {
 	for _, m := range hiddenInput.FindAllStringSubmatch(pg.body, -1) {
 		form.Add(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
 	}
+	// As a browser does, checked boxes ("remember this decision") are sent.
+	for _, m := range checkedBox.FindAllStringSubmatch(pg.body, -1) {
+		form.Set(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
+	}
 	if allow {
-		form.Set("allow", "Authorize")
+		form.Set("allow", "Allow")
 	}
 	return b.post(b.env.srv.URL+"/authorize", form)
 }

@@ -77,11 +77,15 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	pages, err := web.New(cfg.Templates)
-	if err != nil {
-		return nil, fmt.Errorf("op: templates: %w", err)
-	}
 	iu, _ := url.Parse(cfg.Issuer)
+	pages, err := web.NewRenderer(web.Options{
+		Templates: cfg.Templates, Translations: cfg.Translations,
+		Languages: cfg.Languages, DefaultLanguage: cfg.DefaultLanguage,
+		Branding: cfg.Branding, BasePath: iu.EscapedPath(), OnMissing: cfg.OnMissingTranslation,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("op: pages: %w", err)
+	}
 	p := &Provider{
 		cfg:       cfg,
 		store:     cfg.Storage,

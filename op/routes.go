@@ -29,6 +29,9 @@ const (
 	// PathLogo + "/{client_id}" serves a client's logo (docs/security.md
 	// "Browser pages": pages load images from the provider only).
 	PathLogo = "/logo"
+	// PathAssets + "/{name}" serves the pages' stylesheets and the site's
+	// logo (web.Renderer.ServeAsset).
+	PathAssets = "/assets"
 	// PathEndSession is RP-Initiated Logout's end_session_endpoint, served
 	// when Users implements SessionEnder.
 	PathEndSession = "/end-session"
@@ -92,6 +95,7 @@ func (p *Provider) Mount(mux *http.ServeMux, prefix string) {
 	handle(PathRevoke, post, p.revoke, true)
 	handle(PathIntrospect, post, p.introspect, false)
 	handle(PathLogo+"/{id}", get, p.serveLogo, false)
+	handle(PathAssets+"/{name}", get, p.pages.ServeAsset, false)
 	handle(PathPAR, post, p.pushedAuthorizationRequest, true)
 	if p.cfg.Registration.Enabled {
 		handle(PathRegister, post, p.register, true)

@@ -45,6 +45,9 @@ type loginPage struct {
 	Error       string
 	CurrentUser string // username of the signed-in user, if any
 	ContinueURL string // prompt=select_account: go on as CurrentUser
+	// UILocales is the authorization request's ui_locales, carried by the
+	// form so that the page keeps its language.
+	UILocales string
 }
 
 // logoutPage is the data of logout.html.
@@ -58,12 +61,9 @@ type logoutPage struct {
 	FrontChannel []string
 }
 
-// errorPage is the data of error.html.
-type errorPage struct {
-	Error       string
-	Description string
-	RequestID   string // filled by render: a user can quote it to an operator
-}
+// errorPage is the data of error.html (op.ErrorPage): the server's errors
+// have a title and a message for people and no technical description.
+type errorPage = op.ErrorPage
 
 // login serves the login form (GET) and checks it (POST).
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
@@ -76,8 +76,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	page := loginPage{
-		Next:     safeNext(q.Get("next")),
-		Username: q.Get("login_hint"),
+		Next:      safeNext(q.Get("next")),
+		Username:  q.Get("login_hint"),
+		UILocales: boundedLocales(q.Get("ui_locales")),
 	}
 	if err := s.signedIn(r, &page); err != nil {
 		s.serverError(w, r, "login page", err)
@@ -96,8 +97,9 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := loginPage{
-		Next:     safeNext(r.PostForm.Get("next")),
-		Username: strings.TrimSpace(r.PostForm.Get("username")),
+		Next:      safeNext(r.PostForm.Get("next")),
+		Username:  strings.TrimSpace(r.PostForm.Get("username")),
+		UILocales: boundedLocales(r.PostForm.Get("ui_locales")),
 	}
 	if !s.checkCSRF(r, csrfLogin) {
 		s.log.WarnContext(r.Context(), "login refused: bad CSRF token", "ip", s.clientIP(r))
@@ -152,12 +154,14 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodGet {
 		page := logoutPage{LoggedOut: sess == nil}
+		userID := ""
 		if sess != nil {
+			userID = sess.UserID
 			if u, err := s.store.User(r.Context(), sess.UserID); err == nil {
 				page.CurrentUser = u.Username
 			}
 		}
-		s.renderLogout(w, r, http.StatusOK, page)
+		s.renderLogout(w, r, http.StatusOK, page, userID)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
@@ -167,7 +171,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.checkCSRF(r, csrfLogout) {
 		s.log.WarnContext(r.Context(), "logout refused: bad CSRF token", "ip", s.clientIP(r))
-		s.render(w, r, http.StatusForbidden, "error.html", errorPage{Error: "Forbidden", Description: msgBadCSRF})
+		s.renderError(w, r, http.StatusForbidden, "Forbidden", msgBadCSRF)
 		return
 	}
 	page := logoutPage{LoggedOut: true}
@@ -184,7 +188,11 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	s.clearSessionCookie(w)
 	s.provider.SetBrowserState(w, "")
-	s.renderLogout(w, r, http.StatusOK, page)
+	userID := ""
+	if sess != nil {
+		userID = sess.UserID // signed out now, but the page stays in the user's language
+	}
+	s.renderLogout(w, r, http.StatusOK, page, userID)
 }
 
 // clearSessionCookie deletes the session cookie.
@@ -212,32 +220,63 @@ func (s *Server) signedIn(r *http.Request, page *loginPage) error {
 func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, page loginPage) {
 	page.Action = s.prefix + "/login"
 	page.CSRF = s.csrfToken(w, r, csrfLogin)
+	lang := s.language(r, page.UILocales, "")
+	if page.Error != "" {
+		page.Error = s.pages.T(lang, page.Error)
+	}
 	// The default policy has no form-action: a successful login redirects
 	// through /authorize to the relying party, which form-action would block.
-	if err := s.pages.Render(w, status, "login.html", page, ""); err != nil {
+	if err := s.pages.RenderLang(w, lang, status, "login.html", page, ""); err != nil {
 		s.log.ErrorContext(r.Context(), "render page", "page", "login.html", "err", err)
 	}
 }
 
-func (s *Server) renderLogout(w http.ResponseWriter, r *http.Request, status int, page logoutPage) {
+func (s *Server) renderLogout(w http.ResponseWriter, r *http.Request, status int, page logoutPage, userID string) {
 	page.Action = s.prefix + "/logout"
 	if !page.LoggedOut {
 		page.CSRF = s.csrfToken(w, r, csrfLogout)
 	}
+	lang := s.language(r, r.URL.Query().Get("ui_locales"), userID)
 	// The page may frame exactly the front-channel logout origins.
-	if err := s.pages.Render(w, status, "logout.html", page, op.SignedOutCSP(page.FrontChannel, "")); err != nil {
+	if err := s.pages.RenderLang(w, lang, status, "logout.html", page, op.SignedOutCSP(page.FrontChannel, "")); err != nil {
 		s.log.ErrorContext(r.Context(), "render page", "page", "logout.html", "err", err)
 	}
 }
 
-func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
-	if e, ok := data.(errorPage); ok {
-		e.RequestID = reqid.From(r.Context())
-		data = e
+// renderError renders error.html with an English title and message, shown
+// in the page's language.
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int, title, message string) {
+	lang := s.language(r, r.URL.Query().Get("ui_locales"), "")
+	data := errorPage{
+		Error: title, Title: s.pages.T(lang, title), Message: s.pages.T(lang, message),
+		RequestID: reqid.From(r.Context()),
 	}
-	if err := s.pages.Render(w, status, name, data, ""); err != nil {
-		s.log.ErrorContext(r.Context(), "render page", "page", name, "err", err)
+	if err := s.pages.RenderLang(w, lang, status, "error.html", data, ""); err != nil {
+		s.log.ErrorContext(r.Context(), "render page", "page", "error.html", "err", err)
 	}
+}
+
+// language picks a page's language: ui_locales, then the locale claim of
+// the user (userID, when known), then Accept-Language, then the default.
+func (s *Server) language(r *http.Request, uiLocales, userID string) string {
+	if lang, ok := s.pages.Match(uiLocales); ok {
+		return lang
+	}
+	locale := ""
+	if userID != "" {
+		if u, err := s.store.User(r.Context(), userID); err == nil {
+			locale = u.Locale
+		}
+	}
+	return s.pages.Language(r, locale)
+}
+
+// boundedLocales drops a ui_locales value too long to be one (SECURITY L6).
+func boundedLocales(v string) string {
+	if len(v) > 256 {
+		return ""
+	}
+	return v
 }
 
 // serverError logs err and renders the error page: 503 with a Retry-After
@@ -246,10 +285,10 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, what string
 	s.log.ErrorContext(r.Context(), what, "err", err)
 	if errors.Is(err, storage.ErrUnavailable) {
 		w.Header().Set("Retry-After", retryAfterUnavailable)
-		s.render(w, r, http.StatusServiceUnavailable, "error.html", errorPage{Error: "Temporarily unavailable", Description: msgUnavailable})
+		s.renderError(w, r, http.StatusServiceUnavailable, "Temporarily unavailable", msgUnavailable)
 		return
 	}
-	s.render(w, r, http.StatusInternalServerError, "error.html", errorPage{Error: "Server error", Description: msgServerError})
+	s.renderError(w, r, http.StatusInternalServerError, "Server error", msgServerError)
 }
 
 // csrfToken returns the form token for purpose, bound to the browser's CSRF

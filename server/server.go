@@ -166,9 +166,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		},
 		claims: ttlcache.New[string, op.Claims](max(cfg.ClaimsCacheTTL, 0), 10000),
 	}
-	if s.pages, err = web.New(cfg.Templates); err != nil {
-		return nil, fmt.Errorf("server: templates: %w", err)
-	}
 
 	pc := cfg.Provider
 	pc.Storage = cfg.Store
@@ -198,6 +195,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.provider, err = op.New(ctx, pc); err != nil {
 		return nil, err
 	}
+	// One renderer for the provider's pages and the server's: the same
+	// templates, languages and branding.
+	s.pages = s.provider.Pages()
 	s.handler = s.routes()
 	return s, nil
 }

@@ -3,36 +3,95 @@ package web
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
+
+	"golang.org/x/text/language"
 )
 
 //go:embed templates/*.html templates/console/*.html
 var embedded embed.FS
 
-// Renderer renders named pages. Each page is a standalone template file;
-// base.html supplies the shared layout ("header" and "footer" blocks). The
-// web console's pages ("console/clients.html", ...) also get
-// console/layout.html: its styles (the "head" block of base.html), the
-// navigation and the messages.
+//go:embed static/oidcd.css
+var builtinCSS []byte
+
+// Options configures a Renderer. The zero value renders the built-in pages
+// in every built-in language, English by default, unbranded.
+type Options struct {
+	// Templates overlays the embedded templates: a file named like an
+	// embedded one (login.html, base.html...) replaces it, and a file of a
+	// new name (a host's own page) is added.
+	Templates fs.FS
+	// Translations adds languages and rewords messages: each <tag>.po file
+	// (gettext, named by a BCP 47 tag: es.po, pt-BR.po) is read before the
+	// built-in catalog of that language, which it may leave incomplete.
+	Translations fs.FS
+	// Languages restricts the offered languages to these BCP 47 tags, each
+	// of which needs a catalog. Defaults to every catalog.
+	Languages []string
+	// DefaultLanguage is the language of pages whose request prefers none
+	// that is offered. Defaults to "en".
+	DefaultLanguage string
+	// Branding puts a site's name, logo, colour and links on every page.
+	Branding Branding
+	// BasePath is the path under which the host serves ServeAsset (the
+	// issuer's path: "/openid" serves "/openid/assets/oidcd.css"). Defaults
+	// to "".
+	BasePath string
+	// OnMissing, when set, is called for every message that a page shows
+	// without a translation in the page's language (the English text is
+	// shown). Tests set it to fail on a missing translation.
+	OnMissing func(lang, msgid string)
+}
+
+// Renderer renders named pages in the offered languages. Each page is a
+// standalone template file; base.html supplies the shared layout ("header"
+// and "footer" blocks). The web console's pages ("console/clients.html",
+// ...) also get console/layout.html: the navigation and the messages.
 type Renderer struct {
-	pages map[string]*template.Template
+	pages     map[string]map[string]*template.Template // language → page name → template
+	cats      map[string]*catalog
+	langs     []string // offered, default first
+	matcher   language.Matcher
+	onMissing func(lang, msgid string)
+	site      Site
+	assets    map[string]asset
 }
 
 // New parses the embedded templates, each replaced by a file of the same name
-// in overlay when overlay (may be nil) has one.
+// in overlay when overlay (may be nil) has one: NewRenderer with only
+// Options.Templates.
 func New(overlay fs.FS) (*Renderer, error) {
-	names, err := fs.Glob(embedded, "templates/*.html")
+	return NewRenderer(Options{Templates: overlay})
+}
+
+// NewRenderer loads the catalogs and branding of o and parses every page
+// once per offered language.
+func NewRenderer(o Options) (*Renderer, error) {
+	r := &Renderer{onMissing: o.OnMissing, assets: map[string]asset{}}
+	var err error
+	if r.cats, err = loadCatalogs(o.Translations); err != nil {
+		return nil, err
+	}
+	if err := r.setLanguages(o.Languages, o.DefaultLanguage); err != nil {
+		return nil, err
+	}
+	if err := r.setBranding(o.Branding, strings.TrimSuffix(o.BasePath, "/")); err != nil {
+		return nil, err
+	}
+	names, err := pageNames(o.Templates)
 	if err != nil {
 		return nil, err
 	}
 	read := func(name string) ([]byte, error) {
-		if overlay != nil {
-			if b, err := fs.ReadFile(overlay, name); err == nil {
+		if o.Templates != nil {
+			if b, err := fs.ReadFile(o.Templates, name); err == nil {
 				return b, nil
 			}
 		}
@@ -42,50 +101,155 @@ func New(overlay fs.FS) (*Renderer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
-	consoleNames, err := fs.Glob(embedded, "templates/console/*.html")
-	if err != nil {
-		return nil, err
-	}
 	layout, err := read("console/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
-	r := &Renderer{pages: map[string]*template.Template{}}
-	for _, n := range append(names, consoleNames...) {
-		name := strings.TrimPrefix(n, "templates/")
-		if name == "base.html" || name == "console/layout.html" {
-			continue
+	r.pages = map[string]map[string]*template.Template{}
+	for _, lang := range r.langs {
+		set := map[string]*template.Template{}
+		funcs := r.funcs(lang)
+		for _, name := range names {
+			src, err := read(name)
+			if err != nil {
+				return nil, fmt.Errorf("web: %w", err)
+			}
+			t, err := template.New(path.Base(name)).Funcs(funcs).Parse(string(base))
+			if err == nil && path.Dir(name) == "console" {
+				_, err = t.Parse(string(layout))
+			}
+			if err == nil {
+				_, err = t.Parse(string(src))
+			}
+			if err != nil {
+				return nil, fmt.Errorf("web: template %s: %w", name, err)
+			}
+			set[name] = t
 		}
-		src, err := read(name)
-		if err != nil {
-			return nil, fmt.Errorf("web: %w", err)
-		}
-		t, err := template.New(path.Base(name)).Parse(string(base))
-		if err == nil && path.Dir(name) == "console" {
-			_, err = t.Parse(string(layout))
-		}
-		if err == nil {
-			_, err = t.Parse(string(src))
-		}
-		if err != nil {
-			return nil, fmt.Errorf("web: template %s: %w", name, err)
-		}
-		r.pages[name] = t
+		r.pages[lang] = set
 	}
 	return r, nil
 }
 
-// DefaultCSP is the Content-Security-Policy of every page that does not set
-// its own: nothing but inline styles and images from the provider itself
-// (client logos are served by it: docs/security.md "Browser pages"), never
-// framed.
-const DefaultCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+// pageNames lists the embedded pages and those only the overlay has.
+func pageNames(overlay fs.FS) ([]string, error) {
+	var names []string
+	add := func(fsys fs.FS, pattern, dir string) error {
+		found, err := fs.Glob(fsys, pattern)
+		if err != nil {
+			return err
+		}
+		for _, n := range found {
+			name := strings.TrimPrefix(n, dir)
+			if name != "base.html" && name != "console/layout.html" && !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
+		return nil
+	}
+	for _, pattern := range []string{"templates/*.html", "templates/console/*.html"} {
+		if err := add(embedded, pattern, "templates/"); err != nil {
+			return nil, err
+		}
+	}
+	if overlay != nil {
+		for _, pattern := range []string{"*.html", "console/*.html"} {
+			if err := add(overlay, pattern, ""); err != nil {
+				return nil, err
+			}
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
 
-// Render writes page name with data and the given status. Every page gets
-// headers that forbid framing and referrers (SECURITY F2, F3); csp, when not
-// empty, replaces the default Content-Security-Policy.
+func (r *Renderer) setLanguages(offered []string, def string) error {
+	if def == "" {
+		def = "en"
+	}
+	if len(offered) == 0 {
+		for tag := range r.cats {
+			offered = append(offered, tag)
+		}
+		slices.Sort(offered)
+	}
+	var errs []error
+	var langs []string
+	add := func(s string) {
+		t, err := language.Parse(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("web: language %q: %w", s, err))
+			return
+		}
+		key := t.String()
+		if r.cats[key] == nil {
+			errs = append(errs, fmt.Errorf("web: language %q has no catalog (a %s.po file)", s, key))
+			return
+		}
+		if !slices.Contains(langs, key) {
+			langs = append(langs, key)
+		}
+	}
+	add(def)
+	for _, s := range offered {
+		add(s)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	r.langs = langs
+	tags := make([]language.Tag, len(langs))
+	for i, l := range langs {
+		tags[i] = r.cats[l].tag
+	}
+	r.matcher = language.NewMatcher(tags)
+	return nil
+}
+
+// funcs are the template functions of pages in lang. Messages are
+// translated where they are written:
+//
+//	{{T "Sign in"}}                        a message
+//	{{T "Signed in as %s." .CurrentUser}}  with values, fmt.Sprintf-style
+//	{{Tb "%s would like to:" .Client.Name}} the same, each value in <strong>
+//	{{lang}} {{dir}}                       the page's language and direction
+//	{{site}}                               the branding (type Site)
+func (r *Renderer) funcs(lang string) template.FuncMap {
+	dir := direction(lang)
+	return template.FuncMap{
+		"T": func(msgid string, args ...any) string { return r.T(lang, msgid, args...) },
+		"Tb": func(msgid string, args ...any) template.HTML {
+			s := template.HTMLEscapeString(r.T(lang, msgid))
+			bold := make([]any, len(args))
+			for i, a := range args {
+				bold[i] = template.HTML("<strong>" + template.HTMLEscapeString(fmt.Sprint(a)) + "</strong>")
+			}
+			return template.HTML(fmt.Sprintf(s, bold...))
+		},
+		"lang": func() string { return lang },
+		"dir":  func() string { return dir },
+		"site": func() Site { return r.site },
+	}
+}
+
+// DefaultCSP is the Content-Security-Policy of every page that does not set
+// its own: stylesheets and images from the provider itself only (client
+// logos are served by it: docs/security.md "Browser pages"), no script,
+// never framed.
+const DefaultCSP = "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// Render writes page name in the default language with data and the given
+// status. Every page gets headers that forbid framing and referrers
+// (SECURITY F2, F3); csp, when not empty, replaces the default
+// Content-Security-Policy.
 func (r *Renderer) Render(w http.ResponseWriter, status int, name string, data any, csp string) error {
-	return r.render(w, status, name, data, csp, false)
+	return r.render(w, r.langs[0], status, name, data, csp, false)
+}
+
+// RenderLang is Render in lang (from Language); an unknown lang renders
+// the default language.
+func (r *Renderer) RenderLang(w http.ResponseWriter, lang string, status int, name string, data any, csp string) error {
+	return r.render(w, lang, status, name, data, csp, false)
 }
 
 // RenderFramable renders a page that other sites may frame: the
@@ -95,11 +259,16 @@ func (r *Renderer) RenderFramable(w http.ResponseWriter, status int, name string
 	if csp == "" {
 		return fmt.Errorf("web: %s: a framable page needs its own Content-Security-Policy", name)
 	}
-	return r.render(w, status, name, data, csp, true)
+	return r.render(w, r.langs[0], status, name, data, csp, true)
 }
 
-func (r *Renderer) render(w http.ResponseWriter, status int, name string, data any, csp string, framable bool) error {
-	t, ok := r.pages[name]
+func (r *Renderer) render(w http.ResponseWriter, lang string, status int, name string, data any, csp string, framable bool) error {
+	set, ok := r.pages[lang]
+	if !ok {
+		lang = r.langs[0]
+		set = r.pages[lang]
+	}
+	t, ok := set[name]
 	if !ok {
 		return fmt.Errorf("web: no template %s", name)
 	}
@@ -122,6 +291,8 @@ func (r *Renderer) render(w http.ResponseWriter, status int, name string, data a
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Language", lang)
+	h.Add("Vary", "Accept-Language")
 	w.WriteHeader(status)
 	_, err := w.Write(buf.Bytes())
 	return err

@@ -41,6 +41,20 @@ type Settings struct {
 	// Templates is the directory serve opens as Server.Templates.
 	Templates string
 
+	// The pages' languages and branding: pageSettings reads them (and the
+	// files they name) into op.Config's Translations, Languages,
+	// DefaultLanguage and Branding.
+	Translations    string
+	Languages       string
+	DefaultLanguage string
+	SiteName        string
+	SiteLogo        string
+	PrimaryColor    string
+	Stylesheet      string
+	PrivacyURL      string
+	TermsURL        string
+	HelpURL         string
+
 	PasswordMinLength int
 	// AuditExpire is OIDCD_AUDIT_EXPIRE: serve's cleanup deletes audit
 	// records older than this (sqlstore.Store.SetAuditExpire); zero keeps
@@ -115,6 +129,16 @@ var settingsTable = []setting{
 	{name: "log_format", kind: kChoice, def: "text", choices: []string{"text", "json"}, help: "log format", target: func(s *Settings) any { return &s.LogFormat }},
 	{name: "login_url", kind: kString, django: "OIDC_LOGIN_URL", help: "where the provider sends users to log in (default: the server's /login)", target: func(s *Settings) any { return &s.Server.Provider.LoginURL }},
 	{name: "templates", kind: kString, django: "OIDC_TEMPLATES", help: "directory of templates overriding the built-in pages by file name", target: func(s *Settings) any { return &s.Templates }},
+	{name: "translations", kind: kString, help: "directory of gettext catalogs named <language>.po (es.po, pt-BR.po) adding page languages or rewording built-in messages", target: func(s *Settings) any { return &s.Translations }},
+	{name: "languages", kind: kString, help: "languages the pages are offered in, BCP 47 tags separated by commas or spaces (default: every catalog: en, es, fr, pl and those of OIDCD_TRANSLATIONS)", target: func(s *Settings) any { return &s.Languages }},
+	{name: "default_language", kind: kString, def: "en", help: "language of the pages when neither ui_locales, the user's locale claim nor Accept-Language names an offered one", target: func(s *Settings) any { return &s.DefaultLanguage }},
+	{name: "site_name", kind: kString, help: "site name shown in the header and title of every page", target: func(s *Settings) any { return &s.SiteName }},
+	{name: "site_logo", kind: kString, help: "file of the site's logo (PNG, JPEG, GIF, WebP or SVG, at most 512 KiB), shown on every page and served by oidcd at /assets/logo", target: func(s *Settings) any { return &s.SiteLogo }},
+	{name: "primary_color", kind: kString, def: "#0b57d0", help: "colour of buttons, links and focus outlines (#rrggbb); refused below WCAG 2.1 AA contrast (4.5:1) with white", target: func(s *Settings) any { return &s.PrimaryColor }},
+	{name: "stylesheet", kind: kString, help: "file of extra CSS loaded after the built-in stylesheet on every page (served by oidcd at /assets/site.css)", target: func(s *Settings) any { return &s.Stylesheet }},
+	{name: "privacy_url", kind: kString, help: "link to the site's privacy policy in every page's footer", target: func(s *Settings) any { return &s.PrivacyURL }},
+	{name: "terms_url", kind: kString, help: "link to the site's terms of service in every page's footer", target: func(s *Settings) any { return &s.TermsURL }},
+	{name: "help_url", kind: kString, help: "link to the site's help in every page's footer", target: func(s *Settings) any { return &s.HelpURL }},
 	{name: "code_expire", kind: kSeconds, def: "600", django: "OIDC_CODE_EXPIRE", help: "authorization code lifetime", target: func(s *Settings) any { return &s.Server.Provider.CodeExpire }},
 	{name: "idtoken_expire", kind: kSeconds, def: "600", django: "OIDC_IDTOKEN_EXPIRE", help: "ID token lifetime", target: func(s *Settings) any { return &s.Server.Provider.IDTokenExpire }},
 	{name: "token_expire", kind: kSeconds, def: "3600", django: "OIDC_TOKEN_EXPIRE", help: "access token lifetime", target: func(s *Settings) any { return &s.Server.Provider.TokenExpire }},

@@ -64,6 +64,10 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		}
 		templates = os.DirFS(s.Templates)
 	}
+	pages, err := pageSettings(s)
+	if err != nil {
+		return err
+	}
 	if s.AdminPassword != "" {
 		if err := server.CheckPasswordPolicy(s.AdminPassword, s.PasswordMinLength); err != nil {
 			return fmt.Errorf("OIDCD_ADMIN_PASSWORD: %w", err)
@@ -125,6 +129,8 @@ func (a *app) serve(ctx context.Context, args []string) error {
 
 	cfg := s.serverConfig()
 	cfg.Store, cfg.Sealer, cfg.Logger, cfg.Templates, cfg.Metrics = store, seal, log, templates, metrics
+	cfg.Provider.Translations, cfg.Provider.Languages = pages.Translations, pages.Languages
+	cfg.Provider.DefaultLanguage, cfg.Provider.Branding = pages.DefaultLanguage, pages.Branding
 	srv, err := server.New(ctx, cfg)
 	if aerr := <-adminDone; aerr != nil {
 		return aerr

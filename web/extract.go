@@ -1,0 +1,82 @@
+package web
+
+import (
+	"html/template"
+	"slices"
+	"text/template/parse"
+)
+
+// TemplateMessages lists the message ids that the pages' templates (with
+// the overlay of Options.Templates) translate with T and Tb, found in
+// their parse trees, so every branch counts whether a test renders it or
+// not. Sorted.
+func (r *Renderer) TemplateMessages() []string {
+	seen := map[string]bool{}
+	for _, set := range r.pages {
+		for _, t := range set {
+			collect(t, seen)
+		}
+		break // every language parses the same sources
+	}
+	out := make([]string, 0, len(seen))
+	for id := range seen {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func collect(t *template.Template, seen map[string]bool) {
+	for _, tt := range t.Templates() {
+		if tt.Tree != nil {
+			walk(tt.Tree.Root, seen)
+		}
+	}
+}
+
+func walk(n parse.Node, seen map[string]bool) {
+	switch n := n.(type) {
+	case nil:
+	case *parse.ListNode:
+		if n == nil {
+			return
+		}
+		for _, c := range n.Nodes {
+			walk(c, seen)
+		}
+	case *parse.ActionNode:
+		walk(n.Pipe, seen)
+	case *parse.IfNode:
+		walk(n.Pipe, seen)
+		walk(n.List, seen)
+		walk(n.ElseList, seen)
+	case *parse.RangeNode:
+		walk(n.Pipe, seen)
+		walk(n.List, seen)
+		walk(n.ElseList, seen)
+	case *parse.WithNode:
+		walk(n.Pipe, seen)
+		walk(n.List, seen)
+		walk(n.ElseList, seen)
+	case *parse.TemplateNode:
+		walk(n.Pipe, seen)
+	case *parse.PipeNode:
+		if n == nil {
+			return
+		}
+		for _, c := range n.Cmds {
+			walk(c, seen)
+		}
+	case *parse.CommandNode:
+		if len(n.Args) >= 2 {
+			if id, ok := n.Args[0].(*parse.IdentifierNode); ok && (id.Ident == "T" || id.Ident == "Tb") {
+				if s, ok := n.Args[1].(*parse.StringNode); ok {
+					seen[s.Text] = true
+				}
+			}
+		}
+		for _, a := range n.Args {
+			walk(a, seen)
+		}
+	}
+}
