@@ -18,10 +18,14 @@ try {
   // checked by axe-core, which takes minutes on a loaded machine: a run of
   // its own whose timeout bounds each file as well as each test.
   const consoleFiles = ['console.test.mjs', 'console-pages.test.mjs', 'console-pages-admin.test.mjs', 'console-pages-account.test.mjs'];
+  // Every page a person sees, in every language at two widths, each
+  // checked by axe-core: minutes on a loaded 2-core machine, so a run of
+  // its own with room.
+  const pageFiles = ['pages.test.mjs'];
   const chosen = process.argv.slice(2).filter((a) => a.endsWith('.test.mjs'));
   const flags = process.argv.slice(2).filter((a) => !a.endsWith('.test.mjs'));
   for (const f of chosen) {
-    if (!files.includes(f) && !consoleFiles.includes(f)) throw new Error(`run.mjs: no test file ${f}`);
+    if (!files.includes(f) && !consoleFiles.includes(f) && !pageFiles.includes(f)) throw new Error(`run.mjs: no test file ${f}`);
   }
   const pick = (list) => (chosen.length ? list.filter((f) => chosen.includes(f)) : list);
   const run = (timeout, list) => list.length === 0 ? Promise.resolve(0) : new Promise((resolve) => {
@@ -33,7 +37,8 @@ try {
   });
   code = await run(120000, pick(files));
   const consoleCode = await run(300000, pick(consoleFiles));
-  code = code || consoleCode;
+  const pagesCode = await run(1800000, pick(pageFiles));
+  code = code || consoleCode || pagesCode;
 } catch (err) {
   console.error(err.message);
 } finally {

@@ -208,6 +208,9 @@ type DevicePage struct {
 	CSRF     string // the hidden device_csrf value of the code form
 	UserCode string // as typed (enter) or formatted (consent)
 	Error    string
+	// UILocales is the ui_locales the page was opened with, carried by
+	// its forms so that the next page keeps the language.
+	UILocales string
 	// Client and Scopes are set on the consent step.
 	Client      *storage.Client
 	Scopes      []ScopeInfo
@@ -292,7 +295,7 @@ func (p *Provider) deviceForm(w http.ResponseWriter, r *http.Request, status int
 		})
 	}
 	page := DevicePage{
-		Step: "enter", Action: p.issuerURL.EscapedPath() + PathDevice, UserCode: typed, Error: msg,
+		Step: "enter", Action: p.issuerURL.EscapedPath() + PathDevice, UserCode: typed, Error: msg, UILocales: requestUILocales(r),
 		CSRF: base64.RawURLEncoding.EncodeToString(p.cfg.Sealer.MAC("device-form", token)),
 	}
 	// Before login there is no user to ask for a locale claim.
@@ -383,9 +386,12 @@ func (p *Provider) deviceEnter(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) deviceLogin(w http.ResponseWriter, r *http.Request, code string) {
 	ts := strconv.FormatInt(p.now().Unix(), 10)
 	mac := base64.RawURLEncoding.EncodeToString(p.cfg.Sealer.MAC("device-verified", code, ts))
-	next := p.issuerURL.EscapedPath() + PathDevice + "?" + url.Values{
-		"user_code": {formatUserCode(code)}, deviceVerifiedArg: {ts + "." + mac},
-	}.Encode()
+	nq := url.Values{"user_code": {formatUserCode(code)}, deviceVerifiedArg: {ts + "." + mac}}
+	ui := boundedUILocales(requestUILocales(r))
+	if ui != "" {
+		nq.Set("ui_locales", ui) // the pages keep their language
+	}
+	next := p.issuerURL.EscapedPath() + PathDevice + "?" + nq.Encode()
 	login, err := url.Parse(p.cfg.LoginURL)
 	if err != nil {
 		p.errorPage(w, r, asError(err))
@@ -393,6 +399,9 @@ func (p *Provider) deviceLogin(w http.ResponseWriter, r *http.Request, code stri
 	}
 	lq := login.Query()
 	lq.Set("next", next)
+	if ui != "" {
+		lq.Set("ui_locales", ui)
+	}
 	login.RawQuery = lq.Encode()
 	redirect(w, r, login.String())
 }
@@ -433,6 +442,7 @@ func (p *Provider) deviceConsentPage(w http.ResponseWriter, r *http.Request, d *
 	p.renderDevice(w, lang, http.StatusOK, DevicePage{
 		Step: "consent", Action: p.issuerURL.EscapedPath() + PathDevice, UserCode: formatUserCode(code),
 		Client: client, Scopes: scopes, ConsentCSRF: p.deviceConsentCSRF(user, code), Resources: d.Resources,
+		UILocales: requestUILocales(r),
 	})
 }
 

@@ -33,12 +33,20 @@ func (p *Provider) pageLanguage(ctx context.Context, r *http.Request, uiLocales 
 // query, or from a form already parsed.
 func requestUILocales(r *http.Request) string {
 	if v := r.URL.Query().Get("ui_locales"); v != "" {
-		return v
+		return boundedUILocales(v)
 	}
 	if r.PostForm != nil {
-		return r.PostForm.Get("ui_locales")
+		return boundedUILocales(r.PostForm.Get("ui_locales"))
 	}
 	return ""
+}
+
+// boundedUILocales drops a ui_locales value too long to be one (SECURITY L6).
+func boundedUILocales(v string) string {
+	if len(v) > 256 {
+		return ""
+	}
+	return v
 }
 
 // errorText is what the error page tells a person about an error code;

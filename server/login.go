@@ -59,6 +59,9 @@ type logoutPage struct {
 	// FrontChannel are the front-channel logout URIs to load in iframes
 	// once signed out (Front-Channel Logout 1.0 §3).
 	FrontChannel []string
+	// UILocales is the ui_locales the page was opened with, carried by the
+	// form so that the signed-out page keeps the language.
+	UILocales string
 }
 
 // errorPage is the data of error.html (op.ErrorPage): the server's errors
@@ -236,7 +239,11 @@ func (s *Server) renderLogout(w http.ResponseWriter, r *http.Request, status int
 	if !page.LoggedOut {
 		page.CSRF = s.csrfToken(w, r, csrfLogout)
 	}
-	lang := s.language(r, r.URL.Query().Get("ui_locales"), userID)
+	page.UILocales = boundedLocales(r.URL.Query().Get("ui_locales"))
+	if page.UILocales == "" && r.PostForm != nil {
+		page.UILocales = boundedLocales(r.PostForm.Get("ui_locales"))
+	}
+	lang := s.language(r, page.UILocales, userID)
 	// The page may frame exactly the front-channel logout origins.
 	if err := s.pages.RenderLang(w, lang, status, "logout.html", page, op.SignedOutCSP(page.FrontChannel, "")); err != nil {
 		s.log.ErrorContext(r.Context(), "render page", "page", "logout.html", "err", err)
