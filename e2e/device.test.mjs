@@ -123,7 +123,7 @@ test('openid-client: a denied device authorization ends the polling with access_
   // while the browser is still on the done page) is never unhandled.
   const polling = client.pollDeviceAuthorizationGrant(config, da).then(() => null, (err) => err);
   const done = await user(t, da.verification_uri_complete, { answer: 'Deny', shots: 'device-deny' });
-  assert.match(done, /Request denied/);
+  assert.match(done, /Device not connected/);
   const err = await polling;
   assert.ok(err, 'polling ended with tokens after a denial');
   assert.equal(err.error, 'access_denied', `polling ended with ${err.error}: ${err.message}`);
