@@ -113,7 +113,7 @@ async function check(page, { name, lang, width, consoleLines }) {
 
 for (const [width, viewport] of Object.entries(WIDTHS)) {
   for (const lang of LANGS) {
-    test(`every page in ${lang} at ${width} width`, { timeout: 300000 }, async (t) => {
+    test(`every page in ${lang} at ${width} width`, { timeout: 600000 }, async (t) => {
       const { page, consoleLines } = await newPage(t, viewport);
       const c = (name) => check(page, { name, lang, width, consoleLines });
 
@@ -174,7 +174,7 @@ for (const [width, viewport] of Object.entries(WIDTHS)) {
 
 // At 200% zoom (English: the layout does not depend on the language) every
 // page still fits, without axe (the desktop and phone runs cover it).
-test('every page at 200% zoom', { timeout: 300000 }, async (t) => {
+test('every page at 200% zoom', { timeout: 600000 }, async (t) => {
   const { page, consoleLines } = await newPage(t, ZOOM200);
   for (const [name, url] of [
     ['login', authorizeURL('en')], ['device-enter', `${server.issuer}/device`], ['end-session-confirm', `${server.issuer}/end-session`],
