@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"strings"
 
@@ -94,6 +95,7 @@ func (s *Service) UpdateUserClaims(ctx context.Context, a Actor, id string, edit
 		return nil, err
 	}
 	u := *old
+	u.Localized = maps.Clone(old.Localized) // edit may change it in place
 	if err := edit(&u.Claims); err != nil {
 		return nil, err
 	}

@@ -64,13 +64,15 @@ type authRequest struct {
 	maxAge       int // -1 when absent
 	loginHint    string
 	uiLocales    string // for the pages (OIDC Core §3.1.2.1)
-	challenge    string
-	method       string
-	claims       string
-	hintSub      string     // the subject of a verified id_token_hint
-	dpopJKT      string     // RFC 9449 §10 dpop_jkt, when DPoP is on
-	resources    []string   // RFC 8707 resource indicators, allowed for the client
-	params       url.Values // every parameter as received (only resource repeats)
+	// claimsLocales are the languages of localized claims (OIDC Core §5.2).
+	claimsLocales string
+	challenge     string
+	method        string
+	claims        string
+	hintSub       string     // the subject of a verified id_token_hint
+	dpopJKT       string     // RFC 9449 §10 dpop_jkt, when DPoP is on
+	resources     []string   // RFC 8707 resource indicators, allowed for the client
+	params        url.Values // every parameter as received (only resource repeats)
 	// requestURI is the /par request_uri the request came from, if any:
 	// then params hold only client_id and request_uri (RFC 9126 §4). With a
 	// request object, params hold what the browser sent (request or
@@ -286,6 +288,7 @@ func (p *Provider) parseAuthRequest(ctx context.Context, params url.Values, push
 	}
 	req.loginHint = params.Get("login_hint")
 	req.uiLocales = params.Get("ui_locales")
+	req.claimsLocales = normalizeLocales(params.Get("claims_locales"))
 	if v := params.Get("dpop_jkt"); v != "" && p.dpop != nil {
 		// RFC 9449 §10: the code's tokens will be bound to this key.
 		if !jktPattern.MatchString(v) {

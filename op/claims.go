@@ -135,7 +135,11 @@ func (p *Provider) scope(name string) (Scope, bool) {
 // are dropped.
 // Individually requested standard claims (names) are added where the user
 // has them (OIDC Core §5.5).
-func (p *Provider) userClaims(ctx context.Context, userID string, scope scopeSet, names ...string) (map[string]any, error) {
+//
+// locales (claims_locales, OIDC Core §5.2) adds, for each released claim
+// the user has in other languages, the value in the best-matching one as
+// "<claim>#<tag>".
+func (p *Provider) userClaims(ctx context.Context, userID string, scope scopeSet, locales string, names ...string) (map[string]any, error) {
 	var c Claims
 	if err := p.cfg.Users.Claims(ctx, userID, &c); err != nil {
 		return nil, fmt.Errorf("op: user claims: %w", err)
@@ -154,6 +158,7 @@ func (p *Provider) userClaims(ctx context.Context, userID string, scope scopeSet
 			out[name] = v
 		}
 	}
+	addLocalized(out, c.Localized, locales)
 	for _, s := range p.cfg.Scopes {
 		if s.Claims == nil || !scope.has(s.Name) {
 			continue

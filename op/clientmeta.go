@@ -152,6 +152,12 @@ func checkClientMetadata(c *storage.Client, allowHTTP bool) []error {
 		errs = append(errs, fmt.Errorf("access_token_signed_response_alg %q is not supported (supported: %s)", a, strings.Join(accessTokenAlgs(), ", ")))
 	}
 	errs = append(errs, checkEncryptionMetadata(c)...)
+	if u := m.PolicyURI; u != "" {
+		// Shown as a link to people: an absolute http(s) URL.
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" || len(u) > 2048 {
+			errs = append(errs, fmt.Errorf("policy_uri %q must be an absolute http or https URL", u))
+		}
+	}
 	for name, v := range map[string]string{"software_id": m.SoftwareID, "software_version": m.SoftwareVersion} {
 		if len(v) > 255 {
 			errs = append(errs, fmt.Errorf("%s is longer than 255 bytes", name))
@@ -202,6 +208,7 @@ type ClientMetadata struct {
 	ClientURI                   string          `json:"client_uri,omitempty"`
 	LogoURI                     string          `json:"logo_uri,omitempty"`
 	TOSURI                      string          `json:"tos_uri,omitempty"`
+	PolicyURI                   string          `json:"policy_uri,omitempty"`
 	Contacts                    []string        `json:"contacts,omitempty"`
 	JWKSURI                     string          `json:"jwks_uri,omitempty"`
 	JWKS                        json.RawMessage `json:"jwks,omitempty"`
@@ -259,6 +266,7 @@ func MetadataOf(c *storage.Client) ClientMetadata {
 		ClientURI:                          c.Website,
 		LogoURI:                            c.LogoURL,
 		TOSURI:                             c.TermsURL,
+		PolicyURI:                          c.PolicyURI,
 		JWKSURI:                            c.JWKSURI,
 		SoftwareID:                         c.SoftwareID,
 		SoftwareVersion:                    c.SoftwareVersion,
@@ -351,6 +359,7 @@ func (m *ClientMetadata) Client() (storage.Client, error) {
 			UserinfoEncryptedResponseEnc:       m.UserinfoEncryptedResponseEnc,
 			SoftwareID:                         m.SoftwareID,
 			SoftwareVersion:                    m.SoftwareVersion,
+			PolicyURI:                          m.PolicyURI,
 		},
 	}
 	if len(m.JWKS) > 0 && string(m.JWKS) != "null" {

@@ -74,6 +74,10 @@ type Config struct {
 	// user's locale claim nor Accept-Language names an offered one.
 	// Defaults to "en".
 	DefaultLanguage string
+	// ClaimsLocales are the languages that users' localized claims may be
+	// in (discovery's claims_locales_supported; Claims.Localized holds the
+	// values). Defaults to the pages' languages.
+	ClaimsLocales []string
 	// Branding puts a site name, logo, primary colour, extra stylesheet and
 	// footer links on every page without replacing the templates.
 	Branding web.Branding
@@ -429,6 +433,11 @@ func (c *Config) validate() error {
 	}
 	if c.Storage == nil {
 		errs = append(errs, errors.New("op: Storage is required"))
+	}
+	for _, l := range c.ClaimsLocales {
+		if normalizeLocales(l) != l {
+			errs = append(errs, fmt.Errorf("op: ClaimsLocales: %q is not a canonical BCP 47 tag", l))
+		}
 	}
 	if c.Users == nil {
 		errs = append(errs, errors.New("op: Users is required"))

@@ -169,6 +169,7 @@ func (p *Provider) consentPage(w http.ResponseWriter, r *http.Request, req *auth
 		Params:       params,
 		Resources:    req.resources,
 		Logo:         p.logoPath(req.client),
+		PolicyURL:    req.client.PolicyURI,
 		Action:       p.issuerURL.EscapedPath() + PathAuthorize,
 		CanRemember:  canRemember,
 		RememberDays: int(p.cfg.SkipConsentExpire.Hours() / 24),

@@ -72,6 +72,7 @@ func (p *Provider) metadata() map[string]any {
 		"claims_supported":                               supportedClaims(),
 		"claims_parameter_supported":                     true,
 		"ui_locales_supported":                           p.pages.Languages(),
+		"claims_locales_supported":                       p.claimsLocalesSupported(),
 		"request_parameter_supported":                    true,
 		"request_uri_parameter_supported":                true,
 		"require_request_uri_registration":               true,
@@ -131,4 +132,12 @@ func writeCachedJSON(w http.ResponseWriter, body []byte, cacheControl []string) 
 	h["Content-Type"] = jsonType
 	h["Cache-Control"] = cacheControl
 	w.Write(body)
+}
+
+// claimsLocalesSupported: Config.ClaimsLocales, or the pages' languages.
+func (p *Provider) claimsLocalesSupported() []string {
+	if len(p.cfg.ClaimsLocales) > 0 {
+		return p.cfg.ClaimsLocales
+	}
+	return p.pages.Languages()
 }

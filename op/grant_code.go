@@ -48,7 +48,7 @@ func (p *Provider) grantAuthorizationCode(r *http.Request, form url.Values, c *s
 	}
 	grant := &storage.Grant{
 		ID: ac.GrantID, ClientID: c.ID, UserID: ac.UserID, SessionID: ac.SessionID, Scope: ac.Scope,
-		Claims: ac.Claims, Nonce: ac.Nonce, AuthTime: ac.AuthTime, CreatedAt: now,
+		Claims: ac.Claims, ClaimsLocales: ac.ClaimsLocales, Nonce: ac.Nonce, AuthTime: ac.AuthTime, CreatedAt: now,
 		ExpiresAt: now.Add(p.cfg.RefreshTokenExpire), Resources: ac.Resources,
 	}
 	resp, toks, err := p.mintTokens(r, c, grant, ac.Scope, ac.Nonce, true, audience)
@@ -140,6 +140,7 @@ func (p *Provider) mintTokens(r *http.Request, c *storage.Client, g *storage.Gra
 		idt, err := p.idToken(r.Context(), idTokenInput{
 			client: c, userID: g.UserID, sessionID: g.SessionID, authTime: g.AuthTime,
 			nonce: nonce, scope: scope, accessToken: access, request: r, claims: g.Claims,
+			claimsLocales: g.ClaimsLocales,
 		})
 		if err != nil {
 			return nil, nil, err

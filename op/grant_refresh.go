@@ -100,6 +100,7 @@ func (p *Provider) grantRefreshToken(r *http.Request, form url.Values, c *storag
 		resp.IDToken, err = p.idToken(ctx, idTokenInput{
 			client: c, userID: grant.UserID, sessionID: grant.SessionID, authTime: grant.AuthTime,
 			scope: scope, accessToken: access, request: r, claims: grant.Claims,
+			claimsLocales: grant.ClaimsLocales,
 		})
 		if err != nil {
 			return nil, err

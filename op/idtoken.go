@@ -27,6 +27,8 @@ type idTokenInput struct {
 	request     *http.Request
 	// claims is the normalised claims request parameter of the grant.
 	claims string
+	// claimsLocales is the grant's claims_locales (OIDC Core §5.2).
+	claimsLocales string
 	// includeClaims releases the scope's claims inside the token even when
 	// Config.IDTokenIncludeClaims is off.
 	includeClaims bool
@@ -87,7 +89,7 @@ func (p *Provider) idToken(ctx context.Context, in idTokenInput) (string, error)
 		extraScope = in.scope
 	}
 	if names := requestedClaims(in.claims, "id_token"); len(extraScope) > 0 || len(names) > 0 {
-		extra, err := p.userClaims(ctx, in.userID, extraScope, names...)
+		extra, err := p.userClaims(ctx, in.userID, extraScope, in.claimsLocales, names...)
 		if err != nil {
 			return "", err
 		}

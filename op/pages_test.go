@@ -1,10 +1,15 @@
 package op_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oidcd/oidcd/op"
 	"github.com/oidcd/oidcd/storage"
@@ -178,5 +183,115 @@ func TestConsentNewAndRemember(t *testing.T) {
 	// A client without reuse_consent: no checkbox.
 	if pg := b.get(req(noReuse, "openid")); strings.Contains(pg.body, `name="remember"`) || strings.Contains(pg.body, "remember_offered") {
 		t.Fatalf("remember offered without reuse_consent:\n%s", pg.body)
+	}
+}
+
+// claims_locales (OIDC Core §5.2): for each released claim the user has in
+// other languages, userinfo and ID tokens add the value in the language
+// the request prefers, as "<claim>#<tag>"; without claims_locales, only the
+// plain values. Discovery lists claims_locales_supported.
+func TestClaimsLocales(t *testing.T) {
+	env := newTestEnv(t, func(c *op.Config) { c.IDTokenIncludeClaims = true })
+	env.users.mu.Lock()
+	c := env.users.claims["alice"]
+	c.Localized = map[string]string{"name#ja-Kana-JP": "アリス・リデル", "name#fr": "Alice L.", "family_name#ja-Kana-JP": "リデル", "nickname#ja": "ありす"}
+	env.users.claims["alice"] = c
+	env.users.mu.Unlock()
+	id, secret := env.client(storage.Client{})
+	run := func(locales string) (userinfo map[string]any, idt map[string]any, refreshed map[string]any) {
+		params := map[string]string{"client_id": id, "redirect_uri": rpCallback, "response_type": "code", "scope": "openid profile offline_access", "state": "s"}
+		if locales != "" {
+			params["claims_locales"] = locales
+		}
+		got := env.browser().authorize(authURL(env, params))
+		st, body, _ := env.tokenRequest(id, secret, url.Values{"grant_type": {"authorization_code"}, "code": {got.Get("code")}, "redirect_uri": {rpCallback}})
+		if st != 200 {
+			t.Fatalf("exchange: %d %v", st, body)
+		}
+		userinfo = env.userinfo(body["access_token"].(string)) // before the refresh, which ends this token
+		st, ref, _ := env.tokenRequest(id, secret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {body["refresh_token"].(string)}})
+		if st != 200 {
+			t.Fatalf("refresh: %d %v", st, ref)
+		}
+		return userinfo, jwtClaims(t, body["id_token"].(string)), env.userinfo(ref["access_token"].(string))
+	}
+	info, idt, again := run("ja fr")
+	for _, m := range []map[string]any{info, idt, again} {
+		if m["name"] != "Alice Liddell" || m["name#ja-Kana-JP"] != "アリス・リデル" || m["family_name#ja-Kana-JP"] != "リデル" {
+			t.Errorf("claims_locales=ja fr: %v", m)
+		}
+		if _, ok := m["name#fr"]; ok {
+			t.Errorf("a second language of one claim: %v", m)
+		}
+		if _, ok := m["nickname#ja"]; ok {
+			t.Errorf("a claim the user has no plain value of: %v", m)
+		}
+	}
+	info, _, _ = run("fr-CA")
+	if info["name#fr"] != "Alice L." || info["name#ja-Kana-JP"] != nil {
+		t.Errorf("claims_locales=fr-CA: %v", info)
+	}
+	info, idt, _ = run("")
+	for k := range info {
+		if strings.Contains(k, "#") {
+			t.Errorf("no claims_locales, yet %s in userinfo", k)
+		}
+	}
+	for k := range idt {
+		if strings.Contains(k, "#") {
+			t.Errorf("no claims_locales, yet %s in the ID token", k)
+		}
+	}
+	_, doc := doReq(t, "GET", env.srv.URL+"/.well-known/openid-configuration", nil, nil)
+	if got := fmt.Sprint(doc["claims_locales_supported"]); got != "[en es fr pl]" {
+		t.Errorf("claims_locales_supported %s", got)
+	}
+}
+
+// jwtClaims decodes a JWT's payload (its signature is checked elsewhere).
+func jwtClaims(t *testing.T, raw string) map[string]any {
+	t.Helper()
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", raw)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// The consent page links the client's privacy policy (policy_uri), which
+// registration takes, returns and checks.
+func TestConsentPolicyURI(t *testing.T) {
+	env := newTestEnv(t, nil)
+	spec := storage.Client{RequireConsent: true, Website: "https://rp.example/", TermsURL: "https://rp.example/terms"}
+	spec.PolicyURI = "https://rp.example/privacy"
+	id, _ := env.client(spec)
+	pg := env.browser().get(authURL(env, map[string]string{"client_id": id, "redirect_uri": rpCallback, "response_type": "code", "scope": "openid", "state": "s"}))
+	for _, want := range []string{`<a href="https://rp.example/privacy" rel="noopener">Privacy policy</a>`, `<a href="https://rp.example/terms" rel="noopener">Terms of service</a>`, `<a href="https://rp.example/" rel="noopener">Website</a>`} {
+		if !strings.Contains(pg.body, want) {
+			t.Errorf("consent page lacks %s:\n%s", want, pg.body)
+		}
+	}
+	m := op.ClientMetadata{ClientName: "x", RedirectURIs: []string{"https://rp.example/cb"}, PolicyURI: "https://rp.example/p"}
+	s, err := m.Client()
+	if err != nil || s.PolicyURI != "https://rp.example/p" {
+		t.Fatalf("client: %+v %v", s.ClientMetadata, err)
+	}
+	created, _, err := op.NewClient(s, env.sealer, time.Now(), nil)
+	if err != nil || op.MetadataOf(created).PolicyURI != "https://rp.example/p" {
+		t.Fatalf("created: %v %v", created, err)
+	}
+	for _, bad := range []string{"javascript:alert(1)", "/privacy", "ftp://rp.example/p"} {
+		s.PolicyURI = bad
+		if _, _, err := op.NewClient(s, env.sealer, time.Now(), nil); err == nil || !strings.Contains(err.Error(), "policy_uri") {
+			t.Errorf("policy_uri %q: %v", bad, err)
+		}
 	}
 }

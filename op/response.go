@@ -26,7 +26,7 @@ func (p *Provider) respond(w http.ResponseWriter, r *http.Request, req *authRequ
 			Hash: tokenKey(code), GrantID: grantID, ClientID: req.client.ID, UserID: user.ID,
 			SessionID: user.SessionID, RedirectURI: req.redirectURI, Scope: req.scope,
 			Nonce: req.nonce, Claims: req.claims, CodeChallenge: storedChallenge(req.challenge, req.method), CodeChallengeMethod: req.method,
-			DPoPJKT: req.dpopJKT, Resources: req.resources,
+			DPoPJKT: req.dpopJKT, ClaimsLocales: req.claimsLocales, Resources: req.resources,
 			AuthTime: user.AuthTime.UTC(), CreatedAt: now, ExpiresAt: now.Add(p.cfg.CodeExpire),
 		})
 		if err != nil {
@@ -39,7 +39,7 @@ func (p *Provider) respond(w http.ResponseWriter, r *http.Request, req *authRequ
 		// Implicit and hybrid access tokens: a grant without refresh tokens.
 		g := &storage.Grant{
 			ID: newGrantID(now), ClientID: req.client.ID, UserID: user.ID, SessionID: user.SessionID,
-			Scope: req.scope, Claims: req.claims, Nonce: req.nonce, AuthTime: user.AuthTime.UTC(),
+			Scope: req.scope, Claims: req.claims, ClaimsLocales: req.claimsLocales, Nonce: req.nonce, AuthTime: user.AuthTime.UTC(),
 			CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire), Resources: req.resources,
 		}
 		at := &storage.Token{
@@ -65,6 +65,7 @@ func (p *Provider) respond(w http.ResponseWriter, r *http.Request, req *authRequ
 		idt, err := p.idToken(ctx, idTokenInput{
 			client: req.client, userID: user.ID, sessionID: user.SessionID, authTime: user.AuthTime,
 			nonce: req.nonce, scope: req.scope, accessToken: accessToken, code: code, request: r, claims: req.claims,
+			claimsLocales: req.claimsLocales,
 			// With only an ID token and no access token, the claims go into
 			// the ID token (OIDC Core §5.4).
 			includeClaims: !req.responseType.token && !req.responseType.code,

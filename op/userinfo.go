@@ -114,7 +114,7 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		p.writeJSONError(w, r, err)
 		return
 	}
-	claims, err := p.userClaims(ctx, tok.UserID, scope, requestedClaims(grant.Claims, "userinfo")...)
+	claims, err := p.userClaims(ctx, tok.UserID, scope, grant.ClaimsLocales, requestedClaims(grant.Claims, "userinfo")...)
 	if err != nil {
 		p.writeJSONError(w, r, err)
 		return

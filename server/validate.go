@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/mail"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -98,6 +99,16 @@ func ValidateUserClaims(u *storage.User) error {
 	if u.Locale != "" {
 		if _, err := language.Parse(u.Locale); err != nil {
 			errs = append(errs, fmt.Errorf("locale: %q is not a BCP 47 language tag (e.g. en-US)", u.Locale))
+		}
+	}
+	for k, v := range u.Localized {
+		claim, tag, ok := strings.Cut(k, "#")
+		if !ok || !slices.Contains(storage.LocalizableClaims, claim) {
+			errs = append(errs, fmt.Errorf("localized claim %q: want <claim>#<language tag> for one of %s", k, strings.Join(storage.LocalizableClaims, ", ")))
+		} else if t, err := language.Parse(tag); err != nil || t.String() != tag {
+			errs = append(errs, fmt.Errorf("localized claim %q: %q is not a canonical BCP 47 language tag (e.g. ja-Kana-JP)", k, tag))
+		} else if v == "" {
+			errs = append(errs, fmt.Errorf("localized claim %q: empty value", k))
 		}
 	}
 	if z := u.Zoneinfo; z != "" && (z != "UTC" && !strings.Contains(z, "/") || strings.ContainsAny(z, " .\\") || strings.HasPrefix(z, "/")) {

@@ -131,6 +131,9 @@ type ClientMetadata struct {
 	// SoftwareID and SoftwareVersion identify the client software (RFC 7591 §2).
 	SoftwareID      string
 	SoftwareVersion string
+	// PolicyURI is the client's privacy policy, linked from the consent
+	// page (RFC 7591 §2 policy_uri).
+	PolicyURI string `json:",omitempty"`
 }
 
 // AuthCode is an authorization code, stored by its digest.
@@ -147,6 +150,9 @@ type AuthCode struct {
 	Claims              string
 	CodeChallenge       string
 	CodeChallengeMethod string
+	// ClaimsLocales is the claims_locales of the authorization request
+	// (OIDC Core §5.2): space-separated BCP 47 tags, "" when not sent.
+	ClaimsLocales string
 	// DPoPJKT is the dpop_jkt of the authorization request (RFC 9449 §10):
 	// the key the code's tokens must be bound to; empty when not sent.
 	DPoPJKT string
@@ -173,6 +179,9 @@ type Grant struct {
 	// ExpiresAt bounds the whole grant: no refresh after it.
 	ExpiresAt time.Time
 	RevokedAt time.Time // zero while active
+	// ClaimsLocales is the claims_locales of the authorization request
+	// (OIDC Core §5.2), "" when not sent.
+	ClaimsLocales string
 	// Actor is the JSON "act" claim (RFC 8693 §4.1) of a grant made by
 	// token exchange with an actor token: who acts for UserID. Empty
 	// otherwise.
@@ -293,7 +302,16 @@ type Claims struct {
 	PhoneNumber         string    `json:"phone_number,omitempty"`
 	PhoneNumberVerified bool      `json:"phone_number_verified"`
 	Address             Address   `json:"address,omitzero"`
+	// Localized are values of the claims above in other languages and
+	// scripts, keyed "<claim>#<BCP 47 tag>" ("name#ja-Kana-JP"; OIDC Core
+	// §5.2), for the claims in LocalizableClaims. They are released only
+	// to a request whose claims_locales asks for their language.
+	Localized map[string]string `json:"localized,omitempty"`
 }
+
+// LocalizableClaims are the standard claims that may have values in
+// several languages (Claims.Localized): the human-readable ones.
+var LocalizableClaims = []string{"name", "given_name", "family_name", "middle_name", "nickname", "profile", "website"}
 
 // Address is the structured address claim (OIDC Core §5.1.1).
 type Address struct {

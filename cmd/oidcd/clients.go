@@ -110,6 +110,7 @@ func (f *clientFlags) register(c *command, update bool) {
 	boolean("reuse-consent", func(c *storage.Client) *bool { return &c.ReuseConsent }, !update, "skip the consent page when an earlier consent covers the request (default on; --reuse-consent=false to switch off)")
 	str("website", func(c *storage.Client) *string { return &c.Website }, "", "website URL")
 	str("terms-url", func(c *storage.Client) *string { return &c.TermsURL }, "", "terms of service URL")
+	str("policy-uri", func(c *storage.Client) *string { return &c.PolicyURI }, "", "privacy policy URL (linked from the consent page)")
 	str("contact-email", func(c *storage.Client) *string { return &c.ContactEmail }, "", "contact email")
 	str("logo-url", func(c *storage.Client) *string { return &c.LogoURL }, "", "logo URL: fetched once now (https, public addresses only, at most 256 KiB) and served by oidcd itself; pages never load it from there")
 	c.fs.StringVar(&f.logoFile, "logo-file", "", "logo image `file` (PNG, JPEG, GIF or WebP, at most 256 KiB) that oidcd serves on the consent page (clients update: \"\" removes the logo)")
@@ -440,6 +441,7 @@ func (a *app) clientsByID(ctx context.Context, sub string, args []string) error 
 	row("grant_types", strings.Join(client.GrantTypes, " "))
 	row("website", client.Website)
 	row("terms_url", client.TermsURL)
+	row("policy_uri", client.PolicyURI)
 	row("contact_email", client.ContactEmail)
 	row("logo_url", client.LogoURL)
 	if client.LogoType != "" {

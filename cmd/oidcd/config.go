@@ -47,6 +47,7 @@ type Settings struct {
 	Translations    string
 	Languages       string
 	DefaultLanguage string
+	ClaimsLocales   string
 	SiteName        string
 	SiteLogo        string
 	PrimaryColor    string
@@ -132,6 +133,7 @@ var settingsTable = []setting{
 	{name: "translations", kind: kString, help: "directory of gettext catalogs named <language>.po (es.po, pt-BR.po) adding page languages or rewording built-in messages", target: func(s *Settings) any { return &s.Translations }},
 	{name: "languages", kind: kString, help: "languages the pages are offered in, BCP 47 tags separated by commas or spaces (default: every catalog: en, es, fr, pl and those of OIDCD_TRANSLATIONS)", target: func(s *Settings) any { return &s.Languages }},
 	{name: "default_language", kind: kString, def: "en", help: "language of the pages when neither ui_locales, the user's locale claim nor Accept-Language names an offered one", target: func(s *Settings) any { return &s.DefaultLanguage }},
+	{name: "claims_locales", kind: kString, help: "languages users' localized claims may be in (discovery's claims_locales_supported), BCP 47 tags separated by commas or spaces (default: the pages' languages)", target: func(s *Settings) any { return &s.ClaimsLocales }},
 	{name: "site_name", kind: kString, help: "site name shown in the header and title of every page", target: func(s *Settings) any { return &s.SiteName }},
 	{name: "site_logo", kind: kString, help: "file of the site's logo (PNG, JPEG, GIF, WebP or SVG, at most 512 KiB), shown on every page and served by oidcd at /assets/logo", target: func(s *Settings) any { return &s.SiteLogo }},
 	{name: "primary_color", kind: kString, def: "#0b57d0", help: "colour of buttons, links and focus outlines (#rrggbb); refused below WCAG 2.1 AA contrast (4.5:1) with white", target: func(s *Settings) any { return &s.PrimaryColor }},

@@ -387,6 +387,14 @@ func TestClientsCommands(t *testing.T) {
 		t.Fatalf("rotate-secret = %+v", rotated)
 	}
 
+	// policy_uri: linked from the consent page, so an absolute http(s) URL.
+	var withPolicy clientJSON
+	json.Unmarshal([]byte(ok(t, dir, "clients", "create", "--name", "Policy", "--redirect-uri", "https://app.example/cb",
+		"--policy-uri", "https://app.example/privacy", "--json")), &withPolicy)
+	if withPolicy.PolicyURI != "https://app.example/privacy" {
+		t.Fatalf("--policy-uri: %+v", withPolicy)
+	}
+	fails(t, dir, nil, "policy_uri", "clients", "create", "--name", "Bad", "--redirect-uri", "https://app.example/cb", "--policy-uri", "javascript:alert(1)")
 	pub := ok(t, dir, "clients", "create", "--name", "SPA", "--type", "public", "--redirect-uri", "https://spa.example/cb", "--json")
 	var spa clientJSON
 	json.Unmarshal([]byte(pub), &spa)
@@ -495,7 +503,6 @@ func TestUsersCommands(t *testing.T) {
 	fails(t, dir, nil, "is taken", "users", "create", "--username", "alice", "--password", "password-3")
 	fails(t, dir, nil, "--password (or --password-stdin) is required", "users", "create", "--username", "carol")
 	fails(t, dir, nil, "spaces", "users", "create", "--username", "c d", "--password", "password-4")
-
 	cmd := exec.Command(bin, "users", "set-password", "--username", "alice", "--password-stdin")
 	cmd.Dir, cmd.Env, cmd.Stdin = dir, cleanEnv(), strings.NewReader("new secret\n")
 	if b, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(b), "revoked") {
@@ -510,6 +517,17 @@ func TestUsersCommands(t *testing.T) {
 		t.Fatalf("after deleting bob: %+v", list)
 	}
 	fails(t, dir, nil, `no user named "bob"`, "users", "delete", "--username", "bob")
+
+	// Claims in other languages (OIDC Core §5.2), checked like the server's.
+	out = ok(t, dir, "users", "create", "--username", "yamada", "--password", "password-6", "--name", "Yamada Taro",
+		"--localized-claim", "name#ja-Kana-JP=ヤマダタロウ", "--localized-claim", "family_name#ja-Hani-JP=山田", "--json")
+	var y userJSON
+	if err := json.Unmarshal([]byte(out), &y); err != nil || y.Localized["name#ja-Kana-JP"] != "ヤマダタロウ" || y.Localized["family_name#ja-Hani-JP"] != "山田" {
+		t.Fatalf("localized claims: %v\n%s", err, out)
+	}
+	fails(t, dir, nil, "CLAIM#TAG=VALUE", "users", "create", "--username", "u1", "--password", "password-7", "--localized-claim", "name#fr")
+	fails(t, dir, nil, "email#fr", "users", "create", "--username", "u2", "--password", "password-7", "--localized-claim", "email#fr=x@example.com")
+	fails(t, dir, nil, "canonical BCP 47", "users", "create", "--username", "u3", "--password", "password-7", "--localized-claim", "name#not a tag=x")
 }
 
 func TestKeysCommands(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 func pageSettings(s *Settings) (web.Options, error) {
 	o := web.Options{
 		DefaultLanguage: s.DefaultLanguage,
-		Languages:       strings.FieldsFunc(s.Languages, func(r rune) bool { return r == ',' || r == ' ' }),
+		Languages:       splitList(s.Languages),
 		Branding: web.Branding{
 			SiteName: s.SiteName, PrimaryColor: s.PrimaryColor,
 			PrivacyURL: s.PrivacyURL, TermsURL: s.TermsURL, HelpURL: s.HelpURL,
@@ -48,4 +48,9 @@ func pageSettings(s *Settings) (web.Options, error) {
 		return o, fmt.Errorf("page settings (OIDCD_LANGUAGES, OIDCD_DEFAULT_LANGUAGE, OIDCD_TRANSLATIONS, OIDCD_SITE_LOGO, OIDCD_PRIMARY_COLOR, OIDCD_*_URL): %w", err)
 	}
 	return o, nil
+}
+
+// splitList splits a setting's list at commas and spaces.
+func splitList(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
 }

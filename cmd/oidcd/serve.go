@@ -131,6 +131,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	cfg.Store, cfg.Sealer, cfg.Logger, cfg.Templates, cfg.Metrics = store, seal, log, templates, metrics
 	cfg.Provider.Translations, cfg.Provider.Languages = pages.Translations, pages.Languages
 	cfg.Provider.DefaultLanguage, cfg.Provider.Branding = pages.DefaultLanguage, pages.Branding
+	cfg.Provider.ClaimsLocales = splitList(s.ClaimsLocales)
 	srv, err := server.New(ctx, cfg)
 	if aerr := <-adminDone; aerr != nil {
 		return aerr

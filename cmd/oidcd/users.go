@@ -107,6 +107,32 @@ func claimFlags(c *command, u *storage.Claims) {
 	str(&u.Address.Region, "address-region", "address.region claim")
 	str(&u.Address.PostalCode, "address-postal-code", "address.postal_code claim")
 	str(&u.Address.Country, "address-country", "address.country claim")
+	c.fs.Var(localizedFlag{&u.Localized}, "localized-claim", "a claim in another language or script, CLAIM#TAG=VALUE (name#ja-Kana-JP=ヤマダタロウ; OIDC Core §5.2); repeatable (users update: replaces them all; \"\" removes them)")
+}
+
+// localizedFlag collects --localized-claim values into a claims map.
+type localizedFlag struct{ m *map[string]string }
+
+func (f localizedFlag) String() string {
+	if f.m == nil {
+		return ""
+	}
+	return fmt.Sprint(*f.m)
+}
+
+func (f localizedFlag) Set(v string) error {
+	if *f.m == nil {
+		*f.m = map[string]string{}
+	}
+	if v == "" {
+		return nil
+	}
+	k, val, ok := strings.Cut(v, "=")
+	if !ok {
+		return fmt.Errorf("%q: want CLAIM#TAG=VALUE", v)
+	}
+	(*f.m)[k] = val
+	return nil
 }
 
 // setClaims copies the claims whose flags were given from src to dst.
@@ -127,6 +153,7 @@ func setClaims(dst, src *storage.Claims, given map[string]bool) {
 		"address-region":        func() { dst.Address.Region = src.Address.Region },
 		"address-postal-code":   func() { dst.Address.PostalCode = src.Address.PostalCode },
 		"address-country":       func() { dst.Address.Country = src.Address.Country },
+		"localized-claim":       func() { dst.Localized = src.Localized },
 	}
 	for name := range given {
 		if f, ok := fields[name]; ok {

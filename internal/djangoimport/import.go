@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -469,8 +471,12 @@ func sameUser(a, b *storage.User) bool {
 	if !x.CreatedAt.Equal(y.CreatedAt) || !x.UpdatedAt.Equal(y.UpdatedAt) {
 		return false
 	}
+	if !maps.Equal(x.Localized, y.Localized) {
+		return false
+	}
 	x.CreatedAt, x.UpdatedAt, y.CreatedAt, y.UpdatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
-	return x == y
+	x.Localized, y.Localized = nil, nil
+	return reflect.DeepEqual(x, y)
 }
 
 func (im *importer) consent(ctx context.Context, dc *djConsent) error {

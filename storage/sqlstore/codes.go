@@ -10,13 +10,15 @@ import (
 )
 
 const codeCols = `hash, grant_id, client_id, user_id, session_id, redirect_uri, scope, nonce,
-	claims, code_challenge, code_challenge_method, auth_time, created_at, expires_at, consumed_at, dpop_jkt, resources`
+	claims, code_challenge, code_challenge_method, auth_time, created_at, expires_at, consumed_at, dpop_jkt, resources,
+	claims_locales`
 
 func scanCode(r scanner) (*storage.AuthCode, error) {
 	var c storage.AuthCode
 	err := r.Scan(&c.Hash, &c.GrantID, &c.ClientID, &c.UserID, &c.SessionID, &c.RedirectURI,
 		scopeCol{&c.Scope}, &c.Nonce, &c.Claims, &c.CodeChallenge, &c.CodeChallengeMethod,
-		timeCol{&c.AuthTime}, timeCol{&c.CreatedAt}, timeCol{&c.ExpiresAt}, timeCol{&c.ConsumedAt}, &c.DPoPJKT, scopeCol{&c.Resources})
+		timeCol{&c.AuthTime}, timeCol{&c.CreatedAt}, timeCol{&c.ExpiresAt}, timeCol{&c.ConsumedAt}, &c.DPoPJKT, scopeCol{&c.Resources},
+		&c.ClaimsLocales)
 	if err != nil {
 		return nil, err
 	}
@@ -35,10 +37,11 @@ func (s *Store) CreateCode(ctx context.Context, c *storage.AuthCode) error {
 		return err
 	}
 	_, err := s.writer().exec(ctx, `INSERT INTO codes (`+codeCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.Hash, c.GrantID, c.ClientID, c.UserID, c.SessionID, c.RedirectURI, scopeArg(c.Scope),
 		c.Nonce, c.Claims, c.CodeChallenge, c.CodeChallengeMethod, timeArg(c.AuthTime),
-		timeArg(c.CreatedAt), timeArg(c.ExpiresAt), timeArg(c.ConsumedAt), c.DPoPJKT, scopeArg(c.Resources))
+		timeArg(c.CreatedAt), timeArg(c.ExpiresAt), timeArg(c.ConsumedAt), c.DPoPJKT, scopeArg(c.Resources),
+		c.ClaimsLocales)
 	return s.wrapErr("create code", err)
 }
 

@@ -11,10 +11,10 @@ import (
 )
 
 const grantCols = `id, client_id, user_id, session_id, scope, claims, nonce, auth_time,
-	created_at, expires_at, revoked_at, actor, resources`
+	created_at, expires_at, revoked_at, actor, resources, claims_locales`
 
 const grantColsG = `g.id, g.client_id, g.user_id, g.session_id, g.scope, g.claims, g.nonce,
-	g.auth_time, g.created_at, g.expires_at, g.revoked_at, g.actor, g.resources`
+	g.auth_time, g.created_at, g.expires_at, g.revoked_at, g.actor, g.resources, g.claims_locales`
 
 const tokenCols = `hash, kind, grant_id, client_id, user_id, scope, created_at, expires_at, used_at, audience, jkt`
 
@@ -24,7 +24,7 @@ const tokenColsT = `t.hash, t.kind, t.grant_id, t.client_id, t.user_id, t.scope,
 func grantDest(g *storage.Grant) []any {
 	return []any{&g.ID, &g.ClientID, &g.UserID, &g.SessionID, scopeCol{&g.Scope}, &g.Claims,
 		&g.Nonce, timeCol{&g.AuthTime}, timeCol{&g.CreatedAt}, timeCol{&g.ExpiresAt},
-		timeCol{&g.RevokedAt}, &g.Actor, scopeCol{&g.Resources}}
+		timeCol{&g.RevokedAt}, &g.Actor, scopeCol{&g.Resources}, &g.ClaimsLocales}
 }
 
 func tokenDest(t *storage.Token) []any {
@@ -107,14 +107,14 @@ func (s *Store) CreateGrant(ctx context.Context, g *storage.Grant, tokens ...*st
 // the end of the statement, when the grant row exists.
 func (s *Store) createGrantOneStatement(ctx context.Context, g *storage.Grant, tokens []*storage.Token) error {
 	var q strings.Builder
-	args := make([]any, 0, 13+11*len(tokens))
+	args := make([]any, 0, 14+11*len(tokens))
 	if len(tokens) > 0 {
 		q.WriteString(`WITH g AS (`)
 	}
-	q.WriteString(`INSERT INTO grants (` + grantCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	q.WriteString(`INSERT INTO grants (` + grantCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	args = append(args, g.ID, g.ClientID, g.UserID, g.SessionID, scopeArg(g.Scope), g.Claims, g.Nonce,
 		timeArg(g.AuthTime), timeArg(g.CreatedAt), timeArg(g.ExpiresAt), timeArg(g.RevokedAt), g.Actor,
-		scopeArg(g.Resources))
+		scopeArg(g.Resources), g.ClaimsLocales)
 	for i, t := range tokens {
 		if i == 0 {
 			q.WriteString(`) INSERT INTO tokens (` + tokenCols + `) VALUES `)
@@ -151,10 +151,10 @@ func (s *Store) checkGrant(g *storage.Grant, tokens []*storage.Token) error {
 
 // insertGrant writes a grant and its tokens inside the caller's transaction.
 func (s *Store) insertGrant(ctx context.Context, c conn, g *storage.Grant, tokens []*storage.Token) error {
-	_, err := c.exec(ctx, `INSERT INTO grants (`+grantCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := c.exec(ctx, `INSERT INTO grants (`+grantCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		g.ID, g.ClientID, g.UserID, g.SessionID, scopeArg(g.Scope), g.Claims, g.Nonce,
 		timeArg(g.AuthTime), timeArg(g.CreatedAt), timeArg(g.ExpiresAt), timeArg(g.RevokedAt), g.Actor,
-		scopeArg(g.Resources))
+		scopeArg(g.Resources), g.ClaimsLocales)
 	if err != nil {
 		return s.wrapErr("create grant", err)
 	}

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -12,7 +13,8 @@ const userCols = `id, username, password_hash, admin, name, given_name, family_n
 	middle_name, nickname, preferred_username, profile, picture, website, gender, birthdate,
 	zoneinfo, locale, email, email_verified, phone_number, phone_number_verified,
 	address_formatted, address_street_address, address_locality, address_region,
-	address_postal_code, address_country, created_at, updated_at, locked`
+	address_postal_code, address_country, created_at, updated_at, locked,
+	localized_claims`
 
 func userArgs(u *storage.User) []any {
 	a := &u.Address
@@ -20,7 +22,41 @@ func userArgs(u *storage.User) []any {
 		u.MiddleName, u.Nickname, u.PreferredUsername, u.Profile, u.Picture, u.Website, u.Gender,
 		u.Birthdate, u.Zoneinfo, u.Locale, u.Email, u.EmailVerified, u.PhoneNumber,
 		u.PhoneNumberVerified, a.Formatted, a.StreetAddress, a.Locality, a.Region,
-		a.PostalCode, a.Country, timeArg(u.CreatedAt), timeArg(u.UpdatedAt), u.Locked}
+		a.PostalCode, a.Country, timeArg(u.CreatedAt), timeArg(u.UpdatedAt), u.Locked,
+		localizedArg(u.Localized)}
+}
+
+// localizedArg stores localized claims as a JSON object ("" for none).
+func localizedArg(m map[string]string) string {
+	if len(m) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(m) // a map of strings always marshals
+	return string(b)
+}
+
+// localizedCol scans the localized_claims column.
+type localizedCol struct{ m *map[string]string }
+
+func (c localizedCol) Scan(src any) error {
+	var b []byte
+	switch x := src.(type) {
+	case nil:
+	case string:
+		b = []byte(x)
+	case []byte:
+		b = x
+	default:
+		return errorf("localized_claims column holds %T", src)
+	}
+	*c.m = nil
+	if len(b) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(b, c.m); err != nil {
+		return errorf("localized_claims column: %w", err)
+	}
+	return nil
 }
 
 func scanUser(r scanner) (*storage.User, error) {
@@ -30,7 +66,8 @@ func scanUser(r scanner) (*storage.User, error) {
 		&u.FamilyName, &u.MiddleName, &u.Nickname, &u.PreferredUsername, &u.Profile, &u.Picture,
 		&u.Website, &u.Gender, &u.Birthdate, &u.Zoneinfo, &u.Locale, &u.Email, &u.EmailVerified,
 		&u.PhoneNumber, &u.PhoneNumberVerified, &a.Formatted, &a.StreetAddress, &a.Locality,
-		&a.Region, &a.PostalCode, &a.Country, timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, &u.Locked)
+		&a.Region, &a.PostalCode, &a.Country, timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, &u.Locked,
+		localizedCol{&u.Localized})
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +83,7 @@ func (s *Store) CreateUser(ctx context.Context, u *storage.User) error {
 		return err
 	}
 	_, err := s.writer().exec(ctx, `INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?,
-		?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, userArgs(u)...)
+		?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, userArgs(u)...)
 	return s.wrapErr("create user", err)
 }
 
@@ -87,7 +124,7 @@ func (s *Store) UpdateUser(ctx context.Context, u *storage.User) error {
 		zoneinfo = ?, locale = ?, email = ?, email_verified = ?, phone_number = ?,
 		phone_number_verified = ?, address_formatted = ?, address_street_address = ?,
 		address_locality = ?, address_region = ?, address_postal_code = ?, address_country = ?,
-		created_at = ?, updated_at = ?, locked = ?
+		created_at = ?, updated_at = ?, locked = ?, localized_claims = ?
 		WHERE id = ?`, args...)
 	if err != nil {
 		return s.wrapErr("update user", err)

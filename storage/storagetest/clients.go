@@ -83,6 +83,7 @@ func testClientUpdate(t *testing.T, s storage.Provider) {
 		CreatedAt:               at(-day),
 		ClientMetadata: storage.ClientMetadata{
 			TokenEndpointAuthMethod:            "client_secret_jwt",
+			PolicyURI:                          "https://new.example/privacy",
 			TokenEndpointAuthSigningAlg:        "HS512",
 			GrantTypes:                         []string{"client_credentials"},
 			JWKS:                               `{"keys":[]}`,

@@ -187,6 +187,7 @@ func fullClient(id string) *storage.Client {
 		CreatedAt:               t0,
 		ClientMetadata: storage.ClientMetadata{
 			TokenEndpointAuthMethod:            "private_key_jwt",
+			PolicyURI:                          "https://rp.example/privacy",
 			TokenEndpointAuthSigningAlg:        "ES256",
 			GrantTypes:                         []string{"authorization_code", "refresh_token"},
 			JWKS:                               `{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`,
@@ -250,6 +251,7 @@ func fullUser(id, username string) *storage.User {
 				Country:       "IE",
 			},
 			UpdatedAt: t0,
+			Localized: map[string]string{"name#ga": "Zoë Ní Bhriain", "family_name#ja-Kana-JP": "オブライエン"},
 		},
 	}
 }
@@ -269,6 +271,7 @@ func fullCode(clientID, userID string) *storage.AuthCode {
 		CodeChallengeMethod: "S256",
 		DPoPJKT:             "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
 		Resources:           []string{"https://api.example/v1", "urn:example:ä"},
+		ClaimsLocales:       "ja-Kana-JP ga",
 		AuthTime:            at(-time.Minute),
 		CreatedAt:           t0,
 		ExpiresAt:           at(codeTTL),
@@ -277,18 +280,19 @@ func fullCode(clientID, userID string) *storage.AuthCode {
 
 func fullGrant(clientID, userID string) *storage.Grant {
 	return &storage.Grant{
-		ID:        newID("grant"),
-		ClientID:  clientID,
-		UserID:    userID,
-		SessionID: newID("sid"),
-		Scope:     []string{"openid", "offline_access"},
-		Claims:    `{"userinfo":{"name":null}}`,
-		Nonce:     "nonce-1",
-		AuthTime:  at(-time.Minute),
-		CreatedAt: t0,
-		ExpiresAt: at(grantTTL),
-		Actor:     `{"sub":"service-ä","act":{"sub":"gateway"}}`,
-		Resources: []string{"https://api.example/v1", "https://mcp.example/mcp?x=1"},
+		ID:            newID("grant"),
+		ClientID:      clientID,
+		UserID:        userID,
+		SessionID:     newID("sid"),
+		Scope:         []string{"openid", "offline_access"},
+		Claims:        `{"userinfo":{"name":null}}`,
+		Nonce:         "nonce-1",
+		AuthTime:      at(-time.Minute),
+		CreatedAt:     t0,
+		ExpiresAt:     at(grantTTL),
+		Actor:         `{"sub":"service-ä","act":{"sub":"gateway"}}`,
+		Resources:     []string{"https://api.example/v1", "https://mcp.example/mcp?x=1"},
+		ClaimsLocales: "fr-CA es",
 	}
 }
 
@@ -297,7 +301,7 @@ func grantFromCode(c *storage.AuthCode) *storage.Grant {
 	return &storage.Grant{
 		ID: c.GrantID, ClientID: c.ClientID, UserID: c.UserID, SessionID: c.SessionID,
 		Scope: c.Scope, Claims: c.Claims, Nonce: c.Nonce, AuthTime: c.AuthTime,
-		CreatedAt: t0, ExpiresAt: at(grantTTL),
+		ClaimsLocales: c.ClaimsLocales, CreatedAt: t0, ExpiresAt: at(grantTTL),
 	}
 }
 

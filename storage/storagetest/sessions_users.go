@@ -189,6 +189,7 @@ func testUserUpdate(t *testing.T, s storage.Storage) {
 			PhoneNumberVerified: false,
 			Address:             storage.Address{Country: "FR"},
 			UpdatedAt:           at(time.Hour),
+			Localized:           map[string]string{"nickname#fr": "Lili"},
 		},
 	}
 	ok(t, s.UpdateUser(ctx, upd), "UpdateUser")
