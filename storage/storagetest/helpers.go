@@ -80,8 +80,8 @@ func same(t *testing.T, what string, want, got any) {
 }
 
 // diff compares two values of one type field by field: times with Equal (and
-// a non-zero loaded time must be in UTC), byte slices and string slices with
-// nil equal to empty, everything else with ==.
+// a non-zero loaded time must be in UTC), byte slices, string slices and maps
+// with nil equal to empty, everything else with ==.
 func diff(want, got any) []string {
 	var out []string
 	diffValue(&out, "", reflect.ValueOf(want), reflect.ValueOf(got))
@@ -123,6 +123,10 @@ func diffValue(out *[]string, path string, w, g reflect.Value) {
 		}
 		for i := range w.Len() {
 			diffValue(out, fmt.Sprintf("%s[%d]", path, i), w.Index(i), g.Index(i))
+		}
+	case w.Kind() == reflect.Map:
+		if (w.Len() != 0 || g.Len() != 0) && !reflect.DeepEqual(w.Interface(), g.Interface()) {
+			*out = append(*out, fmt.Sprintf("%s: want %v, got %v", path, w, g))
 		}
 	default:
 		if !w.Equal(g) {
