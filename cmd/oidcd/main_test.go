@@ -528,6 +528,17 @@ func TestUsersCommands(t *testing.T) {
 	fails(t, dir, nil, "CLAIM#TAG=VALUE", "users", "create", "--username", "u1", "--password", "password-7", "--localized-claim", "name#fr")
 	fails(t, dir, nil, "email#fr", "users", "create", "--username", "u2", "--password", "password-7", "--localized-claim", "email#fr=x@example.com")
 	fails(t, dir, nil, "canonical BCP 47", "users", "create", "--username", "u3", "--password", "password-7", "--localized-claim", "name#not a tag=x")
+	// users update replaces them all; "" removes them.
+	y = userJSON{}
+	json.Unmarshal([]byte(ok(t, dir, "users", "update", "--username", "yamada", "--localized-claim", "name#fr=Taro Yamada", "--json")), &y)
+	if len(y.Localized) != 1 || y.Localized["name#fr"] != "Taro Yamada" || y.Name != "Yamada Taro" {
+		t.Fatalf("update --localized-claim: %+v", y)
+	}
+	y = userJSON{}
+	json.Unmarshal([]byte(ok(t, dir, "users", "update", "--username", "yamada", "--localized-claim", "", "--json")), &y)
+	if len(y.Localized) != 0 || y.Name != "Yamada Taro" {
+		t.Fatalf("update --localized-claim '': %+v", y)
+	}
 }
 
 func TestKeysCommands(t *testing.T) {
