@@ -146,7 +146,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		srv.Close()
 		bg.Wait()
 	}()
-	if err := addConsole(srv, store, seal, s, templates, log); err != nil {
+	if err := addConsole(srv, store, seal, s, log); err != nil {
 		return err
 	}
 

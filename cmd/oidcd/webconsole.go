@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io/fs"
 	"log/slog"
 
 	"github.com/oidcd/oidcd/keys"
@@ -17,13 +16,13 @@ import (
 // client, claims and key caches are dropped at once (other nodes see a
 // changed client within the client cache lifetime, a new key within
 // OIDCD_KEY_REFRESH).
-func addConsole(srv *server.Server, store storage.Storage, seal keys.Sealer, s *Settings, templates fs.FS, log *slog.Logger) error {
+func addConsole(srv *server.Server, store storage.Storage, seal keys.Sealer, s *Settings, log *slog.Logger) error {
 	svc, err := srv.Manage(s.PasswordMinLength)
 	if err != nil {
 		return err
 	}
 	cfg := s.Console
-	cfg.Server, cfg.Service, cfg.Store, cfg.Sealer, cfg.Logger, cfg.Templates = srv, svc, store, seal, log, templates
+	cfg.Server, cfg.Service, cfg.Store, cfg.Sealer, cfg.Logger = srv, svc, store, seal, log
 	cfg.PasswordMinLength = s.PasswordMinLength
 	con, err := console.New(cfg)
 	if err != nil {

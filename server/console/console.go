@@ -2,8 +2,6 @@ package console
 
 import (
 	"errors"
-	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"time"
@@ -34,8 +32,6 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
-	// Templates overlays the embedded page templates (as server.Config's).
-	Templates fs.FS
 	// PasswordMinLength is the shortest password the service accepts
 	// (OIDCD_PASSWORD_MIN_LENGTH), for the forms' hints. Defaults to
 	// server.DefaultPasswordMinLength.
@@ -64,7 +60,7 @@ type Console struct {
 	prefix string
 }
 
-// New checks cfg and parses the templates.
+// New checks cfg.
 func New(cfg Config) (*Console, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -100,10 +96,9 @@ func New(cfg Config) (*Console, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	pages, err := web.New(cfg.Templates)
-	if err != nil {
-		return nil, fmt.Errorf("console: templates: %w", err)
-	}
+	// The server's pages: the same templates (server.Config.Templates
+	// overlays them), languages, stylesheet and branding.
+	pages := cfg.Server.Provider().Pages()
 	return &Console{
 		cfg: cfg, srv: cfg.Server, svc: cfg.Service, store: cfg.Store, sealer: cfg.Sealer,
 		log: cfg.Logger, now: cfg.Now, pages: pages,

@@ -33,7 +33,7 @@ var (
 func checkPage(t *testing.T, name string, r response) {
 	t.Helper()
 	h := r.Header
-	if h.Get("X-Frame-Options") != "DENY" || h.Get("Content-Security-Policy") != "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'" ||
+	if h.Get("X-Frame-Options") != "DENY" || h.Get("Content-Security-Policy") != "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'" ||
 		h.Get("Referrer-Policy") != "no-referrer" || !strings.Contains(h.Get("Cache-Control"), "no-store") {
 		t.Errorf("%s: headers %v", name, h)
 	}
@@ -43,6 +43,10 @@ func checkPage(t *testing.T, name string, r response) {
 	}
 	if strings.Contains(body, "<script") {
 		t.Errorf("%s: has a script", name)
+	}
+	// The shared stylesheet, no inline style (the policy would block it).
+	if !strings.Contains(body, `/assets/oidcd.css?v=`) || strings.Contains(body, "<style") || strings.Contains(body, " style=") {
+		t.Errorf("%s: not styled by the stylesheet alone", name)
 	}
 	for _, in := range inputRE.FindAllString(body, -1) {
 		if tm := typeRE.FindStringSubmatch(in); tm != nil && (tm[1] == "hidden" || tm[1] == "submit") || strings.Contains(in, " hidden") {

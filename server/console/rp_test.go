@@ -66,6 +66,10 @@ func (e *env) trySignIn(t *testing.T, c *http.Client, p *rp) (*oauth2.Token, err
 		for _, m := range hiddenRE.FindAllStringSubmatch(r.body, -1) {
 			form.Set(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
 		}
+		// As a browser does, the checked "remember this decision" box is sent.
+		if strings.Contains(r.body, `name="remember" value="1" checked`) {
+			form.Set("remember", "1")
+		}
 		r = do(t, c, "POST", e.ts.URL+"/authorize", form)
 	}
 	if r.StatusCode != http.StatusFound && r.StatusCode != http.StatusSeeOther {
