@@ -12,11 +12,14 @@ import (
 // not. Sorted.
 func (r *Renderer) TemplateMessages() []string {
 	seen := map[string]bool{}
-	for _, set := range r.pages {
-		for _, t := range set {
-			collect(t, seen)
+	for _, name := range r.sources.names {
+		// Every language parses the same sources; the default one's trees
+		// are collected without keeping them.
+		t, err := r.sources.parse(name, r.funcs(r.langs[0]))
+		if err != nil {
+			continue // New has parsed every page an overlay gives
 		}
-		break // every language parses the same sources
+		collect(t, seen)
 	}
 	out := make([]string, 0, len(seen))
 	for id := range seen {

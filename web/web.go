@@ -11,6 +11,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 
 	"golang.org/x/text/language"
 )
@@ -55,7 +56,13 @@ type Options struct {
 // and "footer" blocks). The web console's pages ("console/clients.html",
 // ...) also get console/layout.html: the navigation and the messages.
 type Renderer struct {
-	pages     map[string]map[string]*template.Template // language → page name → template
+	// sources holds every page's source, read once by NewRenderer; a page
+	// is parsed for a language the first time it is rendered in it, so a
+	// server keeps only the pages and languages it serves (all of them
+	// would be every page four times over, most never shown).
+	sources   pageSources
+	mu        sync.Mutex
+	pages     map[pageKey]*template.Template
 	cats      map[string]*catalog
 	langs     []string // offered, default first
 	matcher   language.Matcher
@@ -85,50 +92,101 @@ func NewRenderer(o Options) (*Renderer, error) {
 	if err := r.setBranding(o.Branding, strings.TrimSuffix(o.BasePath, "/")); err != nil {
 		return nil, err
 	}
-	names, err := pageNames(o.Templates)
+	if r.sources, err = readSources(o.Templates); err != nil {
+		return nil, err
+	}
+	r.pages = map[pageKey]*template.Template{}
+	// A template that does not parse is an error now, not at its first
+	// request. The embedded ones are checked by the tests; an overlay's
+	// are checked here, each page once (parsing does not depend on the
+	// language), and the result is not kept.
+	if o.Templates != nil {
+		for _, name := range r.sources.names {
+			if _, err := r.sources.parse(name, r.funcs(r.langs[0])); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return r, nil
+}
+
+type pageKey struct{ lang, name string }
+
+// pageSources are the pages' template sources, the overlay's where it has
+// them.
+type pageSources struct {
+	names        []string // sorted
+	base, layout string
+	page         map[string]string
+}
+
+func readSources(overlay fs.FS) (pageSources, error) {
+	var ps pageSources
+	names, err := pageNames(overlay)
+	if err != nil {
+		return ps, err
+	}
+	read := func(name string) (string, error) {
+		if overlay != nil {
+			if b, err := fs.ReadFile(overlay, name); err == nil {
+				return string(b), nil
+			}
+		}
+		b, err := embedded.ReadFile("templates/" + name)
+		if err != nil {
+			return "", fmt.Errorf("web: %w", err)
+		}
+		return string(b), nil
+	}
+	if ps.base, err = read("base.html"); err != nil {
+		return ps, err
+	}
+	if ps.layout, err = read("console/layout.html"); err != nil {
+		return ps, err
+	}
+	ps.names, ps.page = names, map[string]string{}
+	for _, name := range names {
+		if ps.page[name], err = read(name); err != nil {
+			return ps, err
+		}
+	}
+	return ps, nil
+}
+
+// parse parses page name (with base.html, and console/layout.html for the
+// console's pages) with funcs.
+func (ps *pageSources) parse(name string, funcs template.FuncMap) (*template.Template, error) {
+	src, ok := ps.page[name]
+	if !ok {
+		return nil, fmt.Errorf("web: no template %s", name)
+	}
+	t, err := template.New(path.Base(name)).Funcs(funcs).Parse(ps.base)
+	if err == nil && path.Dir(name) == "console" {
+		_, err = t.Parse(ps.layout)
+	}
+	if err == nil {
+		_, err = t.Parse(src)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("web: template %s: %w", name, err)
+	}
+	return t, nil
+}
+
+// page returns page name parsed for lang, parsing it on first use.
+func (r *Renderer) page(lang, name string) (*template.Template, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := pageKey{lang, name}
+	if t, ok := r.pages[k]; ok {
+		return t, nil
+	}
+	t, err := r.sources.parse(name, r.funcs(lang))
 	if err != nil {
 		return nil, err
 	}
-	read := func(name string) ([]byte, error) {
-		if o.Templates != nil {
-			if b, err := fs.ReadFile(o.Templates, name); err == nil {
-				return b, nil
-			}
-		}
-		return embedded.ReadFile("templates/" + name)
-	}
-	base, err := read("base.html")
-	if err != nil {
-		return nil, fmt.Errorf("web: %w", err)
-	}
-	layout, err := read("console/layout.html")
-	if err != nil {
-		return nil, fmt.Errorf("web: %w", err)
-	}
-	r.pages = map[string]map[string]*template.Template{}
-	for _, lang := range r.langs {
-		set := map[string]*template.Template{}
-		funcs := r.funcs(lang)
-		for _, name := range names {
-			src, err := read(name)
-			if err != nil {
-				return nil, fmt.Errorf("web: %w", err)
-			}
-			t, err := template.New(path.Base(name)).Funcs(funcs).Parse(string(base))
-			if err == nil && path.Dir(name) == "console" {
-				_, err = t.Parse(string(layout))
-			}
-			if err == nil {
-				_, err = t.Parse(string(src))
-			}
-			if err != nil {
-				return nil, fmt.Errorf("web: template %s: %w", name, err)
-			}
-			set[name] = t
-		}
-		r.pages[lang] = set
-	}
-	return r, nil
+	r.pages[k] = t
+	return t, nil
 }
 
 // pageNames lists the embedded pages and those only the overlay has.
@@ -263,14 +321,12 @@ func (r *Renderer) RenderFramable(w http.ResponseWriter, status int, name string
 }
 
 func (r *Renderer) render(w http.ResponseWriter, lang string, status int, name string, data any, csp string, framable bool) error {
-	set, ok := r.pages[lang]
-	if !ok {
+	if !slices.Contains(r.langs, lang) {
 		lang = r.langs[0]
-		set = r.pages[lang]
 	}
-	t, ok := set[name]
-	if !ok {
-		return fmt.Errorf("web: no template %s", name)
+	t, err := r.page(lang, name)
+	if err != nil {
+		return err
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {
@@ -294,6 +350,6 @@ func (r *Renderer) render(w http.ResponseWriter, lang string, status int, name s
 	h.Set("Content-Language", lang)
 	h.Add("Vary", "Accept-Language")
 	w.WriteHeader(status)
-	_, err := w.Write(buf.Bytes())
+	_, err = w.Write(buf.Bytes())
 	return err
 }
