@@ -133,6 +133,25 @@ func TestEveryPageEveryLanguage(t *testing.T) {
 	for _, m := range missing {
 		t.Errorf("untranslated: %s", m)
 	}
+	// Every template is rendered: the pages above here, the console's by
+	// server/console's TestEveryPageEveryLanguage.
+	consolePages := []string{"account.html", "audit.html", "client_form.html", "client_secret.html", "clients.html",
+		"confirm_delete.html", "consents.html", "keys.html", "message.html", "overview.html", "sessions.html",
+		"user_form.html", "users.html"}
+	for name := range r.pages[r.DefaultLanguage()] {
+		covered := slices.ContainsFunc(pageCases(), func(c struct {
+			name string
+			data any
+		}) bool {
+			return c.name == name
+		})
+		if rest, ok := strings.CutPrefix(name, "console/"); ok {
+			covered = slices.Contains(consolePages, rest)
+		}
+		if !covered {
+			t.Errorf("template %s is rendered by no page test", name)
+		}
+	}
 	// Spot checks that the words are the language's.
 	for lang, want := range map[string]string{"es": "Iniciar sesión", "fr": "Se connecter", "pl": "Zaloguj się", "en": "Sign in"} {
 		w := httptest.NewRecorder()

@@ -205,7 +205,7 @@ func testAccountSignOutEverywhere(t *testing.T, e *env) {
 	bobTok := e.signIn(t, b, p)
 
 	r := e.get(t, a1, "/account")
-	if !strings.Contains(r.body, "in 2 browsers or devices") {
+	if !strings.Contains(r.body, "Browsers or devices you are signed in on: 2.") {
 		t.Errorf("the account page does not count 2 sessions:\n%s", r.body)
 	}
 	r = e.post(t, a1, "/account", "/account/sign-out-everywhere", nil)

@@ -32,6 +32,7 @@ type clientForm struct {
 	ReuseConsent   bool
 	Website        string
 	TermsURL       string
+	PolicyURI      string
 	ContactEmail   string
 	LogoURL        string
 	// HasLogo: the client has a logo oidcd serves; RemoveLogo drops it,
@@ -83,7 +84,7 @@ func formOf(c *storage.Client) *clientForm {
 		Name: c.Name, Type: string(c.Type), ResponseTypes: slices.Clone(c.ResponseTypes),
 		RedirectURIs: lines(c.RedirectURIs), PostLogoutRedirectURIs: lines(c.PostLogoutRedirectURIs), RequestURIs: lines(c.RequestURIs),
 		Resources: lines(c.Resources), Scope: strings.Join(c.Scope, " "), JWTAlg: c.JWTAlg, RequireConsent: c.RequireConsent, ReuseConsent: c.ReuseConsent,
-		Website: c.Website, TermsURL: c.TermsURL, ContactEmail: c.ContactEmail, LogoURL: c.LogoURL, HasLogo: len(c.LogoImage) > 0,
+		Website: c.Website, TermsURL: c.TermsURL, PolicyURI: c.PolicyURI, ContactEmail: c.ContactEmail, LogoURL: c.LogoURL, HasLogo: len(c.LogoImage) > 0,
 		FrontchannelLogoutURI: c.FrontchannelLogoutURI, FrontchannelLogoutSessionRequired: c.FrontchannelLogoutSessionRequired,
 		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 		GrantTypes: slices.Clone(c.GrantTypes), TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
@@ -116,7 +117,7 @@ func parseClientForm(r *http.Request) *clientForm {
 		Name: t("client_name"), Type: t("type"), ResponseTypes: f["response_types"],
 		RedirectURIs: f.Get("redirect_uris"), PostLogoutRedirectURIs: f.Get("post_logout_redirect_uris"), RequestURIs: f.Get("request_uris"),
 		Resources: f.Get("resources"), Scope: t("scope"), JWTAlg: t("id_token_signed_response_alg"), RequireConsent: b("require_consent"), ReuseConsent: b("reuse_consent"),
-		Website: t("client_uri"), TermsURL: t("tos_uri"), ContactEmail: t("contacts"), LogoURL: t("logo_uri"), RemoveLogo: b("remove_logo"),
+		Website: t("client_uri"), TermsURL: t("tos_uri"), PolicyURI: t("policy_uri"), ContactEmail: t("contacts"), LogoURL: t("logo_uri"), RemoveLogo: b("remove_logo"),
 		FrontchannelLogoutURI: t("frontchannel_logout_uri"), FrontchannelLogoutSessionRequired: b("frontchannel_logout_session_required"),
 		BackchannelLogoutURI: t("backchannel_logout_uri"), BackchannelLogoutSessionRequired: b("backchannel_logout_session_required"),
 		GrantTypes: f["grant_types"], TokenEndpointAuthMethod: t("token_endpoint_auth_method"),
@@ -152,7 +153,7 @@ func (cf *clientForm) apply(c *storage.Client) {
 	c.Scope = strings.Fields(cf.Scope)
 	c.JWTAlg = cf.JWTAlg
 	c.RequireConsent, c.ReuseConsent = cf.RequireConsent, cf.ReuseConsent
-	c.Website, c.TermsURL, c.ContactEmail, c.LogoURL = cf.Website, cf.TermsURL, cf.ContactEmail, cf.LogoURL
+	c.Website, c.TermsURL, c.PolicyURI, c.ContactEmail, c.LogoURL = cf.Website, cf.TermsURL, cf.PolicyURI, cf.ContactEmail, cf.LogoURL
 	switch {
 	case len(cf.Logo) > 0:
 		c.LogoImage = cf.Logo

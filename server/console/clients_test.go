@@ -172,7 +172,7 @@ func testAdminClientLifecycle(t *testing.T, e *env) {
 	// Delete: the confirmation says what goes; then it is gone, with its grants.
 	r = e.get(t, c, "/admin/clients/"+id+"/delete")
 	wantStatus(t, "delete confirmation", r, http.StatusOK)
-	for _, want := range []string{"live grants of 1 user", "1 remembered consent", "cannot be undone", `action="/admin/clients/` + id + `/delete"`} {
+	for _, want := range []string{"(users holding them: 1)", "its remembered consents: 1", "cannot be undone", `action="/admin/clients/` + id + `/delete"`} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("delete confirmation lacks %q:\n%s", want, r.body)
 		}

@@ -63,6 +63,29 @@ func (b *syncBuffer) String() string {
 
 // env is a real oidcd server with the console on a real SQLite file,
 // served over HTTP, with a settable clock.
+// untranslated records every message a page showed without a translation
+// in its language (TestEveryPageEveryLanguage fails on any).
+var untranslated missingTexts
+
+type missingTexts struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (m *missingTexts) add(lang, msgid string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.list = append(m.list, lang+": "+msgid)
+}
+
+func (m *missingTexts) take() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := m.list
+	m.list = nil
+	return out
+}
+
 type env struct {
 	dsn     string
 	srv     *server.Server
@@ -120,6 +143,7 @@ func newNode(t *testing.T, dsn string, clk *clock, path string, mutate func(*Con
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ts := httptest.NewUnstartedServer(nil)
 	scfg := server.Config{Store: store, Sealer: sealer, Logger: log, Now: clk.Now}
+	scfg.Provider.OnMissingTranslation = untranslated.add
 	scfg.Provider.Issuer = "http://" + ts.Listener.Addr().String() + path
 	srv, err := server.New(ctx, scfg)
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 	"github.com/oidcd/oidcd/manage"
 )
 
-var keyRowRE = regexp.MustCompile(`(?s)<td data-label="Key ID"><code>([^<]+)</code></td>\s*<td data-label="Algorithm">([^<]+)</td>.*?<td data-label="State"><strong>([^<]+)</strong>`)
+var keyRowRE = regexp.MustCompile(`(?s)<td data-label="Key ID \(kid\)"><code>([^<]+)</code></td>\s*<td data-label="Algorithm">([^<]+)</td>.*?<td data-label="State"><strong>([^<]+)</strong>`)
 
 // keyStates reads the key table: kid → "alg state".
 func keyStates(body string) map[string]string {

@@ -1,11 +1,15 @@
 package console
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/oidcd/oidcd/manage"
+	"github.com/oidcd/oidcd/storage"
 )
 
 // OIDCD_ADMIN_ENABLE=false: no admin pages at all; the account page stays.
@@ -113,4 +117,92 @@ func TestEveryPage(t *testing.T) {
 	if r = e.get(t, e.browser(t), "/idp/admin/users"); r.Header.Get("Location") != "/idp/login?next=%2Fidp%2Fadmin%2Fusers" {
 		t.Errorf("anonymous: %d %q", r.StatusCode, r.Header.Get("Location"))
 	}
+}
+
+// Every console page renders in every language with no message left
+// untranslated (the templates' and the Go code's), declares its language,
+// and keeps it through ui_locales, the user's locale claim or
+// Accept-Language.
+func TestEveryPageEveryLanguage(t *testing.T) {
+	e := newEnvAt(t, "/idp", nil)
+	e.addUser(t, "root", "root-password", true)
+	c := e.browser(t)
+	r := e.get(t, c, "/idp/login")
+	tok := csrfRE.FindStringSubmatch(r.body)[1]
+	r = do(t, c, "POST", e.ts.URL+"/idp/login", url.Values{"csrf_token": {tok}, "username": {"root"}, "password": {"root-password"}})
+	wantStatus(t, "login", r, http.StatusSeeOther)
+	alice := e.addUser(t, "alice", "alice-password", false)
+	ac := e.browser(t)
+	r = e.get(t, ac, "/idp/login")
+	tok = csrfRE.FindStringSubmatch(r.body)[1]
+	r = do(t, ac, "POST", e.ts.URL+"/idp/login", url.Values{"csrf_token": {tok}, "username": {"alice"}, "password": {"alice-password"}})
+	wantStatus(t, "alice's login", r, http.StatusSeeOther)
+	cl, _ := e.newClient(t, "App", true)
+	untranslated.take()
+
+	pages := []string{"/idp/account", "/idp/admin/", "/idp/admin/clients", "/idp/admin/clients?q=App", "/idp/admin/clients?q=nothing",
+		"/idp/admin/clients/new", "/idp/admin/clients/" + cl.ID, "/idp/admin/clients/" + cl.ID + "/delete", "/idp/admin/keys",
+		"/idp/admin/users", "/idp/admin/users?q=zed", "/idp/admin/users/new", "/idp/admin/users/" + alice.ID,
+		"/idp/admin/users/" + alice.ID + "/delete", "/idp/admin/consents", "/idp/admin/consents?user=alice",
+		"/idp/admin/consents?client=" + cl.ID, "/idp/admin/sessions", "/idp/admin/sessions?user=root", "/idp/admin/audit",
+		"/idp/admin/audit?action=nothing", "/idp/admin/clients?done=client-saved", "/idp/admin/no-such-page"}
+	words := map[string]string{"en": "Sign out", "es": "Cerrar sesión", "fr": "Se déconnecter", "pl": "Wyloguj się"}
+	for _, lang := range []string{"en", "es", "fr", "pl"} {
+		for _, p := range pages {
+			sep := "?"
+			if strings.Contains(p, "?") {
+				sep = "&"
+			}
+			r := e.get(t, c, p+sep+"ui_locales="+lang)
+			if r.StatusCode != http.StatusOK && r.StatusCode != http.StatusNotFound {
+				t.Errorf("%s in %s: status %d", p, lang, r.StatusCode)
+			}
+			if !strings.Contains(r.body, `<html lang="`+lang+`"`) || !strings.Contains(r.body, words[lang]) {
+				t.Errorf("%s in %s: not in the language:\n%s", p, lang, r.body)
+			}
+		}
+		// A page made by a form post (the new client's secret), the
+		// refusal of an admin page to a user, a form with an error.
+		q := "?ui_locales=" + lang
+		r := e.post(t, c, "/idp/admin/clients/new"+q, "/idp/admin/clients/new"+q, url.Values{"client_name": {"RP " + lang},
+			"type": {"confidential"}, "redirect_uris": {"https://rp.example/cb"}, "response_types": {"code"}})
+		wantStatus(t, "new client in "+lang, r, http.StatusOK)
+		if !strings.Contains(r.body, `id="client_secret"`) || !strings.Contains(r.body, `<html lang="`+lang+`"`) {
+			t.Errorf("new client in %s:\n%s", lang, r.body)
+		}
+		r = e.get(t, ac, "/idp/admin/"+q)
+		wantStatus(t, "alice on the admin pages in "+lang, r, http.StatusForbidden)
+		r = e.post(t, c, "/idp/admin/keys"+q, "/idp/admin/keys/import"+q, url.Values{"pem": {""}})
+		wantStatus(t, "an empty import in "+lang, r, http.StatusBadRequest)
+	}
+	// Without ui_locales: the user's locale claim, then Accept-Language.
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", e.ts.URL+"/idp/account", nil)
+	req.Header.Set("Accept-Language", "fr-CA,fr;q=0.9")
+	if r := doReq(t, ac, req); !strings.Contains(r.body, `<html lang="fr"`) {
+		t.Errorf("Accept-Language fr: %.300s", r.body)
+	}
+	if _, err := e.svc.UpdateUserClaims(t.Context(), manage.Actor{Username: "test"}, alice.ID, func(c *storage.Claims) error { c.Locale = "pl-PL"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if r := doReq(t, ac, req); !strings.Contains(r.body, `<html lang="pl"`) {
+		t.Errorf("locale claim pl-PL before Accept-Language fr: %.300s", r.body)
+	}
+	for _, m := range untranslated.take() {
+		t.Errorf("untranslated: %s", m)
+	}
+}
+
+// doReq sends req as c does and reads the answer.
+func doReq(t *testing.T, c *http.Client, req *http.Request) response {
+	t.Helper()
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{resp, string(b)}
 }

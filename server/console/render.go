@@ -74,7 +74,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	if done := r.URL.Query().Get("done"); v.Notice == "" && notices[done] {
 		v.Notice = done
 	}
-	if err := c.pages.Render(w, status, "console/"+name, v, ""); err != nil {
+	if err := c.pages.RenderLang(w, c.lang(r, a), status, "console/"+name, v, ""); err != nil {
 		c.log.ErrorContext(r.Context(), "console: render page", "page", name, "err", err)
 	}
 }
@@ -107,6 +107,20 @@ func (c *Console) serverError(w http.ResponseWriter, r *http.Request, what strin
 		status, key = http.StatusServiceUnavailable, "unavailable"
 	}
 	c.render(w, r, status, "message.html", &view{Title: key, Error: problem{Key: key}, RequestID: reqid.From(r.Context())}, nil)
+}
+
+// lang is the language of the console's pages for r: its ui_locales
+// parameter, the signed-in user's locale claim (a's, when the request has
+// no actor yet), Accept-Language, then the default (as the other pages).
+func (c *Console) lang(r *http.Request, a *actor) string {
+	if a == nil {
+		a = actorOf(r)
+	}
+	locale := ""
+	if a != nil {
+		locale = a.user.Locale
+	}
+	return c.pages.Language(r, r.URL.Query().Get("ui_locales"), locale)
 }
 
 // redirect answers a form post with 303 to a console page (SECURITY A9).

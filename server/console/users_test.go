@@ -209,7 +209,7 @@ func testAdminUserLockDelete(t *testing.T, e *env) {
 	tok = e.signIn(t, cc, p)
 	r = e.get(t, c, page+"/delete")
 	wantStatus(t, "delete confirmation", r, http.StatusOK)
-	for _, want := range []string{"1 live session", "1 live grant", "1 remembered consent", "cannot be undone"} {
+	for _, want := range []string{"its live sessions: 1", "its live grants: 1;", "its remembered consents: 1", "cannot be undone"} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("delete confirmation lacks %q:\n%s", want, r.body)
 		}
