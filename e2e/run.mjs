@@ -17,7 +17,7 @@ try {
   // The web console: its click-through, and every page at two widths
   // checked by axe-core, which takes minutes on a loaded machine: a run of
   // its own whose timeout bounds each file as well as each test.
-  const consoleFiles = ['console.test.mjs', 'console-pages.test.mjs', 'console-pages-admin.test.mjs', 'console-pages-account.test.mjs'];
+  const consoleFiles = ['console.test.mjs', 'console-pages.test.mjs', 'console-pages-admin.test.mjs', 'console-pages-account.test.mjs', 'console-pages-languages.test.mjs'];
   // Every page a person sees, in every language at two widths, each
   // checked by axe-core: minutes on a loaded 2-core machine, so a run of
   // its own with room.
