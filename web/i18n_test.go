@@ -138,7 +138,7 @@ func TestEveryPageEveryLanguage(t *testing.T) {
 	consolePages := []string{"account.html", "audit.html", "client_form.html", "client_secret.html", "clients.html",
 		"confirm_delete.html", "consents.html", "keys.html", "message.html", "overview.html", "sessions.html",
 		"user_form.html", "users.html"}
-	for name := range r.pages[r.DefaultLanguage()] {
+	for _, name := range r.sources.names {
 		covered := slices.ContainsFunc(pageCases(), func(c struct {
 			name string
 			data any
