@@ -1,7 +1,7 @@
 // The web console in Spanish, French and Polish (ui_locales): each page a
 // signed-in admin sees, shot at desktop and phone widths and checked by
-// axe-core like the English pages (lib/console.mjs), and declaring its
-// language. The Go tests check that no message is left untranslated.
+// axe-core like the English pages (lib/console.mjs), not scrolling
+// sideways at 320 px either, and declaring its language. The Go tests check that no message is left untranslated.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startOidcd, launchChromium } from './lib/oidcd.mjs';
@@ -41,6 +41,12 @@ for (const lang of ['es', 'fr', 'pl']) {
       assert.equal(resp.status(), 200, `${p} in ${lang}: ${resp.status()}`);
       assert.equal(await admin.getAttribute('html', 'lang'), lang, `${p} declares ${lang}`);
       await check(admin, `${name}-${lang}`);
+      // The narrowest phones (320 px, WCAG 2.1 reflow): still nothing
+      // wider than the screen.
+      await admin.setViewportSize({ width: 320, height: 640 });
+      const overflow = await admin.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(overflow <= 0, `${p} in ${lang} scrolls sideways at 320 px (${overflow}px)`);
+      await admin.setViewportSize({ width: 1280, height: 900 });
     }
   });
 }
