@@ -24,6 +24,7 @@ after(async () => {
 const PAGES = [
   ['account', '/account'],
   ['admin-overview', '/admin/'],
+  ['admin-clients', '/admin/clients'],
   ['admin-client-new', '/admin/clients/new'],
   ['admin-keys', '/admin/keys'],
   ['admin-users', '/admin/users'],
@@ -35,7 +36,12 @@ const PAGES = [
 
 for (const lang of ['es', 'fr', 'pl']) {
   test(`the console in ${lang}`, async () => {
-    for (const [name, p] of PAGES) {
+    // An existing account's form and its delete confirmation, by the link
+    // the users page gives.
+    await admin.goto(`${server.issuer}/admin/users?q=admin&ui_locales=${lang}`);
+    const user = new URL(await admin.getAttribute('main table a[href*="/admin/users/"]', 'href'), server.issuer).pathname;
+    const pages = [...PAGES, ['admin-user-edit', user], ['admin-user-delete', `${user}/delete`]];
+    for (const [name, p] of pages) {
       const sep = p.includes('?') ? '&' : '?';
       const resp = await admin.goto(`${server.issuer}${p}${sep}ui_locales=${lang}`);
       assert.equal(resp.status(), 200, `${p} in ${lang}: ${resp.status()}`);
