@@ -79,11 +79,7 @@ func (a *app) consents(ctx context.Context, args []string) error {
 	case sub == "revoke" && (who.username == "" || who.client == ""):
 		return usagef("consents revoke: give --username and --client")
 	}
-	s, err := c.settings()
-	if err != nil {
-		return err
-	}
-	svc, store, err := c.service(ctx, s, false)
+	_, svc, store, err := c.openService(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -160,11 +156,7 @@ func (a *app) sessions(ctx context.Context, args []string) error {
 	case sub == "revoke" && (len(pos) == 1) == (who.username != ""):
 		return usagef("sessions revoke: give a session id (SID) or --username (every session of the user)")
 	}
-	s, err := c.settings()
-	if err != nil {
-		return err
-	}
-	svc, store, err := c.service(ctx, s, false)
+	s, svc, store, err := c.openService(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -248,11 +240,7 @@ func (a *app) auditCmd(ctx context.Context, args []string) error {
 	if *limit <= 0 {
 		return usagef("audit: --limit must be positive")
 	}
-	s, err := c.settings()
-	if err != nil {
-		return err
-	}
-	svc, store, err := c.service(ctx, s, false)
+	_, svc, store, err := c.openService(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -315,11 +303,7 @@ func (a *app) grants(ctx context.Context, args []string) error {
 	case sub == "revoke" && len(pos) == 0:
 		return usagef("grants revoke: give the grant id (grants list shows them)")
 	}
-	s, err := c.settings()
-	if err != nil {
-		return err
-	}
-	svc, store, err := c.service(ctx, s, false)
+	_, svc, store, err := c.openService(ctx, false)
 	if err != nil {
 		return err
 	}

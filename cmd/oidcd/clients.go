@@ -285,11 +285,7 @@ func (a *app) clientsUpdate(ctx context.Context, args []string) error {
 	}
 	given := givenFlags(c)
 	delete(given, "id")
-	s, err := c.settings()
-	if err != nil {
-		return err
-	}
-	svc, store, err := c.service(ctx, s, true)
+	_, svc, store, err := c.openService(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -335,11 +331,7 @@ func (a *app) clientsList(ctx context.Context, args []string) error {
 	if _, err := c.parse(args, 0, 0); err != nil {
 		return err
 	}
-	s, err := c.settings()
-	if err != nil {
-		return err
-	}
-	svc, store, err := c.service(ctx, s, false)
+	_, svc, store, err := c.openService(ctx, false)
 	if err != nil {
 		return err
 	}

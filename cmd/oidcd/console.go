@@ -16,6 +16,16 @@ import (
 	"github.com/oidcd/oidcd/storage/sqlstore"
 )
 
+// openService is service over the command's settings, which it returns too.
+func (c *command) openService(ctx context.Context, sealed bool) (*Settings, *manage.Service, *sqlstore.Store, error) {
+	s, err := c.settings()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	svc, store, err := c.service(ctx, s, sealed)
+	return s, svc, store, err
+}
+
 // service opens the database of s and returns the service layer over it
 // (package manage), the one way the command line and the console change
 // anything. sealed opens the system secret too: the commands that make

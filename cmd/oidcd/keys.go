@@ -96,11 +96,7 @@ func (a *app) keysCreate(ctx context.Context, args []string, rotate bool) error 
 		}
 		pemData = b
 	}
-	s, err := c.settings()
-	if err != nil {
-		return err
-	}
-	svc, store, err := c.service(ctx, s, true)
+	_, svc, store, err := c.openService(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -142,11 +138,7 @@ func (a *app) keysList(ctx context.Context, args []string) error {
 	if _, err := c.parse(args, 0, 0); err != nil {
 		return err
 	}
-	s, err := c.settings()
-	if err != nil {
-		return err
-	}
-	svc, store, err := c.service(ctx, s, false)
+	_, svc, store, err := c.openService(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -182,11 +174,7 @@ func (a *app) keysByID(ctx context.Context, sub string, args []string) error {
 		return err
 	}
 	kid := pos[0]
-	s, err := c.settings()
-	if err != nil {
-		return err
-	}
-	svc, store, err := c.service(ctx, s, false)
+	_, svc, store, err := c.openService(ctx, false)
 	if err != nil {
 		return err
 	}

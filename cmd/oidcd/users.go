@@ -228,11 +228,7 @@ func (a *app) usersUpdate(ctx context.Context, args []string) error {
 		return usagef("users update: --username is required")
 	}
 	given := givenFlags(c)
-	s, err := c.settings()
-	if err != nil {
-		return err
-	}
-	svc, store, err := c.service(ctx, s, false)
+	_, svc, store, err := c.openService(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -280,11 +276,7 @@ func (a *app) usersList(ctx context.Context, args []string) error {
 	if *offset < 0 || *limit < 0 {
 		return usagef("users list: --offset and --limit must not be negative")
 	}
-	s, err := c.settings()
-	if err != nil {
-		return err
-	}
-	svc, store, err := c.service(ctx, s, false)
+	_, svc, store, err := c.openService(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -350,11 +342,7 @@ func (a *app) usersResetPassword(ctx context.Context, args []string) error {
 	if *username == "" {
 		return usagef("users reset-password: --username is required")
 	}
-	s, err := c.settings()
-	if err != nil {
-		return err
-	}
-	svc, store, err := c.service(ctx, s, false)
+	_, svc, store, err := c.openService(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -383,11 +371,7 @@ func (a *app) usersDelete(ctx context.Context, args []string) error {
 	if *username == "" {
 		return usagef("users delete: --username is required")
 	}
-	s, err := c.settings()
-	if err != nil {
-		return err
-	}
-	svc, store, err := c.service(ctx, s, false)
+	_, svc, store, err := c.openService(ctx, false)
 	if err != nil {
 		return err
 	}
