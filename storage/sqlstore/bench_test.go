@@ -85,7 +85,8 @@ func ccGrant(now time.Time) (*storage.Grant, *storage.Token) {
 
 // BenchmarkCreateGrant measures the write of client_credentials token
 // issuance with many requests in flight, as under load: on SQLite they share
-// commits (group commit), on PostgreSQL they use the pool.
+// commits (group commit, batch.go), on PostgreSQL statements
+// (grantbatch.go).
 func BenchmarkCreateGrant(b *testing.B) {
 	benchBackends(b, func(b *testing.B, s *Store) {
 		if err := s.CreateClient(b.Context(), &storage.Client{ID: "rp", Type: storage.Confidential}); err != nil {

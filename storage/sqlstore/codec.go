@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Times are stored as unix microseconds UTC; the zero time is NULL.
@@ -15,6 +17,14 @@ func timeArg(t time.Time) any {
 		return nil
 	}
 	return t.UnixMicro()
+}
+
+// int8Arg is timeArg as an element of a bigint array.
+func int8Arg(t time.Time) pgtype.Int8 {
+	if t.IsZero() {
+		return pgtype.Int8{}
+	}
+	return pgtype.Int8{Int64: t.UnixMicro(), Valid: true}
 }
 
 // timeCol scans a time column.

@@ -93,13 +93,14 @@ func (s *Store) CreateGrant(ctx context.Context, g *storage.Grant, tokens ...*st
 	if err := s.checkGrant(g, tokens); err != nil {
 		return err
 	}
-	if s.d.name == "postgres" && s.txc == nil {
-		return s.createGrantOneStatement(ctx, g, tokens)
+	if s.gb != nil {
+		return s.createGrantBatched(ctx, g, tokens)
 	}
 	return s.inTx(ctx, func(c conn) error { return s.insertGrant(ctx, c, g, tokens) })
 }
 
-// createGrantOneStatement is CreateGrant on PostgreSQL: the grant and its
+// createGrantOneStatement is CreateGrant on PostgreSQL for one grant (a
+// batch of one, or a grant whose batch failed; see grantbatch.go): the grant and its
 // tokens in one statement (the grant's INSERT in a WITH clause), which
 // PostgreSQL runs as its own transaction. One round trip to the server
 // instead of four (BEGIN, two INSERTs, COMMIT): the token endpoint's write

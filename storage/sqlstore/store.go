@@ -40,6 +40,9 @@ type Store struct {
 	wc, rc *stmtCache
 	// batcher is the group-commit writer (SQLite only; see batch.go).
 	batcher
+	// gb gathers concurrent CreateGrant calls into shared statements
+	// (PostgreSQL only; see grantbatch.go).
+	gb *grantBatcher
 	// ck copies the WAL into the database file beside the writer (SQLite
 	// only; see checkpoint.go).
 	ck *checkpointer
@@ -198,7 +201,9 @@ func openPostgres(dsn string) (*Store, error) {
 	db.SetMaxOpenConns(defaultMaxOpen)
 	db.SetMaxIdleConns(defaultMaxIdle)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	return &Store{d: newPostgresDialect(), w: db, r: db, obs: &queryObserver{}}, nil
+	s := &Store{d: newPostgresDialect(), w: db, r: db, obs: &queryObserver{}}
+	s.startGrantBatcher()
+	return s, nil
 }
 
 // SetPool sets the maximum number of open and idle connections to
@@ -248,6 +253,7 @@ func (s *Store) Close() error {
 		return errInAtomically
 	}
 	s.stopBatcher()
+	s.stopGrantBatcher()
 	if s.wc != nil {
 		s.wc.close()
 		s.rc.close()

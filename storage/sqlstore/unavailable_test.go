@@ -205,6 +205,14 @@ func TestPostgresOutage(t *testing.T) {
 			g, tok := grant("g-down", 2)
 			return s.CreateGrant(ctx, g, tok)
 		},
+		// Two grants written by one combined statement (grantbatch.go):
+		// both callers see the outage, neither is run again.
+		"CreateGrant batch": func() error {
+			g1, tok1 := grant("g-down-1", 4)
+			g2, tok2 := grant("g-down-2", 5)
+			jobs := []*grantJob{job(ctx, g1, []*storage.Token{tok1}), job(ctx, g2, []*storage.Token{tok2})}
+			return errors.Join(runBatch(s, jobs)...)
+		},
 		"ConsumeCode": func() error {
 			g, tok := grant("g1", 3)
 			_, err := s.ConsumeCode(ctx, code.Hash, now, g, tok)
@@ -243,8 +251,10 @@ func TestPostgresOutage(t *testing.T) {
 	}
 	// Nothing of the failed writes was stored, and the code is still
 	// redeemable exactly once.
-	if _, err := s.Grant(ctx, "g-down"); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("grant written during the outage: %v", err)
+	for _, id := range []string{"g-down", "g-down-1", "g-down-2"} {
+		if _, err := s.Grant(ctx, id); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("grant %s written during the outage: %v", id, err)
+		}
 	}
 	g, tok := grant("g1", 3)
 	if _, err := s.ConsumeCode(ctx, code.Hash, now, g, tok); err != nil {
