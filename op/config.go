@@ -138,6 +138,14 @@ type Config struct {
 	// link-local addresses (tests, relying parties on an internal network).
 	// Off: such targets are refused after DNS resolution (SECURITY K1).
 	InsecureAllowPrivateTargets bool
+	// FirstKeyInBackground lets New return before the first signing key of
+	// an empty storage exists: the RS256 key, whose generation takes from 50
+	// to several hundred milliseconds and is most of a first start, is made
+	// in the background. Until it is stored, requests that sign or publish
+	// keys (token, JWKS, …) wait for it, and Ready reports that no key is
+	// loaded; every other endpoint answers. Off: New makes the key itself.
+	// A program that adds keys of its own right after New keeps it off.
+	FirstKeyInBackground bool
 	// Registration configures dynamic client registration at /register
 	// (RFC 7591, RFC 7592). Off by default.
 	Registration Registration

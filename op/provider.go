@@ -36,6 +36,8 @@ type Provider struct {
 	// authFailures remembers (client, IP) pairs this node saw fail.
 	authFailures *ttlcache.Cache[string, struct{}]
 	keys         atomic.Pointer[keySet]
+	keysReady    chan struct{} // closed once keys holds a set
+	keysOnce     sync.Once
 	jwksCache    []string // Cache-Control of /jwks
 	logoHTTP     *safehttp.Client
 	reloadMu     sync.Mutex
@@ -71,7 +73,8 @@ type keySet struct {
 }
 
 // New validates cfg, loads the signing keys (creating an RS256 key when the
-// storage holds none) and returns a ready Provider.
+// storage holds none, in the background with Config.FirstKeyInBackground)
+// and returns a Provider.
 func New(ctx context.Context, cfg Config) (*Provider, error) {
 	cfg.setDefaults()
 	if err := cfg.validate(); err != nil {
@@ -104,13 +107,22 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if cfg.ClientCacheTTL > 0 {
 		p.clients = ttlcache.New[string, *storage.Client](cfg.ClientCacheTTL, 10000)
 	}
-	if created, err := ensureSigningKey(ctx, cfg.Storage, cfg.Sealer, cfg.Now()); err != nil {
-		return nil, err
-	} else if created != nil {
-		p.Emit(ctx, Event{Kind: EventKeyCreated, KeyID: created.ID, Reason: created.Alg})
+	p.keysReady = make(chan struct{})
+	existing, err := cfg.Storage.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("op: list keys: %w", err)
 	}
-	if err := p.ReloadKeys(ctx); err != nil {
-		return nil, err
+	switch {
+	case len(existing) > 0:
+		if err := p.ReloadKeys(ctx); err != nil {
+			return nil, err
+		}
+	case cfg.FirstKeyInBackground:
+		p.goBackground(p.createFirstKey)
+	default:
+		if err := p.makeFirstKey(ctx); err != nil {
+			return nil, err
+		}
 	}
 	p.fetchHTTP = safehttp.New(safehttp.Options{AllowPrivate: cfg.InsecureAllowPrivateTargets})
 	p.assertions = &jwtauth.Verifier{Replays: cfg.Storage, HTTP: p.fetchHTTP, Now: cfg.Now}
@@ -196,13 +208,68 @@ func (p *Provider) ReloadKeys(ctx context.Context) error {
 		return errors.New("op: no active signing key (create one with 'oidcd keys create')")
 	}
 	p.keys.Store(&keySet{Set: set, loaded: p.now()})
+	p.keysOnce.Do(func() { close(p.keysReady) })
 	return nil
 }
+
+// KeysLoaded is closed once the provider holds its signing keys: at once
+// unless the first key is made in the background (FirstKeyInBackground).
+func (p *Provider) KeysLoaded() <-chan struct{} { return p.keysReady }
+
+// makeFirstKey makes and stores the first signing key (of several nodes
+// starting together, one key wins) and loads the keys.
+func (p *Provider) makeFirstKey(ctx context.Context) error {
+	created, err := ensureSigningKey(ctx, p.store, p.cfg.Sealer, p.now())
+	if err != nil {
+		return err
+	}
+	if created != nil {
+		p.Emit(ctx, Event{Kind: EventKeyCreated, KeyID: created.ID, Reason: created.Alg})
+	}
+	return p.ReloadKeys(ctx)
+}
+
+// createFirstKey is makeFirstKey in the background (FirstKeyInBackground),
+// retried every second while storage fails, until it succeeds or the
+// provider closes.
+func (p *Provider) createFirstKey() {
+	for {
+		err := p.makeFirstKey(p.bgCtx)
+		if err == nil || p.bgCtx.Err() != nil {
+			return
+		}
+		p.log.Error("create the first signing key", "err", err)
+		select {
+		case <-p.bgCtx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// firstKeyWait bounds how long a request waits for the first signing key.
+const firstKeyWait = 10 * time.Second
+
+// noKeys is the empty set a request gets when the first key is not there in
+// time: signing fails with an error, and JWKS lists no key.
+var noKeys, _ = keys.NewSet(nil, nil, time.Time{}, 0)
 
 // keySet returns the current keys, starting a background reload when they
 // are older than KeyRefresh. Requests never wait for a reload.
 func (p *Provider) keySet() *keys.Set {
 	ks := p.keys.Load()
+	if ks == nil { // a first start: the key is being made (createFirstKey)
+		t := time.NewTimer(firstKeyWait)
+		defer t.Stop()
+		select {
+		case <-p.keysReady:
+			ks = p.keys.Load()
+		case <-p.bgCtx.Done():
+			return noKeys
+		case <-t.C:
+			return noKeys
+		}
+	}
 	if p.now().Sub(ks.loaded) > p.cfg.KeyRefresh && p.reloading.CompareAndSwap(false, true) {
 		started := p.goBackground(func() {
 			defer p.reloading.Store(false)

@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -123,7 +124,9 @@ type running struct {
 
 var listeningRE = regexp.MustCompile(`(?:msg=listening addr=|"msg":"listening","addr":")([^\s"]+)`)
 
-// serve starts "oidcd serve" on a free port and waits until it listens.
+// serve starts "oidcd serve" on a free port and waits until it listens and
+// /readyz answers 200 (on a first start the signing key is made while the
+// server already answers).
 func serve(t *testing.T, dir string, env []string, args ...string) *running {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
@@ -163,7 +166,26 @@ func serve(t *testing.T, dir string, env []string, args ...string) *running {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("oidcd serve did not start:\n%s", s.logs())
 	}
-	t.Logf("oidcd serve listening after %v", time.Since(start))
+	listening := time.Since(start)
+	probe := &http.Client{Timeout: time.Second}
+	readyz := s.url + "/readyz"
+	if strings.Contains(s.logs(), "tls=true") { // the test holds the certificate; readiness is all that is asked
+		readyz = strings.Replace(readyz, "http://", "https://", 1)
+		probe.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		resp, err := probe.Get(readyz)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("oidcd serve listens but /readyz is not 200 (%v, %v):\n%s", resp, err, s.logs())
+		}
+	}
+	t.Logf("oidcd serve listening after %v, ready after %v", listening, time.Since(start))
 	return s
 }
 

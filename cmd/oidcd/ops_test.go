@@ -56,7 +56,8 @@ func TestServeMetricsListener(t *testing.T) {
 	}
 	for _, want := range []string{
 		`oidcd_http_requests_total{code="200",endpoint="/jwks",method="GET"} 1`,
-		`oidcd_http_requests_total{code="200",endpoint="/readyz",method="GET"} 1`,
+		// One from serve's wait for readiness, one above.
+		`oidcd_http_requests_total{code="200",endpoint="/readyz",method="GET"} 2`,
 		`oidcd_signing_key_age_seconds{alg="RS256"`,
 		`go_sql_max_open_connections{db_name="writer"} 1`,
 		`oidcd_db_query_duration_seconds_count`,
