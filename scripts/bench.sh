@@ -144,12 +144,14 @@ ratio() { # a b -> a/b with two decimals, or "–"
 # --- zitadel ----------------------------------------------------------------
 zport=$(freeport)
 zurl="http://localhost:$zport"
-t0=$(now_ns)
-PORT=$zport REDIRECT_URI=http://127.0.0.1:9/cb "$zbin" >"$tmp/zitadel.log" 2>&1 &
+# Start times come from oidcbench start (exec to the first 200, asked every
+# millisecond), without a shell's and curl's own start-up in them.
+read -r z_start_ms z_ready_ms < <("$tmp/oidcbench" start -log "$tmp/zitadel.log" -url "$zurl/.well-known/openid-configuration" \
+	-ready "$zurl/keys" -- env PORT="$zport" REDIRECT_URI=http://127.0.0.1:9/cb "$zbin")
+PORT=$zport REDIRECT_URI=http://127.0.0.1:9/cb "$zbin" >>"$tmp/zitadel.log" 2>&1 &
 zpid=$!
 pids+=("$zpid")
 waitup "$zurl/.well-known/openid-configuration"
-z_start_ms=$((($(now_ns) - t0) / 1000000))
 sleep 1
 z_rss0=$(rss_mb "$zpid")
 # A user's access token for introspection and userinfo: the code flow
@@ -205,22 +207,27 @@ oport=$(freeport)
 ISSUER="http://127.0.0.1:$oport"
 odir="$tmp/sqlite"
 mkdir "$odir"
+# start_time BIN DIR PORT: one timed start of oidcd serve on DIR's database,
+# stopped after; prints "to discovery" and "to /readyz 200" in ms. On a first
+# start the RSA key is made while the server answers: /readyz waits for it.
+start_time() {
+	(cd "$2" && "$tmp/oidcbench" start -log "$2/serve.log" -url "http://127.0.0.1:$3/.well-known/openid-configuration" \
+		-ready "http://127.0.0.1:$3/readyz" -- env $(oidcd_env "$3" "sqlite:$2/oidcd.db") "$1" serve)
+}
+# The first start's time varies with the RSA key's generation and the admin
+# password's hash: five first starts on empty databases give its spread.
+o_firsts="" o_first_readys=""
+for i in 1 2 3 4 5; do
+	mkdir "$tmp/first$i"
+	read -r a b < <(start_time "$tmp/oidcd" "$tmp/first$i" "$oport")
+	o_firsts="$o_firsts${o_firsts:+, }$a" o_first_readys="$o_first_readys${o_first_readys:+, }$b"
+done
 oidcd_start "$tmp/oidcd" "$odir" "$oport" "sqlite:$odir/oidcd.db"
-o_first_ms=$START_MS
 sleep 1
 o_rss0=$(rss_mb "$SPID")
 oidcd_stop "$SPID"
-# The first start's time varies with the RSA key's generation: four more
-# first starts on empty databases give its spread.
-o_firsts=$o_first_ms
-for i in 1 2 3 4; do
-	mkdir "$tmp/first$i"
-	oidcd_start "$tmp/oidcd" "$tmp/first$i" "$oport" "sqlite:$tmp/first$i/oidcd.db"
-	oidcd_stop "$SPID"
-	o_firsts="$o_firsts, $START_MS"
-done
+read -r o_restart_ms o_restart_ready < <(start_time "$tmp/oidcd" "$odir" "$oport")
 oidcd_start "$tmp/oidcd" "$odir" "$oport" "sqlite:$odir/oidcd.db"
-o_restart_ms=$START_MS
 opid=$SPID
 sleep 1
 o_rss_restart=$(rss_mb "$opid")
@@ -405,7 +412,7 @@ fi
 echo
 worst=$(for k in o.disc o.jwks o.intro o.ui o.cc o.code; do echo "${P99[$k,$P99_CONNS]} $k"; done | sort -g | tail -n1)
 echo "Worst oidcd p99 at $P99_CONNS connections (SQLite): ${worst% *} ms (${worst#* })."
-echo "First start on an empty database (start to first discovery response; creates the schema and an RSA key): oidcd $o_first_ms ms (five first starts: $o_firsts ms), zitadel $z_start_ms ms. oidcd restart: $o_restart_ms ms."
+echo "Start, from exec to the first 200 of discovery (asked every ms by oidcbench start); first starts are on an empty database (schema, admin account, RSA key): oidcd first starts $o_firsts ms (/readyz 200, the key made: $o_first_readys ms); oidcd restart $o_restart_ms ms (/readyz $o_restart_ready ms); zitadel $z_start_ms ms (its JWKS $z_ready_ms ms)."
 echo "RSS in MB: oidcd idle after first start $o_rss0, after restart $o_rss_restart, after the SQLite run $o_rss_after; zitadel idle $z_rss0, after the run $z_rss_after."
 echo
 echo "bench: wrk's full output is in $tmp/wrk.log (kept with BENCH_KEEP=1)" >&2

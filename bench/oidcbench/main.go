@@ -9,6 +9,11 @@
 //	    the RS256 signing ceiling: RSA-2048 PKCS #1 v1.5 signatures per
 //	    second on every core (BenchmarkRSASignCeiling's measure, without
 //	    compiling a test binary), printed as a number.
+//	oidcbench start -url URL -ready URL2 [-log FILE] -- COMMAND ARGS...
+//	    runs COMMAND, asks URL every millisecond until it answers 200, then
+//	    URL2 likewise, and prints both times from the start in ms; then
+//	    stops the command (SIGTERM) and waits for it. Start times without
+//	    a shell's and curl's own start in them.
 //	oidcbench rr -listen ADDR -to A,B,C
 //	    a round-robin TCP balancer: each new connection goes to the next
 //	    backend (used for the three-node figures when HAProxy is missing).
@@ -30,11 +35,13 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"os/exec"
 	"regexp"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -42,7 +49,7 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("oidcbench: ")
 	if len(os.Args) < 2 {
-		log.Fatal("usage: oidcbench codes|rsa|rr [flags]")
+		log.Fatal("usage: oidcbench codes|rsa|rr|start [flags]")
 	}
 	args := os.Args[2:]
 	var err error
@@ -53,6 +60,8 @@ func main() {
 		err = rsaCeiling(args)
 	case "rr":
 		err = roundRobin(args)
+	case "start":
+		err = startTime(args)
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -168,6 +177,63 @@ func rsaCeiling(args []string) error {
 	}
 	wg.Wait()
 	fmt.Printf("%.0f\n", float64(n.Load())/time.Since(start).Seconds())
+	return nil
+}
+
+func startTime(args []string) error {
+	fs := flag.NewFlagSet("start", flag.ExitOnError)
+	first := fs.String("url", "", "the URL whose first 200 marks the start")
+	ready := fs.String("ready", "", "a second URL, asked after the first answers")
+	logFile := fs.String("log", os.DevNull, "file the command's output is appended to")
+	fs.Parse(args)
+	if *first == "" || *ready == "" || fs.NArg() == 0 {
+		return errors.New("start: -url, -ready and a command are required")
+	}
+	out, err := os.OpenFile(*logFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	cmd := exec.Command(fs.Arg(0), fs.Args()[1:]...)
+	cmd.Stdout, cmd.Stderr = out, out
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	exited := make(chan error, 1)
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		<-exited
+	}()
+	wait := func(u string) (time.Duration, error) {
+		for deadline := t0.Add(30 * time.Second); time.Now().Before(deadline); {
+			select {
+			case err := <-exited:
+				exited <- err
+				return 0, fmt.Errorf("start: %s exited: %v", fs.Arg(0), err)
+			default:
+			}
+			if resp, err := client.Get(u); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return time.Since(t0), nil
+				}
+			}
+			time.Sleep(time.Millisecond)
+		}
+		return 0, fmt.Errorf("start: %s did not answer 200 within 30 s", u)
+	}
+	a, err := wait(*first)
+	if err != nil {
+		return err
+	}
+	b, err := wait(*ready)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%d %d\n", a.Milliseconds(), b.Milliseconds())
 	return nil
 }
 
