@@ -20,7 +20,7 @@ func TestSettingsCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.DBMaxOpenConns != 20 || s.DBMaxIdleConns != 10 || s.Server.Provider.CleanupInterval != 5*time.Minute || s.Server.Provider.KeyRefresh != 30*time.Second {
+	if s.DBMaxOpenConns != 20 || s.DBMaxIdleConns != 20 || s.Server.Provider.CleanupInterval != 5*time.Minute || s.Server.Provider.KeyRefresh != 30*time.Second {
 		t.Fatalf("defaults: open %d idle %d cleanup %v keys %v", s.DBMaxOpenConns, s.DBMaxIdleConns, s.Server.Provider.CleanupInterval, s.Server.Provider.KeyRefresh)
 	}
 	file := filepath.Join(t.TempDir(), "c.json")

@@ -95,10 +95,16 @@ func (s *Store) Pools() map[string]*sql.DB {
 	return map[string]*sql.DB{"writer": s.w, "reader": s.r}
 }
 
-// Default PostgreSQL pool size; see SetPool.
+// Default PostgreSQL pool size; see SetPool. As many idle connections as
+// open ones: a connection returned while the idle slots are full is
+// closed, and the next burst dials a new one, a new PostgreSQL backend
+// (fork, authentication, cold caches). With 20 open and 10 idle, wrk -c64
+// on introspection dialled about 15 backends a second, and PostgreSQL spent
+// 410–560 µs of CPU per request against 93–104 µs with 20 idle. Connections
+// idle for 5 minutes are still closed (SetConnMaxIdleTime).
 const (
 	defaultMaxOpen = 20
-	defaultMaxIdle = 10
+	defaultMaxIdle = defaultMaxOpen
 )
 
 // SQLite settings applied to every pooled connection through the DSN.
@@ -207,7 +213,8 @@ func openPostgres(dsn string) (*Store, error) {
 }
 
 // SetPool sets the maximum number of open and idle connections to
-// PostgreSQL (defaults 20 and 10). On SQLite the writer always has exactly one
+// PostgreSQL (defaults 20 and 20; an idle maximum below the open one makes
+// PostgreSQL start a backend for many requests under load). On SQLite the writer always has exactly one
 // connection and maxOpen bounds the reader pool.
 func (s *Store) SetPool(maxOpen, maxIdle int) {
 	if s.txc != nil {
