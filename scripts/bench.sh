@@ -340,6 +340,15 @@ if command -v psql >/dev/null && psql -q "$PG_ADMIN" -c 'SELECT 1' >/dev/null 2>
 		ISSUER="http://127.0.0.1:$bpport" setup_clients "$base_bin" "$tmp/base-pg" "$bpport" "$bpgurl"
 		bpauth=$AUTH
 	fi
+	# warm URL BODY [AUTH]: 2 s of load, not measured, before each configuration.
+	# A node that has not served yet opens its pool in its first second (a
+	# PostgreSQL backend per connection: 32 of them for nodes 1 and 2 in a
+	# 3 s point, with a p99 over a second); measured points see the steady
+	# state.
+	warm() { AUTH=${3:-$pauth} BODY=$2 wrk -t1 -c64 -d2s -s bench/post.lua "$1" >/dev/null 2>&1 || true; }
+	warm "$n1/token" "grant_type=client_credentials&scope=read"
+	warm "$n1/introspect" "token=$ptoken"
+	[ -n "$base_bin" ] && warm "http://127.0.0.1:$bpport/token" "grant_type=client_credentials&scope=read" "$bpauth"
 	for c in $CONNS; do
 		BODY="grant_type=client_credentials&scope=read" AUTH=$pauth PID=${npids[0]} measure p1.cc "oidcd client_credentials (PostgreSQL, one node)" "$n1/token" "$c" bench/post.lua
 		BODY="token=$ptoken" AUTH=$pauth PID=${npids[0]} measure p1.intro "oidcd introspect (PostgreSQL, one node)" "$n1/introspect" "$c" bench/post.lua
@@ -356,12 +365,15 @@ if command -v psql >/dev/null && psql -q "$PG_ADMIN" -c 'SELECT 1' >/dev/null 2>
 	# nodes, not the balancer), then all three.
 	balancer "$lbport" "${ports[0]}"
 	lb1=$LBPID
+	warm "http://127.0.0.1:$lbport/token" "grant_type=client_credentials&scope=read"
 	for c in $CONNS; do
 		BODY="grant_type=client_credentials&scope=read" AUTH=$pauth measure lb1.cc "oidcd client_credentials (PostgreSQL, one node behind $LB)" "http://127.0.0.1:$lbport/token" "$c" bench/post.lua
 	done
 	kill "$lb1"
 	wait "$lb1" 2>/dev/null || true
 	balancer "$lbport" "${ports[@]}"
+	warm "http://127.0.0.1:$lbport/token" "grant_type=client_credentials&scope=read"
+	warm "http://127.0.0.1:$lbport/introspect" "token=$ptoken"
 	for c in $CONNS; do
 		BODY="grant_type=client_credentials&scope=read" AUTH=$pauth measure lb3.cc "oidcd client_credentials (PostgreSQL, three nodes behind $LB)" "http://127.0.0.1:$lbport/token" "$c" bench/post.lua
 		BODY="token=$ptoken" AUTH=$pauth measure lb3.intro "oidcd introspect (PostgreSQL, three nodes behind $LB)" "http://127.0.0.1:$lbport/introspect" "$c" bench/post.lua
