@@ -418,6 +418,9 @@ func (p *Provider) endpoint(path string) string { return p.cfg.Issuer + path }
 // needs neither).
 func (p *Provider) Ready(ctx context.Context) error {
 	if ks := p.keys.Load(); ks == nil || len(ks.Algs()) == 0 {
+		if ks == nil && p.cfg.FirstKeyInBackground {
+			return errors.New("op: the first signing key is still being made")
+		}
 		return errors.New("op: no signing key loaded")
 	}
 	if err := p.store.Ping(ctx); err != nil {
