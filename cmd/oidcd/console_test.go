@@ -96,7 +96,7 @@ func TestConsoleCommands(t *testing.T) {
 	if imported.Created.Alg != "RS256" || imported.Created.State != "active" {
 		t.Fatalf("keys create --pem: %+v", imported)
 	}
-	fails(t, dir, nil, "only RS256 key", "keys", "retire", imported.Created.KID)
+	fails(t, dir, nil, "only RS256 key", "keys", "retire", "--", imported.Created.KID)
 	var rotated struct {
 		Created keyJSON
 		Retired []keyJSON
@@ -105,24 +105,24 @@ func TestConsoleCommands(t *testing.T) {
 	if rotated.Created.State != "next" || len(rotated.Retired) != 1 || rotated.Retired[0].KID != imported.Created.KID {
 		t.Fatalf("keys rotate: %+v", rotated)
 	}
-	fails(t, dir, nil, "retire it first", "keys", "delete", imported.Created.KID)
-	fails(t, dir, nil, "already retired", "keys", "retire", imported.Created.KID)
+	fails(t, dir, nil, "retire it first", "keys", "delete", "--", imported.Created.KID)
+	fails(t, dir, nil, "already retired", "keys", "retire", "--", imported.Created.KID)
 	var es struct{ Created keyJSON }
 	json.Unmarshal([]byte(ok(t, dir, "keys", "create", "--alg", "ES256", "--json")), &es)
 	var es2 struct{ Created keyJSON }
 	json.Unmarshal([]byte(ok(t, dir, "keys", "create", "--alg", "ES256", "--json")), &es2)
 	var retired keyJSON
-	json.Unmarshal([]byte(ok(t, dir, "keys", "retire", es.Created.KID, "--json")), &retired)
+	json.Unmarshal([]byte(ok(t, dir, "keys", "retire", "--", es.Created.KID, "--json")), &retired)
 	if retired.RetiredAt == nil || es2.Created.ActivatesAt == nil || !retired.RetiredAt.Equal(*es2.Created.ActivatesAt) {
 		t.Fatalf("keys retire with a next key: %+v (next activates %v)", retired, es2.Created.ActivatesAt)
 	}
-	fails(t, dir, nil, "retire it first", "keys", "delete", es.Created.KID)
+	fails(t, dir, nil, "retire it first", "keys", "delete", "--", es.Created.KID)
 	fails(t, dir, nil, "no key with kid", "keys", "delete", "nope")
 	// A key retired before it ever signed can go at once.
 	var es3 struct{ Created keyJSON }
 	json.Unmarshal([]byte(ok(t, dir, "keys", "create", "--alg", "ES256", "--json")), &es3)
-	ok(t, dir, "keys", "retire", es3.Created.KID)
-	ok(t, dir, "keys", "delete", es3.Created.KID)
+	ok(t, dir, "keys", "retire", "--", es3.Created.KID)
+	ok(t, dir, "keys", "delete", "--", es3.Created.KID)
 	if out := ok(t, dir, "keys", "list"); strings.Contains(out, es3.Created.KID) || !strings.Contains(out, "deletable from") {
 		t.Fatalf("keys list:\n%s", out)
 	}
@@ -395,4 +395,13 @@ func TestGrantsCommands(t *testing.T) {
 	if out := ok(t, dir, "audit", "--action", "admin.grant_revoked"); !strings.Contains(out, "grant:"+grants[0].ID) {
 		t.Errorf("audit:\n%s", out)
 	}
+}
+
+// A key id that begins with "-" (base64url) is refused as an unknown flag
+// with a hint, and taken after "--".
+func TestKeyIDWithLeadingDash(t *testing.T) {
+	dir := t.TempDir()
+	ok(t, dir, "migrate")
+	fails(t, dir, nil, `goes after "--"`, "keys", "retire", "-G2oVmn0wW9cylbmbv8kq3bRVaVVtD8HKyIAE0SQTh8")
+	fails(t, dir, nil, "no key with kid", "keys", "retire", "--", "-G2oVmn0wW9cylbmbv8kq3bRVaVVtD8HKyIAE0SQTh8")
 }

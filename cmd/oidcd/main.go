@@ -286,7 +286,12 @@ func (c *command) parse(args []string, minPos, maxPos int) ([]string, error) {
 				c.fs.Usage()
 				return nil, err
 			}
-			return nil, usagef("%s: %s", c.name, dashes(err))
+			msg := dashes(err)
+			if maxPos > 0 && strings.Contains(msg, "not defined: -") {
+				// Key ids are base64url and may begin with "-".
+				msg += ` (an argument that begins with "-" goes after "--")`
+			}
+			return nil, usagef("%s: %s", c.name, msg)
 		}
 		args = c.fs.Args()
 		if len(args) == 0 {
