@@ -75,6 +75,11 @@ type Config struct {
 	// HealthzVersion adds the build's version to /healthz. Off by default:
 	// the version tells an attacker which advisories apply.
 	HealthzVersion bool
+	// Ready, when set, is one more condition of /readyz beside the
+	// database and the signing key: while it returns an error, /readyz
+	// answers 503 and logs the error. oidcd serve uses it for the admin
+	// account a first start creates while it already answers.
+	Ready func(context.Context) error
 }
 
 // Server is the oidcd server: the provider plus accounts and pages.
@@ -279,8 +284,8 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte(`{"status":"ok"}` + "\n"))
 }
 
-// readyz is the readiness probe: 200 when the database answers and a
-// signing key is loaded, else 503 with a Retry-After (a load balancer or
+// readyz is the readiness probe: 200 when the database answers, a
+// signing key is loaded and Config.Ready (if set) passes, else 503 with a Retry-After (a load balancer or
 // Kubernetes then sends no traffic here until it recovers).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if !allowMethods(w, r, http.MethodGet) {
@@ -291,7 +296,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
-	if err := s.provider.Ready(ctx); err != nil {
+	err := s.provider.Ready(ctx)
+	if err == nil && s.cfg.Ready != nil {
+		err = s.cfg.Ready(ctx)
+	}
+	if err != nil {
 		s.log.ErrorContext(ctx, "readiness check failed", "err", err)
 		h.Set("Retry-After", retryAfterUnavailable)
 		w.WriteHeader(http.StatusServiceUnavailable)

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -522,6 +524,25 @@ func TestHealthzReadyz(t *testing.T) {
 	}
 	if r := do(t, c, "POST", e.ts.URL+"/readyz", nil); r.StatusCode != http.StatusMethodNotAllowed {
 		t.Fatalf("POST /readyz: %d", r.StatusCode)
+	}
+
+	// Config.Ready is one more condition: 503 while it fails, 200 after.
+	var pending atomic.Bool
+	pending.Store(true)
+	e = newTestServer(t, func(c *Config) {
+		c.Ready = func(context.Context) error {
+			if pending.Load() {
+				return errors.New("the admin account is still being made")
+			}
+			return nil
+		}
+	})
+	if r := do(t, e.browser(t), "GET", e.ts.URL+"/readyz", nil); r.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("readyz while Config.Ready fails: %d %s", r.StatusCode, r.body)
+	}
+	pending.Store(false)
+	if r := do(t, e.browser(t), "GET", e.ts.URL+"/readyz", nil); r.StatusCode != http.StatusOK {
+		t.Fatalf("readyz once Config.Ready passes: %d %s", r.StatusCode, r.body)
 	}
 
 	e = newTestServer(t, func(c *Config) { c.HealthzVersion = true })

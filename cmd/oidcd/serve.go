@@ -117,16 +117,6 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		metrics = server.NewMetrics()
 	}
 
-	// A SQLite file that does not exist yet is a first start: the admin
-	// account's argon2id hash (tens of milliseconds) is made while the
-	// schema is created, rather than after.
-	var madeAdmin chan adminAccount
-	if pg, path := databaseKind(s.Database); !pg {
-		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-			madeAdmin = make(chan adminAccount, 1)
-			go func() { madeAdmin <- a.newAdminAccount(s) }()
-		}
-	}
 	store, seal, err := c.openSealed(ctx, s)
 	if err != nil {
 		return err
@@ -144,24 +134,35 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		}
 	}
 	// On an empty database the admin password's argon2id hash and the first
-	// RSA key are the slow parts of start-up. The key is made in the
-	// background while the server answers (FirstKeyInBackground); the
-	// account is created beside server.New.
-	adminDone := make(chan error, 1)
-	go func() { adminDone <- a.ensureAdmin(ctx, store, s, madeAdmin, log) }()
+	// RSA key are the slow parts of start-up: both are made while the
+	// server already answers. /readyz says 503 until both are stored. The
+	// key comes from FirstKeyInBackground; the account from createAdmin,
+	// started once serving, decided here: an account created by someone
+	// else meanwhile (oidcd users create) does not take its place.
+	needAdmin, err := adminNeeded(ctx, store)
+	if err != nil {
+		return err
+	}
+	adminMade := make(chan struct{})
+	if !needAdmin {
+		close(adminMade)
+	}
 
 	cfg := s.serverConfig()
 	cfg.Store, cfg.Sealer, cfg.Logger, cfg.Templates, cfg.Metrics = store, seal, log, templates, metrics
 	cfg.Provider.Translations, cfg.Provider.Languages = pages.Translations, pages.Languages
 	cfg.Provider.DefaultLanguage, cfg.Provider.Branding = pages.DefaultLanguage, pages.Branding
 	cfg.Provider.ClaimsLocales = splitList(s.ClaimsLocales)
-	// A first start answers while its RSA key is made (most of the start's
-	// time); token and JWKS requests wait for the key, /readyz says 503.
 	cfg.Provider.FirstKeyInBackground = true
-	srv, err := server.New(ctx, cfg)
-	if aerr := <-adminDone; aerr != nil {
-		return aerr
+	cfg.Ready = func(context.Context) error {
+		select {
+		case <-adminMade:
+			return nil
+		default:
+			return errors.New("the admin account is still being made")
+		}
 	}
+	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -214,17 +215,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	// tokens queued by any node.
 	bg.Go(func() { srv.Run(ctx) })
 
-	// Start-up work (key generation, the admin password's argon2id hash,
-	// migrations) leaves garbage the idle process need not keep; it is given
-	// back once the first key exists, beside serving rather than before it.
-	bg.Go(func() {
-		select {
-		case <-srv.Provider().KeysLoaded():
-			debug.FreeOSMemory()
-		case <-ctx.Done():
-		}
-	})
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() {
 		if certs != nil {
 			errc <- hs.ServeTLS(ln, "", "") // the certificate comes from TLSConfig
@@ -232,6 +223,30 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		}
 		errc <- hs.Serve(ln)
 	}()
+	if needAdmin {
+		bg.Go(func() {
+			if err := a.createAdmin(ctx, store, s, log); err != nil {
+				errc <- err
+				return
+			}
+			close(adminMade)
+		})
+	}
+	// Start-up work (key generation, the admin password's argon2id hash,
+	// migrations) leaves garbage the idle process need not keep; it is given
+	// back once both are stored, beside serving rather than before it.
+	bg.Go(func() {
+		select {
+		case <-srv.Provider().KeysLoaded():
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case <-adminMade:
+			debug.FreeOSMemory()
+		case <-ctx.Done():
+		}
+	})
 	var ms *http.Server
 	if metrics != nil {
 		mux := http.NewServeMux()
@@ -269,57 +284,37 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	return nil
 }
 
-// adminAccount is the account ensureAdmin creates on an empty database;
-// making it (the password's argon2id hash) is the slow part.
-type adminAccount struct {
-	user      *storage.User
-	password  string
-	generated bool // the password was generated, to be printed once
-	err       error
+// adminNeeded reports whether the database has no user yet: a first start
+// then creates the account "admin" (createAdmin).
+func adminNeeded(ctx context.Context, store storage.Users) (bool, error) {
+	existing, err := store.ListUsers(ctx)
+	if err != nil {
+		return false, err
+	}
+	return len(existing) == 0, nil
 }
 
-func (a *app) newAdminAccount(s *Settings) adminAccount {
+// createAdmin creates the account "admin", with OIDCD_ADMIN_PASSWORD or a
+// generated password printed once. Another node having created it first is
+// not an error.
+func (a *app) createAdmin(ctx context.Context, store storage.Users, s *Settings, log *slog.Logger) error {
 	pw, generated := s.AdminPassword, false
 	if pw == "" {
 		pw, generated = rand.Text(), true
 	}
 	u, err := server.NewUser("admin", pw, a.now())
 	if err != nil {
-		return adminAccount{err: fmt.Errorf("OIDCD_ADMIN_PASSWORD: %w", err)}
+		return fmt.Errorf("OIDCD_ADMIN_PASSWORD: %w", err)
 	}
 	u.Admin = true
 	u.Name = "Administrator"
-	return adminAccount{user: u, password: pw, generated: generated}
-}
-
-// ensureAdmin creates the account "admin" when no user exists, with
-// OIDCD_ADMIN_PASSWORD or a generated password printed once. made, when
-// not nil, delivers the account made beforehand.
-func (a *app) ensureAdmin(ctx context.Context, store storage.Users, s *Settings, made <-chan adminAccount, log *slog.Logger) error {
-	existing, err := store.ListUsers(ctx)
-	if err != nil {
-		return err
-	}
-	if len(existing) > 0 {
-		return nil
-	}
-	var acct adminAccount
-	if made != nil {
-		acct = <-made
-	} else {
-		acct = a.newAdminAccount(s)
-	}
-	if acct.err != nil {
-		return acct.err
-	}
-	u := acct.user
 	if err := store.CreateUser(ctx, u); errors.Is(err, storage.ErrAlreadyExists) {
 		return nil // another node created it first
 	} else if err != nil {
 		return err
 	}
-	if acct.generated {
-		fmt.Fprintf(a.stdout, "created admin user %q with password: %s\n", u.Username, acct.password)
+	if generated {
+		fmt.Fprintf(a.stdout, "created admin user %q with password: %s\n", u.Username, pw)
 	} else {
 		fmt.Fprintf(a.stdout, "created admin user %q with the password from OIDCD_ADMIN_PASSWORD\n", u.Username)
 	}

@@ -147,7 +147,10 @@ export class OidcdServer {
         throw new Error(`oidcd serve exited early (code ${status.code}, signal ${status.sig}):\n${this.logTail()}`);
       }
       try {
-        const res = await fetch(discovery);
+        // Ready as a deployment sees it: on a first start the signing key
+        // and the admin account are made while discovery already answers.
+        const ready = await fetch(`${this.issuer}/readyz`);
+        const res = ready.ok ? await fetch(discovery) : ready;
         if (res.ok) {
           this.metadata = await res.json();
           return this;
@@ -158,7 +161,7 @@ export class OidcdServer {
       }
       await sleep(50);
     }
-    throw new Error(`oidcd did not answer ${discovery} within 15s (${lastErr?.message}):\n${this.logTail()}`);
+    throw new Error(`oidcd was not ready (/readyz, ${discovery}) within 15s (${lastErr?.message}):\n${this.logTail()}`);
   }
 
   async stop() {
