@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/oidcd/oidcd/storage"
 )
 
 // Group commit (SQLite). Every write transaction on SQLite runs on the one
@@ -18,8 +20,11 @@ import (
 // the failed body's writes are undone and only its caller sees the error.
 // (Savepoints cost a third of a token's write, so they are kept for the
 // batches that need them; bodies are written to run more than once, as
-// PostgreSQL's retries already ask.) A failed commit fails every body of
-// the batch. Nothing is acknowledged before the commit that holds it.
+// PostgreSQL's retries already ask.) In the first run, the grants of every
+// CreateGrant of the batch are inserted together, one multi-row INSERT per
+// table (insertGrantRows), before the other bodies. A failed commit fails
+// every body of the batch. Nothing is acknowledged before the commit that
+// holds it.
 
 // maxBatch bounds how many transactions share one commit.
 const maxBatch = 64
@@ -39,12 +44,23 @@ type batcher struct {
 	stopOnce      sync.Once
 	batches       atomic.Int64 // batches begun, for tests
 	retried       atomic.Int64 // batches run again with savepoints, for tests
+	grouped       atomic.Int64 // grants inserted by insertGrantRows, for tests
 }
 
 type txJob struct {
 	ctx  context.Context
 	fn   func(c conn) error
 	done chan error
+	// grant, when set, is what fn inserts (CreateGrant): a batch without
+	// savepoints inserts the grants of all such jobs with one statement
+	// per table (insertGrantRows) instead of two statements per job.
+	grant *grantRows
+}
+
+// grantRows is a grant and its tokens, as CreateGrant stores them.
+type grantRows struct {
+	g      *storage.Grant
+	tokens []*storage.Token
 }
 
 // errClosed is returned for transactions submitted after Close.
@@ -69,7 +85,10 @@ func (s *Store) stopBatcher() {
 
 // inBatch submits fn and waits for the commit that holds it.
 func (s *Store) inBatch(ctx context.Context, fn func(c conn) error) error {
-	job := &txJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	return s.submit(ctx, &txJob{ctx: ctx, fn: fn, done: make(chan error, 1)})
+}
+
+func (s *Store) submit(ctx context.Context, job *txJob) error {
 	select {
 	case s.jobs <- job:
 	case <-s.stop:
@@ -154,7 +173,29 @@ func (s *Store) tryBatch(batch []*txJob, savepoints bool, results []error, commi
 	// The savepoint statements are prepared once, like every other
 	// statement (preparing cost as much as running them).
 	bctx := context.Background()
+	if !savepoints {
+		// Grants first, all at once: no body of the batch can depend on
+		// them, since their callers learn nothing before the commit.
+		var grants []*grantRows
+		for _, j := range batch {
+			if j.grant != nil {
+				grants = append(grants, j.grant)
+			}
+		}
+		if len(grants) > 1 {
+			if err := s.insertGrantRows(bctx, c, grants); err != nil {
+				return true, nil // one of them fails: each alone, with savepoints
+			}
+			for i, j := range batch {
+				committed[i] = j.grant != nil
+			}
+			s.grouped.Add(int64(len(grants)))
+		}
+	}
 	for i, j := range batch {
+		if committed[i] {
+			continue // inserted with the other grants
+		}
 		if savepoints {
 			if _, err := c.exec(bctx, "SAVEPOINT batch_job"); err != nil {
 				return false, errorf("savepoint: %w", err)

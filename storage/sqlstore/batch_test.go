@@ -7,12 +7,25 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/oidcd/oidcd/storage"
 )
 
 // queueBehindWriter holds the writer inside a transaction until n jobs wait
 // behind it, then runs them, so that they share one batch. It returns each
 // job's error.
 func queueBehindWriter(t *testing.T, s *Store, bodies []func(c conn) error) []error {
+	t.Helper()
+	calls := make([]func() error, len(bodies))
+	for i, fn := range bodies {
+		calls[i] = func() error { return s.inBatch(context.Background(), fn) }
+	}
+	return queueCallsBehindWriter(t, s, calls)
+}
+
+// queueCallsBehindWriter is queueBehindWriter for calls that each submit
+// one transaction (CreateGrant, …).
+func queueCallsBehindWriter(t *testing.T, s *Store, calls []func() error) []error {
 	t.Helper()
 	ctx := context.Background()
 	release := make(chan struct{})
@@ -24,10 +37,10 @@ func queueBehindWriter(t *testing.T, s *Store, bodies []func(c conn) error) []er
 		s.inBatch(ctx, func(c conn) error { close(held); <-release; return nil })
 	}()
 	<-held
-	errs := make([]error, len(bodies))
-	for i, fn := range bodies {
+	errs := make([]error, len(calls))
+	for i, call := range calls {
 		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = s.inBatch(ctx, fn) }()
+		go func() { defer wg.Done(); errs[i] = call() }()
 	}
 	// The jobs are queued once their goroutines block on the writer's
 	// channel; there is no event for that, so wait a while.
@@ -36,7 +49,7 @@ func queueBehindWriter(t *testing.T, s *Store, bodies []func(c conn) error) []er
 	close(release)
 	wg.Wait()
 	if n := s.batches.Load() - before; n != 1 {
-		t.Fatalf("%d jobs ran in %d batches, want 1 (the test could not queue them in time)", len(bodies), n)
+		t.Fatalf("%d jobs ran in %d batches, want 1 (the test could not queue them in time)", len(calls), n)
 	}
 	return errs
 }
@@ -141,5 +154,89 @@ func TestGroupCommitWithoutFailuresRunsOnce(t *testing.T) {
 	var n int
 	if err := s.w.QueryRow(`SELECT count(*) FROM batch_rows`).Scan(&n); err != nil || n != 20 {
 		t.Errorf("%d rows (%v), want 20", n, err)
+	}
+}
+
+// The grants of a batch are inserted together (insertGrantRows), with what
+// CreateGrant alone stores; one grant that cannot be stored fails alone, the
+// batch then running each grant in a savepoint of its own.
+func TestGroupCommitInsertsGrantsTogether(t *testing.T) {
+	s := newSQLite(t)
+	ctx := context.Background()
+	if err := s.CreateClient(ctx, &storage.Client{ID: "rp", Type: storage.Confidential}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	count := func(table string) int {
+		var n int
+		if err := s.w.QueryRow(`SELECT count(*) FROM ` + table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	// 19 client_credentials grants and one with an access and a refresh
+	// token: cut into statements of 16 and 4 grants and of 16, 4 and 1
+	// tokens.
+	var calls []func() error
+	var made []*storage.Token
+	for i := range 20 {
+		g, tok := ccGrant(now)
+		tokens := []*storage.Token{tok}
+		if i == 7 {
+			g.UserID, g.SessionID, g.Nonce = "alice", "sid", "n-7"
+			rt := *tok
+			rt.Hash, rt.Kind = append([]byte{1}, tok.Hash...), storage.RefreshToken
+			tokens = append(tokens, &rt)
+		}
+		made = append(made, tokens...)
+		calls = append(calls, func() error { return s.CreateGrant(ctx, g, tokens...) })
+	}
+	retried, grouped := s.retried.Load(), s.grouped.Load()
+	for i, err := range queueCallsBehindWriter(t, s, calls) {
+		if err != nil {
+			t.Errorf("grant %d: %v", i, err)
+		}
+	}
+	if s.retried.Load() != retried || s.grouped.Load() != grouped+20 {
+		t.Errorf("retried %d, grouped %d: want the 20 grants inserted together, once",
+			s.retried.Load()-retried, s.grouped.Load()-grouped)
+	}
+	if g, tk := count("grants"), count("tokens"); g != 20 || tk != 21 {
+		t.Fatalf("%d grants and %d tokens stored, want 20 and 21", g, tk)
+	}
+	for _, tok := range made {
+		got, g, err := s.Token(ctx, tok.Hash, now)
+		if err != nil || got.Kind != tok.Kind || g.ID != tok.GrantID {
+			t.Fatalf("token of grant %s: %+v, %+v, %v", tok.GrantID, got, g, err)
+		}
+		if tok.Kind == storage.RefreshToken && (g.UserID != "alice" || g.SessionID != "sid" || g.Nonce != "n-7") {
+			t.Errorf("grant stored as %+v", g)
+		}
+	}
+
+	// A grant of an unknown client and a token stored already each fail
+	// alone.
+	calls = calls[:0]
+	for i := range 10 {
+		g, tok := ccGrant(now)
+		switch i {
+		case 3:
+			g.ClientID, tok.ClientID = "unknown", "unknown"
+		case 6:
+			tok.Hash = made[0].Hash
+		}
+		calls = append(calls, func() error { return s.CreateGrant(ctx, g, tok) })
+	}
+	for i, err := range queueCallsBehindWriter(t, s, calls) {
+		if (err != nil) != (i == 3 || i == 6) {
+			t.Errorf("grant %d: %v", i, err)
+		}
+	}
+	if s.retried.Load() != retried+1 {
+		t.Errorf("the batch with failing grants was not run again with savepoints")
+	}
+	if g, tk := count("grants"), count("tokens"); g != 28 || tk != 29 {
+		t.Errorf("%d grants and %d tokens stored, want 28 and 29", g, tk)
 	}
 }
