@@ -235,12 +235,30 @@ func (n *node) start() {
 
 func (n *node) waitReady() {
 	n.t.Helper()
+	deadline := time.After(30 * time.Second)
 	select {
 	case <-n.ready:
 	case <-n.exited:
 		n.t.Fatalf("%s exited before listening:\n%s", n.name, n.log())
-	case <-time.After(30 * time.Second):
+	case <-deadline:
 		n.t.Fatalf("%s did not start within 30s:\n%s", n.name, n.log())
+	}
+	// Then ready as a load balancer sees it: a first start makes its
+	// signing key and admin account while it already answers.
+	for {
+		if resp, err := http.Get(n.url + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-n.exited:
+			n.t.Fatalf("%s exited before it was ready:\n%s", n.name, n.log())
+		case <-deadline:
+			n.t.Fatalf("%s was not ready (/readyz) within 30s:\n%s", n.name, n.log())
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 }
 

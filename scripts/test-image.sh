@@ -46,7 +46,17 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 [ -n "$addr" ] || { cat "$tmp/stderr"; echo "oidcd serve did not start" >&2; exit 1; }
-env -i "${nonroot[@]}" "$tmp/root/oidcd" healthcheck --url "http://$addr/readyz"
+# Ready once the first start's signing key and admin account exist (made
+# while the server already answers): retried, as the image's HEALTHCHECK is.
+ready=
+for _ in $(seq 1 100); do
+	if env -i "${nonroot[@]}" "$tmp/root/oidcd" healthcheck --url "http://$addr/readyz" 2>/dev/null; then
+		ready=1
+		break
+	fi
+	sleep 0.1
+done
+[ -n "$ready" ] || { cat "$tmp/stderr"; echo "oidcd serve did not become ready" >&2; exit 1; }
 env -i OIDCD_ADDR="$addr" "${nonroot[@]}" "$tmp/root/oidcd" healthcheck
 grep -q 'created admin user "admin" with password' "$tmp/stdout"
 # Everything the server created belongs to the unprivileged user, mode 0600.
