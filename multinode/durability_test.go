@@ -20,16 +20,23 @@ import (
 // answered before it is durable. Then a revocation takes effect at once on
 // the node that received it and, on PostgreSQL, on another node (every
 // introspection reads the database; no node caches tokens). On a SQLite file
-// and on PostgreSQL.
+// and on PostgreSQL, with stored tokens and with stateless ones
+// (OIDCD_STATELESS_CLIENT_CREDENTIALS: a revocation is a row every node
+// reads).
 func TestReceivedTokensSurviveSIGKILL(t *testing.T) {
-	for _, backend := range []string{"sqlite", "postgres"} {
-		t.Run(backend, func(t *testing.T) {
+	for _, tc := range []struct{ backend, tokens string }{
+		{"sqlite", "stored"}, {"postgres", "stored"}, {"sqlite", "stateless"}, {"postgres", "stateless"},
+	} {
+		t.Run(tc.backend+"/"+tc.tokens, func(t *testing.T) {
 			dsn, nodes := "sqlite:"+filepath.Join(t.TempDir(), "oidcd.db"), 1
-			if backend == "postgres" {
+			if tc.backend == "postgres" {
 				dsn, nodes = pgtest.NewDatabase(t, pgtest.URL()), 2
 			}
 			c := newCluster(t, dsn, nodes)
 			for _, n := range c.nodes {
+				if tc.tokens == "stateless" {
+					n.env = append(n.env, "OIDCD_STATELESS_CLIENT_CREDENTIALS=true")
+				}
 				n.start()
 				n.waitReady()
 			}
@@ -81,6 +88,9 @@ func TestReceivedTokensSurviveSIGKILL(t *testing.T) {
 			hc.CloseIdleConnections()
 			if len(tokens) < 50 {
 				t.Fatalf("only %d tokens before the kill", len(tokens))
+			}
+			if got := strings.HasPrefix(tokens[0], "cc1_"); got != (tc.tokens == "stateless") {
+				t.Fatalf("token %q with %s tokens", tokens[0], tc.tokens)
 			}
 
 			n1.start()

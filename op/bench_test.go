@@ -148,6 +148,14 @@ func BenchmarkClientCredentials(b *testing.B) {
 	benchPost(b, env, "/token", id, secret, "grant_type=client_credentials&scope=api")
 }
 
+// BenchmarkClientCredentialsStateless is BenchmarkClientCredentials with
+// stateless tokens (Config.StatelessClientCredentials): nothing written.
+func BenchmarkClientCredentialsStateless(b *testing.B) {
+	env := newSQLiteTestEnv(b, stateless)
+	id, secret := env.client(storage.Client{Scope: []string{"api"}})
+	benchPost(b, env, "/token", id, secret, "grant_type=client_credentials&scope=api")
+}
+
 // BenchmarkIntrospect measures introspection (RFC 7662) of an active
 // access token by a resource server, on a durable SQLite file.
 func BenchmarkIntrospect(b *testing.B) {

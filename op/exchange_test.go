@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -232,9 +233,18 @@ func TestTokenExchangeOwnToken(t *testing.T) {
 // With a policy hook: impersonation of another client's token, delegation
 // with an actor token (the act claim), a chain of delegations (nested
 // act), and the hook's view of the request.
+// The actor's token, from client credentials, is stored or stateless
+// (Config.StatelessClientCredentials).
 func TestTokenExchangeDelegation(t *testing.T) {
+	for _, statelessTokens := range []bool{false, true} {
+		t.Run(fmt.Sprint("stateless=", statelessTokens), func(t *testing.T) { testTokenExchangeDelegation(t, statelessTokens) })
+	}
+}
+
+func testTokenExchangeDelegation(t *testing.T, statelessTokens bool) {
 	var seen []*op.TokenExchangeArgs
 	e := newExchangeEnv(t, func(c *op.Config) {
+		c.StatelessClientCredentials = statelessTokens
 		c.Hooks.TokenExchange = func(ctx context.Context, a *op.TokenExchangeArgs) error {
 			seen = append(seen, a)
 			if a.Actor == nil && a.Subject.ClientID != a.Client.ID {
@@ -253,6 +263,9 @@ func TestTokenExchangeDelegation(t *testing.T) {
 		t.Fatalf("client credentials: %d %v", st, cc)
 	}
 	actor := cc["access_token"].(string)
+	if strings.HasPrefix(actor, "cc1_") != statelessTokens {
+		t.Fatalf("actor token %q", actor)
+	}
 	actorForm := func(subject string) url.Values {
 		return with(subjectAccess(subject), "actor_token", actor, "actor_token_type", op.TokenTypeAccessToken, "audience", e.api)
 	}

@@ -26,6 +26,12 @@ func (p *Provider) grantClientCredentials(r *http.Request, form url.Values, c *s
 		return nil, e
 	}
 	now := p.now()
+	if p.cfg.StatelessClientCredentials && p.accessTokenAlg(c, resources) == "" {
+		jkt := boundJKT(r)
+		access := p.newStatelessToken(&statelessToken{created: now, expires: now.Add(p.cfg.TokenExpire),
+			clientID: c.ID, jkt: jkt, scope: scope, audience: resources})
+		return &tokenResponse{AccessToken: access, TokenType: tokenType(jkt), ExpiresIn: int(p.cfg.TokenExpire.Seconds()), Scope: scope.String()}, nil
+	}
 	g := &storage.Grant{ID: newGrantID(now), ClientID: c.ID, Scope: scope, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TokenExpire), Resources: resources}
 	tok := &storage.Token{
 		Kind: storage.AccessToken, GrantID: g.ID, ClientID: c.ID,

@@ -265,7 +265,7 @@ func (p *Provider) exchangeToken(ctx context.Context, c *storage.Client, value, 
 	now := p.now()
 	switch typ {
 	case TokenTypeAccessToken:
-		tok, g, err := p.store.Token(ctx, tokenKey(value), now)
+		tok, g, err := p.lookupToken(ctx, value, now)
 		if err != nil {
 			return nil, err // unknown, expired, revoked
 		}

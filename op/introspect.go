@@ -55,7 +55,7 @@ func (p *Provider) introspection(r *http.Request, caller *storage.Client, value 
 	if value == "" {
 		return nil, "no token", nil
 	}
-	tok, grant, err := p.store.Token(ctx, tokenKey(value), p.now())
+	tok, grant, err := p.lookupToken(ctx, value, p.now())
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, "unknown, expired or revoked token", nil
 	} else if errors.Is(err, storage.ErrUnavailable) {

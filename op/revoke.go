@@ -37,6 +37,14 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 	}
 	// The hint is not trusted: the stored kind decides.
 	ctx := r.Context()
+	if isStateless(value) {
+		if err := p.revokeStateless(ctx, c, value, p.now()); err != nil {
+			p.writeJSONError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	tok, _, err := p.store.Token(ctx, tokenKey(value), p.now())
 	switch {
 	case errors.Is(err, storage.ErrNotFound):

@@ -51,7 +51,7 @@ func (p *Provider) accessToken(r *http.Request, htu string) (*storage.Token, *st
 	if e != nil {
 		return nil, nil, e
 	}
-	tok, grant, err := p.store.Token(r.Context(), tokenKey(pt.value), p.now())
+	tok, grant, err := p.lookupToken(r.Context(), pt.value, p.now())
 	if errors.Is(err, storage.ErrNotFound) || (err == nil && tok.Kind != storage.AccessToken) {
 		return nil, nil, &Error{Code: errInvalidToken, Description: "The access token is invalid, expired or revoked.", Status: http.StatusUnauthorized}
 	} else if err != nil {

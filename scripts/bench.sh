@@ -169,7 +169,7 @@ zcc=$(printf 'sid1:verysecret' | base64 -w0)
 # oidcd_start BIN DIR PORT DATABASE: starts `oidcd serve`, sets SPID and
 # START_MS (start to first discovery response).
 oidcd_env() { # port database
-	echo "OIDCD_DATABASE=$2 OIDCD_ADDR=127.0.0.1:$1 OIDCD_ISSUER=$ISSUER OIDCD_SECRET=$SECRET OIDCD_ADMIN_PASSWORD=bench-admin-pw OIDCD_LOG_LEVEL=error OIDCD_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE=false"
+	echo "OIDCD_DATABASE=$2 OIDCD_ADDR=127.0.0.1:$1 OIDCD_ISSUER=$ISSUER OIDCD_SECRET=$SECRET OIDCD_ADMIN_PASSWORD=bench-admin-pw OIDCD_LOG_LEVEL=error OIDCD_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE=false ${EXTRA_ENV:-}"
 }
 oidcd_start() { # bin dir port database
 	local t0
@@ -243,6 +243,17 @@ cpid=$!
 pids+=("$cpid")
 waitup "http://127.0.0.1:$cport/"
 
+# The same binary with stateless client_credentials tokens
+# (OIDCD_STATELESS_CLIENT_CREDENTIALS): nothing written per token.
+sport=$(freeport)
+sdir="$tmp/stateless"
+mkdir "$sdir"
+EXTRA_ENV=OIDCD_STATELESS_CLIENT_CREDENTIALS=true ISSUER="http://127.0.0.1:$sport" oidcd_start "$tmp/oidcd" "$sdir" "$sport" "sqlite:$sdir/oidcd.db"
+spid=$SPID
+EXTRA_ENV=OIDCD_STATELESS_CLIENT_CREDENTIALS=true ISSUER="http://127.0.0.1:$sport" setup_clients "$tmp/oidcd" "$sdir" "$sport" "sqlite:$sdir/oidcd.db"
+sauth=$AUTH
+stoken=$(curl -sf -H "Authorization: Basic $sauth" -d grant_type=client_credentials -d scope=read "http://127.0.0.1:$sport/token" | json access_token)
+
 if [ -n "$base_bin" ]; then
 	bport=$(freeport)
 	bdir="$tmp/base-sqlite"
@@ -266,6 +277,8 @@ for c in $CONNS; do
 	BEARER=$otoken PID=$opid measure o.ui "oidcd userinfo (SQLite)" "$ourl/userinfo" "$c" bench/post.lua
 	BODY="grant_type=client_credentials&scope=openid" AUTH=$zcc PID=$zpid measure z.cc "zitadel client_credentials" "$zurl/oauth/token" "$c" bench/post.lua
 	BODY="grant_type=client_credentials&scope=read" AUTH=$oauth PID=$opid measure o.cc "oidcd client_credentials (SQLite)" "$ourl/token" "$c" bench/post.lua
+	BODY="grant_type=client_credentials&scope=read" AUTH=$sauth PID=$spid measure s.cc "oidcd client_credentials (stateless tokens)" "http://127.0.0.1:$sport/token" "$c" bench/post.lua
+	BODY="token=$stoken" AUTH=$sauth PID=$spid measure s.intro "oidcd introspect (stateless token)" "http://127.0.0.1:$sport/introspect" "$c" bench/post.lua
 	if [ -n "$base_bin" ]; then
 		BODY="grant_type=client_credentials&scope=read" AUTH=$bauth PID=$bpid measure b.cc "baseline $base_name client_credentials (SQLite)" "http://127.0.0.1:$bport/token" "$c" bench/post.lua
 	fi
@@ -403,6 +416,8 @@ echo "| measure | connections | req/s | p99 ms | oidcd CPU µs/req | ratio |"
 echo "|---|---|---|---|---|---|"
 for c in $CONNS; do
 	echo "| ceiling: minimal Go handler, discovery's bytes | $c | ${RPS[ceil,$c]} | ${P99[ceil,$c]} | ${CPU[ceil,$c]:--} | discovery $(ratio "${RPS[o.disc,$c]}" "${RPS[ceil,$c]}"), JWKS $(ratio "${RPS[o.jwks,$c]}" "${RPS[ceil,$c]}"), token $(ratio "${RPS[o.cc,$c]}" "${RPS[ceil,$c]}") of it |"
+	echo "| client_credentials, stateless tokens (\`OIDCD_STATELESS_CLIENT_CREDENTIALS\`, SQLite) | $c | ${RPS[s.cc,$c]} | ${P99[s.cc,$c]} | ${CPU[s.cc,$c]:--} | $(ratio "${RPS[s.cc,$c]}" "${RPS[z.cc,$c]}")× zitadel; $(ratio "${RPS[s.cc,$c]}" "${RPS[o.cc,$c]}")× stored tokens |"
+	echo "| introspection of a stateless token | $c | ${RPS[s.intro,$c]} | ${P99[s.intro,$c]} | ${CPU[s.intro,$c]:--} | $(ratio "${RPS[s.intro,$c]}" "${RPS[z.intro,$c]}")× zitadel |"
 	if [ -n "$base_bin" ]; then
 		echo "| baseline $base_name: client_credentials, SQLite | $c | ${RPS[b.cc,$c]} | ${P99[b.cc,$c]} | ${CPU[b.cc,$c]:--} | this commit $(ratio "${RPS[o.cc,$c]}" "${RPS[b.cc,$c]}")× the baseline; baseline $(ratio "${RPS[b.cc,$c]}" "${RPS[z.cc,$c]}")× zitadel |"
 	fi

@@ -38,6 +38,14 @@ type Replays interface {
 	UseOnce(ctx context.Context, key []byte, now, expiresAt time.Time) error
 }
 
+// ReplayLookups is the read side of Replays, optional: whether key is
+// recorded and not expired at now. The provider needs it for stateless
+// access tokens (op.Config.StatelessClientCredentials), whose revocation is
+// a recorded key that every node reads.
+type ReplayLookups interface {
+	Recorded(ctx context.Context, key []byte, now time.Time) (bool, error)
+}
+
 // PushedRequest is a pushed authorization request (RFC 9126), stored by
 // the digest of its request_uri.
 type PushedRequest struct {

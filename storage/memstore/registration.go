@@ -96,6 +96,17 @@ func (s *Store) UseOnce(ctx context.Context, key []byte, now, expiresAt time.Tim
 	return nil
 }
 
+// Recorded implements storage.ReplayLookups.
+func (s *Store) Recorded(ctx context.Context, key []byte, now time.Time) (bool, error) {
+	if err := checkHash(key); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	exp, ok := s.usedOnce[string(key)]
+	return ok && exp.After(norm(now)), nil
+}
+
 // CreatePushedRequest implements storage.PushedRequests.
 func (s *Store) CreatePushedRequest(ctx context.Context, r *storage.PushedRequest) error {
 	if err := checkHash(r.Hash); err != nil {

@@ -107,6 +107,19 @@ func (s *Store) UseOnce(ctx context.Context, key []byte, now, expiresAt time.Tim
 	return nil
 }
 
+// Recorded implements storage.ReplayLookups.
+func (s *Store) Recorded(ctx context.Context, key []byte, now time.Time) (bool, error) {
+	if err := checkHash(key); err != nil {
+		return false, err
+	}
+	var n int
+	err := s.reader().row(ctx, `SELECT count(*) FROM used_once WHERE key = ? AND expires_at > ?`, key, now.UnixMicro()).Scan(&n)
+	if err != nil {
+		return false, s.wrapErr("recorded", err)
+	}
+	return n > 0, nil
+}
+
 // CreatePushedRequest implements storage.PushedRequests.
 func (s *Store) CreatePushedRequest(ctx context.Context, r *storage.PushedRequest) error {
 	if err := checkHash(r.Hash); err != nil {

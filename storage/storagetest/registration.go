@@ -99,6 +99,24 @@ func testUseOnce(t *testing.T, s storage.Provider) {
 		t.Fatalf("DeleteExpired removed %d rows, want the two one-time values", n)
 	}
 	ok(t, s.UseOnce(ctx, k, at(5*time.Minute), at(6*time.Minute)), "UseOnce after DeleteExpired")
+
+	// The read side, where a backend offers it: recorded until it expires.
+	if l, isLookups := s.(storage.ReplayLookups); isLookups {
+		for _, c := range []struct {
+			key  []byte
+			now  time.Time
+			want bool
+		}{
+			{k, at(5 * time.Minute), true}, {k, at(6*time.Minute - time.Microsecond), true},
+			{k, at(6 * time.Minute), false}, {other, at(5 * time.Minute), false}, {newHash(), t0, false},
+		} {
+			got, err := l.Recorded(ctx, c.key, c.now)
+			ok(t, err, "Recorded")
+			if got != c.want {
+				t.Errorf("Recorded at %v: %v, want %v", c.now.Sub(t0), got, c.want)
+			}
+		}
+	}
 }
 
 // testConcurrentUseOnce: of 20 concurrent uses of one value exactly one wins.
