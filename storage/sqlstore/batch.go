@@ -88,6 +88,7 @@ func (s *Store) inBatch(ctx context.Context, fn func(c conn) error) error {
 	return s.submit(ctx, &txJob{ctx: ctx, fn: fn, done: make(chan error, 1)})
 }
 
+// submit queues job for the writer and waits for the commit that holds it.
 func (s *Store) submit(ctx context.Context, job *txJob) error {
 	select {
 	case s.jobs <- job:
