@@ -2,8 +2,12 @@ package manage
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
+	"time"
 
+	"github.com/oidcd/oidcd/op"
 	"github.com/oidcd/oidcd/storage"
 )
 
@@ -67,6 +71,39 @@ func (s *Service) RevokeGrant(ctx context.Context, a Actor, grantID string) erro
 	return s.change(ctx, a, ActionGrantRevoked, "grant:"+grantID, Change{UserID: g.UserID, ClientID: g.ClientID}, func(tx storage.Storage, rec *storage.AuditRecord) error {
 		rec.Detail = fmt.Sprintf("grant of user %s to client %s", g.UserID, g.ClientID)
 		return tx.RevokeGrant(ctx, grantID, s.now())
+	})
+}
+
+// RevokeToken revokes an access or refresh token given by its value: the
+// whole grant of a stored token (as RevokeGrant), or a stateless
+// client_credentials token (op.Config.StatelessClientCredentials), which
+// has no grant, until it expires. storage.ErrNotFound if it is not live
+// (for a stateless token: expired, or not made under this system secret).
+func (s *Service) RevokeToken(ctx context.Context, a Actor, value string) error {
+	now := s.now()
+	if !strings.HasPrefix(value, op.StatelessTokenPrefix) {
+		tok, _, err := s.cfg.Store.Token(ctx, op.TokenKey(value), now)
+		if err != nil {
+			return err
+		}
+		return s.RevokeGrant(ctx, a, tok.GrantID)
+	}
+	if s.cfg.Sealer == nil {
+		return errors.New("manage: revoking a stateless token needs the system secret")
+	}
+	key, clientID, expires, err := op.StatelessRevocation(s.cfg.Sealer, value)
+	if err != nil {
+		return err
+	}
+	if !now.Before(expires) {
+		return fmt.Errorf("manage: the token expired at %s: %w", expires.UTC().Format(time.RFC3339), storage.ErrNotFound)
+	}
+	return s.change(ctx, a, ActionTokenRevoked, "client:"+clientID, Change{ClientID: clientID}, func(tx storage.Storage, rec *storage.AuditRecord) error {
+		rec.Detail = "stateless access token of client " + clientID + ", valid until " + expires.UTC().Format(time.RFC3339)
+		if err := tx.UseOnce(ctx, key, now, expires); err != nil && !errors.Is(err, storage.ErrReused) {
+			return err
+		}
+		return nil
 	})
 }
 

@@ -20,6 +20,7 @@ const (
 	ActionUserDeleted       = "admin.user_deleted"
 	ActionConsentRevoked    = "admin.consent_revoked"
 	ActionGrantRevoked      = "admin.grant_revoked"
+	ActionTokenRevoked      = "admin.token_revoked"
 	ActionSessionRevoked    = "admin.session_revoked"
 	ActionUserSessionsEnded = "admin.user_sessions_ended"
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oidcd/oidcd/keys"
 	"github.com/oidcd/oidcd/storage"
 )
 
@@ -39,8 +40,11 @@ import (
 // ClientCacheTTL on other nodes (at once where ForgetClient is called), and
 // changing the system secret (oidcd secret rotate) ends all of them.
 
+// StatelessTokenPrefix begins every stateless access token.
+const StatelessTokenPrefix = "cc1_"
+
 const (
-	statelessPrefix  = "cc1_"
+	statelessPrefix  = StatelessTokenPrefix
 	statelessVersion = 1
 	statelessMACPart = "stateless_access_token"
 	// maxStatelessLen bounds what lookup decodes: a client id, scope and
@@ -80,9 +84,27 @@ func (p *Provider) newStatelessToken(t *statelessToken) string {
 // errStateless is any way a presented stateless token is not one of ours.
 var errStateless = errors.New("op: not a valid stateless access token")
 
+// StatelessRevocation checks the MAC of the stateless access token v
+// (Config.StatelessClientCredentials) with sealer and returns what revoking
+// it records: key, for storage.Replays.UseOnce until the token expires,
+// and the token's client. An error wrapping storage.ErrNotFound when v is
+// not such a token under this system secret. For tools that revoke a token
+// by its value (oidcd tokens revoke); /revoke records the same key.
+func StatelessRevocation(sealer keys.Sealer, v string) (key []byte, clientID string, expires time.Time, err error) {
+	t, err := parseStateless(sealer, v)
+	if err != nil {
+		return nil, "", time.Time{}, fmt.Errorf("%w: %w", err, storage.ErrNotFound)
+	}
+	return t.revokedKey(), t.clientID, t.expires, nil
+}
+
+func (p *Provider) parseStateless(v string) (*statelessToken, error) {
+	return parseStateless(p.cfg.Sealer, v)
+}
+
 // parseStateless verifies v's MAC and decodes it; it does not look at the
 // time, the client or revocation.
-func (p *Provider) parseStateless(v string) (*statelessToken, error) {
+func parseStateless(sealer keys.Sealer, v string) (*statelessToken, error) {
 	if len(v) > maxStatelessLen || !isStateless(v) {
 		return nil, errStateless
 	}
@@ -96,7 +118,7 @@ func (p *Provider) parseStateless(v string) (*statelessToken, error) {
 		return nil, errStateless
 	}
 	mac, err := enc.DecodeString(sig)
-	if err != nil || !p.cfg.Sealer.VerifyMAC(mac, statelessMACPart, string(b)) {
+	if err != nil || !sealer.VerifyMAC(mac, statelessMACPart, string(b)) {
 		return nil, errStateless
 	}
 	// The MAC is ours, so the payload is too; it is decoded with the same

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -288,26 +289,50 @@ func (a *app) grants(ctx context.Context, args []string) error {
 	}
 	c := a.newCommand("grants "+sub, extra, sub == "list")
 	var who whoFlags
+	var tokenStdin *bool
 	if sub == "list" {
 		who.register(c)
+	} else {
+		tokenStdin = c.fs.Bool("token-stdin", false, "revoke the grant of the access or refresh token read from standard input, "+
+			"or a stateless client_credentials token (OIDCD_STATELESS_CLIENT_CREDENTIALS), instead of a grant id")
 	}
 	pos, err := c.parse(args, 0, 1)
 	if err != nil {
 		return err
 	}
+	byToken := tokenStdin != nil && *tokenStdin
 	switch {
 	case sub == "list" && len(pos) > 0:
 		return usagef("grants list: unexpected argument %q", pos[0])
 	case sub == "list" && who.username == "" && who.client == "":
 		return usagef("grants list: give --username, --client or both")
-	case sub == "revoke" && len(pos) == 0:
-		return usagef("grants revoke: give the grant id (grants list shows them)")
+	case sub == "revoke" && byToken && len(pos) > 0:
+		return usagef("grants revoke: give a grant id or --token-stdin, not both")
+	case sub == "revoke" && !byToken && len(pos) == 0:
+		return usagef("grants revoke: give the grant id (grants list shows them) or --token-stdin")
 	}
-	_, svc, store, err := c.openService(ctx, false)
+	// A stateless token's MAC is checked with the system secret.
+	_, svc, store, err := c.openService(ctx, byToken)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	if byToken {
+		// Read from standard input, not the command line, where other
+		// users of the machine and the shell's history would see it.
+		line, err := bufio.NewReader(a.stdin).ReadString('\n')
+		token := strings.TrimSpace(line)
+		if token == "" {
+			return fmt.Errorf("grants revoke: no token on standard input (%v)", err)
+		}
+		if err := svc.RevokeToken(ctx, c.actor(), token); errors.Is(err, storage.ErrNotFound) {
+			return errors.New("grants revoke: the token is unknown, expired or already revoked")
+		} else if err != nil {
+			return serviceErr("grants revoke", err)
+		}
+		fmt.Fprintln(a.stdout, "revoked the token (a stored token's whole grant); it no longer works")
+		return nil
+	}
 	if sub == "revoke" {
 		if err := svc.RevokeGrant(ctx, c.actor(), pos[0]); errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("grants revoke: no live grant with id %q", pos[0])

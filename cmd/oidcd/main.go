@@ -99,7 +99,7 @@ Usage:
   oidcd sessions list (--username U | --client ID) [--json]
   oidcd sessions revoke (SID | --username U)
   oidcd grants list (--username U | --client ID) [--json]
-  oidcd grants revoke GRANT_ID
+  oidcd grants revoke GRANT_ID | --token-stdin
   oidcd audit [--limit N] [--action A] [--target T] [--json]
   oidcd registration-tokens create [--uses N] [--expires D] [--json]
   oidcd secret rotate [--new-secret-stdin] [--json]   (stop every node first)
