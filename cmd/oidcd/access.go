@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/oidcd/oidcd/manage"
+	"github.com/oidcd/oidcd/op"
 	"github.com/oidcd/oidcd/storage"
 )
 
@@ -330,7 +331,11 @@ func (a *app) grants(ctx context.Context, args []string) error {
 		} else if err != nil {
 			return serviceErr("grants revoke", err)
 		}
-		fmt.Fprintln(a.stdout, "revoked the token (a stored token's whole grant); it no longer works")
+		if strings.HasPrefix(token, op.StatelessTokenPrefix) {
+			fmt.Fprintln(a.stdout, "revoked the stateless access token; it no longer works on any node")
+		} else {
+			fmt.Fprintln(a.stdout, "revoked the token's grant; its access and refresh tokens no longer work")
+		}
 		return nil
 	}
 	if sub == "revoke" {

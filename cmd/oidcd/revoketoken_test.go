@@ -59,7 +59,11 @@ func TestGrantsRevokeByToken(t *testing.T) {
 		if m := post(s.url, "/introspect", url.Values{"token": {tok}}); m["active"] != true {
 			t.Fatalf("before the revocation: %v", m)
 		}
-		if out, err := revoke(tok); err != nil || !strings.Contains(out, "revoked the token") {
+		want := "revoked the token's grant"
+		if stateless {
+			want = "revoked the stateless access token"
+		}
+		if out, err := revoke(tok); err != nil || !strings.Contains(out, want) {
 			t.Fatalf("grants revoke --token-stdin: %v\n%s", err, out)
 		}
 		if m := post(s.url, "/introspect", url.Values{"token": {tok}}); m["active"] != false {

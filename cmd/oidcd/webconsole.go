@@ -24,6 +24,7 @@ func addConsole(srv *server.Server, store storage.Storage, seal keys.Sealer, s *
 	cfg := s.Console
 	cfg.Server, cfg.Service, cfg.Store, cfg.Sealer, cfg.Logger = srv, svc, store, seal, log
 	cfg.PasswordMinLength = s.PasswordMinLength
+	cfg.StatelessClientCredentials = s.Server.Provider.StatelessClientCredentials
 	con, err := console.New(cfg)
 	if err != nil {
 		return err

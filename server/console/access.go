@@ -58,6 +58,8 @@ type consentsData struct {
 	Filter   *accessFilter
 	Consents []consentRow
 	Grants   []grantRow
+	// StatelessCC: client_credentials tokens are not grants here.
+	StatelessCC bool
 }
 
 // names caches user and client names for a page's rows.
@@ -103,7 +105,7 @@ func (c *Console) consents(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d := &consentsData{Filter: f}
+	d := &consentsData{Filter: f, StatelessCC: c.cfg.StatelessClientCredentials}
 	ctx := r.Context()
 	var consents []*storage.Consent
 	var grants []*storage.Grant

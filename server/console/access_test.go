@@ -165,3 +165,20 @@ func testAdminAuditLog(t *testing.T, e *env) {
 		t.Fatal("the target filter does not filter")
 	}
 }
+
+// With stateless client_credentials tokens, a client's grants list says
+// that such tokens are not among them (and how to revoke them); without,
+// it says nothing of them.
+func TestGrantsListNamesStatelessTokens(t *testing.T) {
+	const notice = "not grants and are not listed here"
+	for _, stateless := range []bool{false, true} {
+		e := newEnv(t, func(c *Config) { c.StatelessClientCredentials = stateless })
+		c := e.adminBrowser(t)
+		cl, _ := e.newClient(t, "Service", true)
+		r := e.get(t, c, "/admin/consents?client="+cl.ID)
+		wantStatus(t, "consents of a client", r, http.StatusOK)
+		if strings.Contains(r.body, notice) != stateless {
+			t.Errorf("stateless %v: the page %s the notice:\n%s", stateless, map[bool]string{true: "lacks", false: "shows"}[stateless], r.body)
+		}
+	}
+}

@@ -45,6 +45,10 @@ type Config struct {
 	// AdminSessionExpire is how long after signing in the admin pages
 	// accept a session at all, however busy. Defaults to 8h.
 	AdminSessionExpire time.Duration
+	// StatelessClientCredentials says that the provider issues stateless
+	// client_credentials tokens (op.Config.StatelessClientCredentials),
+	// which are not grants: the grants list says so.
+	StatelessClientCredentials bool
 }
 
 // Console serves the web console's pages.
