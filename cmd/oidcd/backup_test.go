@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -25,23 +24,7 @@ func TestBackupUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := serve(t, dir, env)
-	post := func(base, path string, form url.Values) map[string]any {
-		req, _ := http.NewRequest("POST", base+path, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(cl.ClientID, cl.ClientSecret)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Error(err)
-			return nil
-		}
-		defer resp.Body.Close()
-		var m map[string]any
-		json.NewDecoder(resp.Body).Decode(&m)
-		if resp.StatusCode != http.StatusOK {
-			t.Errorf("%s: %d %v", path, resp.StatusCode, m)
-		}
-		return m
-	}
+	post := func(base, path string, form url.Values) map[string]any { return clientPost(t, cl, base, path, form) }
 	type issued struct {
 		token string
 		at    time.Time // when the response had arrived

@@ -16,6 +16,7 @@ import (
 	"github.com/oidcd/oidcd/op"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -645,4 +646,27 @@ func TestServeTemplatesDirectory(t *testing.T) {
 	if body := get("/authorize?client_id=nope"); !strings.Contains(body, "invalid_client") {
 		t.Fatalf("built-in error page lost:\n%s", body)
 	}
+}
+
+// clientPost POSTs form to base+path as client cl (client_secret_basic)
+// and returns the JSON answer. A failed request or a status other than 200
+// is a test error (t.Error: it may run in the test's goroutines) and the
+// answer nil or what came.
+func clientPost(t *testing.T, cl clientJSON, base, path string, form url.Values) map[string]any {
+	t.Helper()
+	req, _ := http.NewRequest("POST", base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(cl.ClientID, cl.ClientSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("%s: %d %v", path, resp.StatusCode, m)
+	}
+	return m
 }

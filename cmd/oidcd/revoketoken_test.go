@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"net/http"
 	"net/url"
 	"os/exec"
 	"strings"
@@ -23,18 +22,9 @@ func TestGrantsRevokeByToken(t *testing.T) {
 	}
 	post := func(base, path string, form url.Values) map[string]any {
 		t.Helper()
-		req, _ := http.NewRequest("POST", base+path, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(cl.ClientID, cl.ClientSecret)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var m map[string]any
-		json.NewDecoder(resp.Body).Decode(&m)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s: %d %v", path, resp.StatusCode, m)
+		m := clientPost(t, cl, base, path, form)
+		if t.Failed() {
+			t.FailNow()
 		}
 		return m
 	}
