@@ -561,6 +561,31 @@ func introspect(ctx context.Context, hc *http.Client, n *node, caller client, to
 
 // userinfo calls a node's userinfo endpoint and returns the status and
 // claims.
+// tokenCacheTTL is OIDCD_TOKEN_CACHE_TTL's default, which the nodes run
+// with: a node that read a token before another node ended it may accept
+// it for this long.
+const tokenCacheTTL = time.Second
+
+// refusedEverywhere checks that refused(n) holds at once on the node that
+// took a change ending a token, and within the token cache's TTL on every
+// other node (half a second more is allowed for a loaded machine).
+func refusedEverywhere(t *testing.T, c *cluster, took *node, what string, refused func(n *node) bool) {
+	t.Helper()
+	if !refused(took) {
+		t.Errorf("%s on %s, the node that took the change: still accepted", what, took.name)
+	}
+	deadline := time.Now().Add(tokenCacheTTL + 500*time.Millisecond)
+	for _, n := range c.nodes {
+		for n != took && !refused(n) {
+			if time.Now().After(deadline) {
+				t.Errorf("%s on %s: still accepted after the token cache's TTL", what, n.name)
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
 func userinfo(t *testing.T, n *node, token string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, n.url+"/userinfo", nil)

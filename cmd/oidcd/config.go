@@ -74,6 +74,8 @@ type Settings struct {
 
 	DBMaxOpenConns int
 	DBMaxIdleConns int
+	// TokenCacheTTL is OIDCD_TOKEN_CACHE_TTL (sqlstore.Store.SetTokenCache).
+	TokenCacheTTL time.Duration
 
 	// Server configures server.New; serve adds its collaborators (Store,
 	// Sealer, Logger, Templates, Metrics).
@@ -115,6 +117,8 @@ type setting struct {
 	// negate stores the opposite of a boolean setting: the field is an
 	// Insecure… switch whose setting keeps django-oidc-provider's sense.
 	negate bool
+	// zeroOK lets a duration be 0 (the feature off).
+	zeroOK bool
 }
 
 // settingsTable drives environment variables, the config file, serve's
@@ -182,6 +186,7 @@ var settingsTable = []setting{
 	{name: "client_auth_failure_window", kind: kSeconds, def: "60", help: "sliding window of the client authentication throttle", target: func(s *Settings) any { return &s.Server.Provider.ClientAuthFailureWindow }},
 	{name: "db_max_open_conns", kind: kInt, def: "20", help: "most connections a node opens to PostgreSQL (SQLite keeps its own pools)", target: func(s *Settings) any { return &s.DBMaxOpenConns }},
 	{name: "db_max_idle_conns", kind: kInt, def: "20", help: "most idle connections a node keeps open to PostgreSQL (below db_max_open_conns, connections are closed and dialled again under load)", target: func(s *Settings) any { return &s.DBMaxIdleConns }},
+	{name: "token_cache_ttl", kind: kSeconds, def: "1", zeroOK: true, help: "how long a node reuses a token it has read (introspection, userinfo, protected resources): a token revoked through this node is refused at once, one revoked through another node or the command line after at most this; 0 reads the database on every request", target: func(s *Settings) any { return &s.TokenCacheTTL }},
 	{name: "backchannel_logout_poll_interval", kind: kSeconds, def: "2", help: "how often an idle node looks for back-channel logout tokens to deliver (its own logouts wake it at once)", target: func(s *Settings) any { return &s.Server.Provider.LogoutDeliveryInterval }},
 	{name: "backchannel_logout_retry_backoff", kind: kSeconds, def: "10", help: "wait after a failed back-channel logout delivery; doubles with each failure, up to an hour", target: func(s *Settings) any { return &s.Server.Provider.LogoutRetryBackoff }},
 	{name: "backchannel_logout_retry_for", kind: kSeconds, def: "86400", help: "how long a back-channel logout token is retried before it is given up", target: func(s *Settings) any { return &s.Server.Provider.LogoutRetryFor }},
@@ -257,7 +262,10 @@ func (st setting) set(s *Settings, v string) error {
 				return fmt.Errorf("invalid duration %q: use a number of %s or a Go duration such as 10m or 1h30m", v, unitName)
 			}
 		}
-		if d <= 0 {
+		switch {
+		case d < 0 && st.zeroOK:
+			return fmt.Errorf("invalid duration %q: must not be negative", v)
+		case d <= 0 && !st.zeroOK:
 			return fmt.Errorf("invalid duration %q: must be positive", v)
 		}
 		*p = d

@@ -109,6 +109,16 @@ func TestSettingsErrors(t *testing.T) {
 	if _, err := load(t, nil, "--code-expire", "soon"); err == nil || !strings.Contains(err.Error(), "invalid duration") {
 		t.Errorf("bad flag: %v", err)
 	}
+	// A duration that may be 0 (the feature off) is still never negative.
+	if s, err := load(t, map[string]string{"OIDCD_TOKEN_CACHE_TTL": "0"}); err != nil || s.TokenCacheTTL != 0 {
+		t.Errorf("OIDCD_TOKEN_CACHE_TTL=0: %v, %v", s, err)
+	}
+	if s, err := load(t, nil); err != nil || s.TokenCacheTTL != time.Second {
+		t.Errorf("token_cache_ttl's default: %v, %v", s, err)
+	}
+	if _, err := load(t, map[string]string{"OIDCD_TOKEN_CACHE_TTL": "-1s"}); err == nil || !strings.Contains(err.Error(), "must not be negative") {
+		t.Errorf("OIDCD_TOKEN_CACHE_TTL=-1s: %v", err)
+	}
 	if _, err := load(t, map[string]string{"OIDCD_CONFIG": filepath.Join(dir, "missing.json")}); err == nil {
 		t.Error("missing config file: no error")
 	}

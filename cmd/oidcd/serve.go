@@ -127,6 +127,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		store.SetPool(s.DBMaxOpenConns, s.DBMaxIdleConns)
 	}
 	store.SetAuditExpire(s.AuditExpire)
+	store.SetTokenCache(s.TokenCacheTTL)
 	if metrics != nil {
 		store.ObserveQueries(metrics.ObserveQuery)
 		for name, db := range store.Pools() {

@@ -109,30 +109,39 @@ func BenchmarkCreateGrant(b *testing.B) {
 
 // BenchmarkTokenLookup measures the read behind introspection, userinfo
 // and the protected-resource middleware: a token and its grant by hash.
-func BenchmarkTokenLookup(b *testing.B) {
+func BenchmarkTokenLookup(b *testing.B) { benchBackends(b, benchTokenLookup) }
+
+// BenchmarkTokenLookupCached is the same lookup with the token cache on
+// (SetTokenCache, OIDCD_TOKEN_CACHE_TTL), each token found in it.
+func BenchmarkTokenLookupCached(b *testing.B) {
 	benchBackends(b, func(b *testing.B, s *Store) {
-		ctx := b.Context()
-		if err := s.CreateClient(ctx, &storage.Client{ID: "rp", Type: storage.Confidential}); err != nil {
+		s.SetTokenCache(time.Hour)
+		benchTokenLookup(b, s)
+	})
+}
+
+func benchTokenLookup(b *testing.B, s *Store) {
+	ctx := b.Context()
+	if err := s.CreateClient(ctx, &storage.Client{ID: "rp", Type: storage.Confidential}); err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	hashes := make([][]byte, 1000)
+	for i := range hashes {
+		g, t := ccGrant(now)
+		if err := s.CreateGrant(ctx, g, t); err != nil {
 			b.Fatal(err)
 		}
-		now := time.Now()
-		hashes := make([][]byte, 1000)
-		for i := range hashes {
-			g, t := ccGrant(now)
-			if err := s.CreateGrant(ctx, g, t); err != nil {
+		hashes[i] = t.Hash
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var i atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, _, err := s.Token(ctx, hashes[i.Add(1)%int64(len(hashes))], now); err != nil {
 				b.Fatal(err)
 			}
-			hashes[i] = t.Hash
 		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		var i atomic.Int64
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if _, _, err := s.Token(ctx, hashes[i.Add(1)%int64(len(hashes))], now); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
 	})
 }

@@ -261,6 +261,14 @@ func (s *Store) Token(ctx context.Context, hash []byte, now time.Time) (*storage
 	if len(hash) == 0 {
 		return nil, nil, notFound("token")
 	}
+	if s.tc != nil {
+		return s.cachedTokenLookup(ctx, hash, now)
+	}
+	return s.lookupToken(ctx, hash, now)
+}
+
+// lookupToken reads a live token and its grant.
+func (s *Store) lookupToken(ctx context.Context, hash []byte, now time.Time) (*storage.Token, *storage.Grant, error) {
 	ts := now.UnixMicro()
 	var t storage.Token
 	var g storage.Grant
@@ -282,6 +290,7 @@ func (s *Store) Token(ctx context.Context, hash []byte, now time.Time) (*storage
 // grant. Every token in next must name the same grant and client. A caller that finds
 // the token already used revokes the grant and gets ErrReused.
 func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, now time.Time, next ...*storage.Token) (*storage.Token, *storage.Grant, error) {
+	defer s.tokensChanged()
 	if len(oldHash) == 0 {
 		return nil, nil, notFound("rotate refresh token")
 	}
@@ -357,11 +366,13 @@ func (s *Store) revokeGrant(ctx context.Context, c conn, id string, now time.Tim
 
 // RevokeGrant implements storage.Grants.
 func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error {
+	defer s.tokensChanged()
 	return s.inTx(ctx, func(c conn) error { return s.revokeGrant(ctx, c, id, now) })
 }
 
 // DeleteToken implements storage.Grants.
 func (s *Store) DeleteToken(ctx context.Context, hash []byte) error {
+	defer s.tokensChanged()
 	if len(hash) == 0 {
 		return nil
 	}
@@ -389,6 +400,7 @@ func (s *Store) RevokeSessionGrants(ctx context.Context, sessionID string, now t
 // revokeGrantsWhere revokes the grants whose column (a constant of this
 // file, never input) equals value, and deletes their tokens.
 func (s *Store) revokeGrantsWhere(ctx context.Context, column, value string, now time.Time) error {
+	defer s.tokensChanged()
 	return s.inTx(ctx, func(c conn) error { return s.revokeGrantsWhereTx(ctx, c, column, value, now) })
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/oidcd/oidcd/storage"
 	"github.com/oidcd/oidcd/storage/storagetest"
@@ -42,6 +43,7 @@ func TestPostgres(t *testing.T) {
 		if err := s.Migrate(t.Context()); err != nil {
 			t.Fatalf("migrate postgres: %v", err)
 		}
+		s.SetTokenCache(time.Hour) // as newSQLite
 		return s
 	})
 }

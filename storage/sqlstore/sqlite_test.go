@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/oidcd/oidcd/storage"
 	"github.com/oidcd/oidcd/storage/storagetest"
@@ -20,6 +21,9 @@ func newSQLite(t *testing.T) *Store {
 	if err := s.Migrate(t.Context()); err != nil {
 		t.Fatalf("migrate sqlite: %v", err)
 	}
+	// The token cache on, with a TTL longer than any test: every change
+	// the suite makes must then be seen through the cache's invalidation.
+	s.SetTokenCache(time.Hour)
 	return s
 }
 

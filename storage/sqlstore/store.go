@@ -58,6 +58,8 @@ type Store struct {
 	// auditExpire is how long DeleteExpired keeps audit records (a
 	// time.Duration; 0: for ever). See SetAuditExpire.
 	auditExpire atomic.Int64
+	// tc keeps found tokens for a short time (SetTokenCache); nil: off.
+	tc *tokenCache
 }
 
 // queryObserver passes each statement's duration to a function set once

@@ -160,6 +160,7 @@ var accountTests = []accountTest{
 	{"UserList", testUserList},
 	{"UserDeleteCascades", testUserDeleteCascades},
 	{"UserSetPassword", testUserSetPassword},
+	{"TokenEndsAtOnce", testTokenEndsAtOnce},
 }
 
 func testPing(t *testing.T, s storage.Provider) {

@@ -1,0 +1,99 @@
+package sqlstore
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/oidcd/oidcd/storage"
+)
+
+// tokenCacheFixture stores a client and a grant with one access token, on
+// the SQLite file that another store (another process or node) opens too.
+func tokenCacheFixture(t *testing.T, s *Store, now time.Time) (*storage.Grant, *storage.Token) {
+	t.Helper()
+	ctx := t.Context()
+	c := &storage.Client{ID: "rp", Name: "rp", Type: storage.Confidential, JWTAlg: "RS256",
+		ResponseTypes: []string{"code"}, RedirectURIs: []string{"https://rp.example/cb"}, CreatedAt: now}
+	if err := s.CreateClient(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	g := &storage.Grant{ID: "g1", ClientID: "rp", UserID: "u1", Scope: []string{"openid"},
+		AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
+	tok := &storage.Token{Hash: []byte("0123456789abcdef0123456789abcdef"), Kind: storage.AccessToken, GrantID: "g1",
+		ClientID: "rp", UserID: "u1", Scope: []string{"openid"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := s.CreateGrant(ctx, g, tok); err != nil {
+		t.Fatal(err)
+	}
+	return g, tok
+}
+
+// A revocation made through another store on the same database (another
+// node, or the command line) is seen after at most the cache's TTL; one made
+// through this store, at once.
+func TestTokenCacheBound(t *testing.T) {
+	ctx := t.Context()
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	const ttl = 2 * time.Second
+	s := newSQLite(t)
+	s.SetTokenCache(ttl)
+	g, tok := tokenCacheFixture(t, s, now)
+	other, err := Open(ctx, "sqlite:"+s.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+
+	if _, _, err := s.Token(ctx, tok.Hash, now); err != nil {
+		t.Fatalf("Token: %v", err)
+	}
+	if err := other.RevokeGrant(ctx, g.ID, now); err != nil {
+		t.Fatal(err)
+	}
+	got, gg, err := s.Token(ctx, tok.Hash, now.Add(ttl-time.Millisecond))
+	if err != nil {
+		t.Fatalf("Token within the TTL of a revocation elsewhere: %v (want the cached token)", err)
+	}
+	if !gg.RevokedAt.IsZero() || got.GrantID != g.ID {
+		t.Fatalf("cached token = %+v, grant %+v", got, gg)
+	}
+	if _, _, err := s.Token(ctx, tok.Hash, now.Add(ttl)); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("Token once the TTL has passed: %v, want ErrNotFound", err)
+	}
+
+	// Values handed out are copies: changing one changes no later lookup.
+	g2 := &storage.Grant{ID: "g2", ClientID: "rp", UserID: "u1", Scope: []string{"openid"},
+		AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
+	tok2 := &storage.Token{Hash: []byte("fedcba9876543210fedcba9876543210"), Kind: storage.AccessToken, GrantID: "g2",
+		ClientID: "rp", UserID: "u1", Scope: []string{"openid"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := s.CreateGrant(ctx, g2, tok2); err != nil {
+		t.Fatal(err)
+	}
+	a, ag, err := s.Token(ctx, tok2.Hash, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Scope[0], ag.Scope[0], a.Hash[0] = "admin", "admin", 'x'
+	b, bg, err := s.Token(ctx, tok2.Hash, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Scope[0] != "openid" || bg.Scope[0] != "openid" || b.Hash[0] != tok2.Hash[0] {
+		t.Fatalf("a caller's change reached the cache: token scope %v, grant scope %v", b.Scope, bg.Scope)
+	}
+	// A cached token still ends at its expiry.
+	if _, _, err := s.Token(ctx, tok2.Hash, tok2.ExpiresAt); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("cached token at its expiry: %v, want ErrNotFound", err)
+	}
+
+	// A change committed by Atomically is seen at once.
+	if _, _, err := s.Token(ctx, tok2.Hash, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Atomically(ctx, func(tx storage.Storage) error { return tx.RevokeGrant(ctx, "g2", now) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Token(ctx, tok2.Hash, now); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("Token after Atomically revoked its grant: %v, want ErrNotFound", err)
+	}
+}
