@@ -27,7 +27,7 @@ var errInAtomically = newError("not available inside Atomically")
 // s's only writer connection), and on PostgreSQL fn may run again if the
 // transaction is chosen as a deadlock victim, so it must start from scratch.
 func (s *Store) Atomically(ctx context.Context, fn func(tx storage.Storage) error) error {
-	defer s.tokensChanged()
+	defer s.forgetAll()
 	if s.txc != nil {
 		return newError("Atomically inside Atomically")
 	}

@@ -94,7 +94,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *storage.Client) error {
 // DeleteClient implements storage.Clients. The explicit deletes duplicate the
 // schema's ON DELETE CASCADE so the contract holds even with foreign keys off.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	defer s.tokensChanged()
+	defer s.forgetAll()
 	return s.inTx(ctx, func(c conn) error {
 		n, err := c.execN(ctx, `DELETE FROM clients WHERE id = ?`, id)
 		if err != nil {

@@ -105,7 +105,7 @@ func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time, g *
 		return nil, notFound("consume code") // expired, never used
 	}
 	// Replay: revoke the grant the code was exchanged for (RFC 6749 §4.1.2).
-	defer s.tokensChanged()
+	defer s.forgetGrant(c.GrantID)
 	if err := s.inTx(ctx, func(tx conn) error { return s.revokeCodeGrant(ctx, tx, c, now) }); err != nil {
 		return c, err
 	}

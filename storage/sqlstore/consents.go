@@ -96,7 +96,7 @@ func (s *Store) ListClientConsents(ctx context.Context, clientID string) ([]*sto
 
 // RevokeConsent implements storage.Consents in one transaction.
 func (s *Store) RevokeConsent(ctx context.Context, userID, clientID string, now time.Time) (bool, error) {
-	defer s.tokensChanged()
+	defer s.forgetAll()
 	if err := checkID("user", userID); err != nil {
 		return false, err
 	}

@@ -17,7 +17,7 @@ import (
 // run it at once and no long write lock is held. It returns the number of rows
 // removed.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
-	defer s.tokensChanged()
+	defer s.forgetAll()
 	ts := now.UnixMicro()
 	var total int64
 	for _, q := range []string{

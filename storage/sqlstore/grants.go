@@ -290,7 +290,17 @@ func (s *Store) lookupToken(ctx context.Context, hash []byte, now time.Time) (*s
 // grant. Every token in next must name the same grant and client. A caller that finds
 // the token already used revokes the grant and gets ErrReused.
 func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, now time.Time, next ...*storage.Token) (*storage.Token, *storage.Grant, error) {
-	defer s.tokensChanged()
+	old, g, err := s.rotateRefreshToken(ctx, oldHash, now, next)
+	switch {
+	case err == nil:
+		s.forgetGrant(g.ID)
+	case !errors.Is(err, storage.ErrNotFound):
+		s.forgetAll() // a reuse revoked a grant this call did not return
+	}
+	return old, g, err
+}
+
+func (s *Store) rotateRefreshToken(ctx context.Context, oldHash []byte, now time.Time, next []*storage.Token) (*storage.Token, *storage.Grant, error) {
 	if len(oldHash) == 0 {
 		return nil, nil, notFound("rotate refresh token")
 	}
@@ -366,13 +376,13 @@ func (s *Store) revokeGrant(ctx context.Context, c conn, id string, now time.Tim
 
 // RevokeGrant implements storage.Grants.
 func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error {
-	defer s.tokensChanged()
+	defer s.forgetGrant(id)
 	return s.inTx(ctx, func(c conn) error { return s.revokeGrant(ctx, c, id, now) })
 }
 
 // DeleteToken implements storage.Grants.
 func (s *Store) DeleteToken(ctx context.Context, hash []byte) error {
-	defer s.tokensChanged()
+	defer s.forgetAll()
 	if len(hash) == 0 {
 		return nil
 	}
@@ -400,7 +410,7 @@ func (s *Store) RevokeSessionGrants(ctx context.Context, sessionID string, now t
 // revokeGrantsWhere revokes the grants whose column (a constant of this
 // file, never input) equals value, and deletes their tokens.
 func (s *Store) revokeGrantsWhere(ctx context.Context, column, value string, now time.Time) error {
-	defer s.tokensChanged()
+	defer s.forgetAll()
 	return s.inTx(ctx, func(c conn) error { return s.revokeGrantsWhereTx(ctx, c, column, value, now) })
 }
 

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,36 +16,45 @@ import (
 // with it, does not read the token and its grant on every request (the
 // lookup was three quarters of userinfo's CPU in its profile under load).
 //
-// Every method of this store that can end a token (revoking or deleting
-// a grant or token, rotating a refresh token, deleting a client, user,
-// session or consent, a replayed code, Atomically) calls tokensChanged once
-// its transaction has committed, which invalidates every entry at once:
-// entries carry the generation that was current before their row was read,
-// so a row read before a revocation committed can never be served after it.
-// A change made through another node or process is seen after at most the
-// TTL. Only found tokens are kept, and a kept token still ends at its own
-// expiry and its grant's.
+// Every method of this store that can end a token calls forgetGrant (one
+// grant's tokens: a revoked grant, a rotated refresh token, a replayed code)
+// or forgetAll (a user, client, session or consent, a deleted token,
+// Atomically) once its change has committed. seq orders lookups and
+// changes: an entry carries the seq loaded before its row was read, a change
+// takes a new seq after its commit, and an entry older than a change that
+// concerns it is never served, so a row read before a revocation committed
+// cannot be served after it. A change made through another node or process
+// is seen after at most the TTL. Only found tokens are kept, and a kept
+// token still ends at its own expiry and its grant's.
 type tokenCache struct {
 	c   *ttlcache.Cache[string, cachedToken]
-	gen atomic.Uint64
+	seq atomic.Uint64
+	// all is the seq of the last change that may have ended any token.
+	all atomic.Uint64
+	mu  sync.RWMutex
+	// grants holds the seq of the last change to each grant changed since
+	// the last forgetAll; at maxGrantMarks it gives way to a forgetAll.
+	grants map[string]uint64
 }
 
 type cachedToken struct {
 	t   storage.Token
 	g   storage.Grant
-	gen uint64
+	seq uint64
 }
 
-// tokenCacheSize bounds the entries kept (each under a kilobyte): with a
-// TTL of a second, the tokens in use within a second; beyond it, entries
-// are dropped and read again.
-const tokenCacheSize = 4096
+const (
+	// tokenCacheSize bounds the entries kept (each under a kilobyte): with
+	// a TTL of a second, the tokens in use within a second; beyond it,
+	// entries are dropped and read again.
+	tokenCacheSize = 4096
+	maxGrantMarks  = 4096
+)
 
 // SetTokenCache makes Token reuse what it found for ttl (OIDCD_TOKEN_CACHE_TTL):
-// a token revoked through this store is refused at once, one revoked
-// through another node or process after at most ttl. ttl <= 0, the
-// default of Open, reads the database on every lookup. Call it before
-// the store is used.
+// a token ended through this store is refused at once, one ended through
+// another node or process after at most ttl. ttl <= 0, the default of Open,
+// reads the database on every lookup. Call it before the store is used.
 func (s *Store) SetTokenCache(ttl time.Duration) {
 	if s.txc != nil {
 		return
@@ -53,22 +63,56 @@ func (s *Store) SetTokenCache(ttl time.Duration) {
 		s.tc = nil
 		return
 	}
-	s.tc = &tokenCache{c: ttlcache.New[string, cachedToken](ttl, tokenCacheSize)}
+	s.tc = &tokenCache{c: ttlcache.New[string, cachedToken](ttl, tokenCacheSize), grants: map[string]uint64{}}
 }
 
-// tokensChanged invalidates every cached token; methods that can end a
-// token call it after their change has committed.
-func (s *Store) tokensChanged() {
-	if s.tc != nil {
-		s.tc.gen.Add(1)
+// forgetAll stops every cached token from being served; called after a
+// committed change that may have ended tokens of several grants.
+func (s *Store) forgetAll() {
+	tc := s.tc
+	if tc == nil {
+		return
 	}
+	tc.mu.Lock()
+	tc.all.Store(tc.seq.Add(1))
+	clear(tc.grants)
+	tc.mu.Unlock()
+}
+
+// forgetGrant stops the cached tokens of grant id from being served; called
+// after a committed change to that grant's tokens.
+func (s *Store) forgetGrant(id string) {
+	tc := s.tc
+	if tc == nil {
+		return
+	}
+	tc.mu.Lock()
+	m := tc.seq.Add(1)
+	if len(tc.grants) >= maxGrantMarks {
+		tc.all.Store(m)
+		clear(tc.grants)
+	} else {
+		tc.grants[id] = m
+	}
+	tc.mu.Unlock()
+}
+
+// fresh reports whether e was read after every change that concerns it.
+func (tc *tokenCache) fresh(e *cachedToken) bool {
+	if e.seq < tc.all.Load() {
+		return false
+	}
+	tc.mu.RLock()
+	m, changed := tc.grants[e.g.ID]
+	tc.mu.RUnlock()
+	return !changed || e.seq >= m
 }
 
 // cachedTokenLookup is Token through the cache.
 func (s *Store) cachedTokenLookup(ctx context.Context, hash []byte, now time.Time) (*storage.Token, *storage.Grant, error) {
 	tc := s.tc
-	gen := tc.gen.Load()
-	if e, ok := tc.c.Get(string(hash), now); ok && e.gen == gen &&
+	seq := tc.seq.Load()
+	if e, ok := tc.c.Get(string(hash), now); ok && tc.fresh(&e) &&
 		now.Before(e.t.ExpiresAt) && (e.g.ExpiresAt.IsZero() || now.Before(e.g.ExpiresAt)) {
 		return copyToken(&e.t), copyGrant(&e.g), nil
 	}
@@ -76,7 +120,10 @@ func (s *Store) cachedTokenLookup(ctx context.Context, hash []byte, now time.Tim
 	if err != nil {
 		return nil, nil, err
 	}
-	tc.c.Put(string(hash), cachedToken{t: *copyToken(t), g: *copyGrant(g), gen: gen}, now)
+	// The entry lapses ttl after now, which the caller took before the row
+	// was read: a change made elsewhere after the read is seen at most ttl
+	// after it.
+	tc.c.Put(string(hash), cachedToken{t: *copyToken(t), g: *copyGrant(g), seq: seq}, now)
 	return t, g, nil
 }
 

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -95,5 +96,77 @@ func TestTokenCacheBound(t *testing.T) {
 	}
 	if _, _, err := s.Token(ctx, tok2.Hash, now); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("Token after Atomically revoked its grant: %v, want ErrNotFound", err)
+	}
+}
+
+// A change to one grant leaves the other grants' cached tokens in the
+// cache; a change that may concern any grant, or more grants changed than
+// the cache keeps marks for, does not.
+func TestTokenCacheForgetsOnlyWhatChanged(t *testing.T) {
+	ctx := t.Context()
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := newSQLite(t)
+	g, tok := tokenCacheFixture(t, s, now)
+	other, err := Open(ctx, "sqlite:"+s.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	// hidden stores a token, looks it up through s, and deletes it through
+	// another store: from then on, s finds it only in its cache.
+	hidden := func(id string) []byte {
+		t.Helper()
+		h := []byte(id + "-0123456789abcdef0123456789abcdef")
+		if err := s.CreateGrant(ctx, &storage.Grant{ID: id, ClientID: "rp", Scope: []string{"openid"}, CreatedAt: now},
+			&storage.Token{Hash: h, Kind: storage.AccessToken, GrantID: id, ClientID: "rp", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Token(ctx, h, now); err != nil {
+			t.Fatal(err)
+		}
+		if err := other.DeleteToken(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	cached := func(h []byte) bool {
+		t.Helper()
+		_, _, err := s.Token(ctx, h, now)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+
+	h2 := hidden("g2")
+	if _, _, err := s.Token(ctx, tok.Hash, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeGrant(ctx, g.ID, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Token(ctx, tok.Hash, now); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("token of the revoked grant: %v, want ErrNotFound", err)
+	}
+	if !cached(h2) {
+		t.Fatal("revoking one grant dropped another grant's cached token")
+	}
+	if err := s.RevokeUserGrants(ctx, "nobody", now); err != nil {
+		t.Fatal(err)
+	}
+	if cached(h2) {
+		t.Fatal("a change by user left the cached tokens of every grant served")
+	}
+
+	h3 := hidden("g3")
+	for i := range maxGrantMarks {
+		s.forgetGrant(fmt.Sprintf("elsewhere-%d", i))
+	}
+	if !cached(h3) {
+		t.Fatal("changes to other grants dropped a cached token")
+	}
+	s.forgetGrant("one-too-many")
+	if cached(h3) {
+		t.Fatal("more changed grants than the cache keeps marks for left the cached tokens served")
 	}
 }

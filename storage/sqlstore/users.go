@@ -139,7 +139,7 @@ func (s *Store) UpdateUser(ctx context.Context, u *storage.User) error {
 // revokes the user's grants (deleting their tokens), deletes the user's
 // unredeemed codes and sessions.
 func (s *Store) SetPassword(ctx context.Context, userID, passwordHash string, now time.Time) error {
-	defer s.tokensChanged()
+	defer s.forgetAll()
 	if err := checkID("user", userID); err != nil {
 		return err
 	}
@@ -170,7 +170,7 @@ func (s *Store) SetPassword(ctx context.Context, userID, passwordHash string, no
 // DeleteUser implements storage.Users: the user goes with its sessions,
 // consents, codes, grants and their tokens.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
-	defer s.tokensChanged()
+	defer s.forgetAll()
 	return s.inTx(ctx, func(c conn) error {
 		n, err := c.execN(ctx, `DELETE FROM users WHERE id = ?`, id)
 		if err != nil {
