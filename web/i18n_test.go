@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http/httptest"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -257,6 +258,32 @@ func TestTranslationsOverlay(t *testing.T) {
 		if _, err := NewRenderer(Options{Translations: fstest.MapFS{name: {Data: []byte(data)}}}); err == nil {
 			t.Errorf("%s accepted", name)
 		}
+	}
+}
+
+// The built-in catalogs are parsed when their language is first used, not
+// at start, and each once.
+func TestBuiltInCatalogsParsedOnFirstUse(t *testing.T) {
+	r, err := NewRenderer(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed := func(lang string) bool { return r.cats[lang].files[0].m != nil }
+	for _, lang := range r.Languages() {
+		if parsed(lang) {
+			t.Errorf("%s.po parsed at start", lang)
+		}
+	}
+	if got := r.T("fr", "Password"); got == "Password" {
+		t.Fatalf("fr: %q", got)
+	}
+	if !parsed("fr") || parsed("es") {
+		t.Fatalf("after a French message: fr parsed %v, es parsed %v", parsed("fr"), parsed("es"))
+	}
+	m := r.cats["fr"].files[0].m
+	r.T("fr", "Sign in")
+	if reflect.ValueOf(r.cats["fr"].files[0].m).Pointer() != reflect.ValueOf(m).Pointer() {
+		t.Fatal("fr.po parsed again")
 	}
 }
 
