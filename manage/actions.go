@@ -9,6 +9,7 @@ const (
 	ActionClientUpdated       = "admin.client_updated"
 	ActionClientSecretRotated = "admin.client_secret_rotated"
 	ActionClientDeleted       = "admin.client_deleted"
+	ActionClientTokensRevoked = "admin.client_tokens_revoked"
 
 	ActionUserCreated       = "admin.user_created"
 	ActionUserUpdated       = "admin.user_updated"

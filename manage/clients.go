@@ -405,6 +405,22 @@ func (s *Service) ClientUsage(ctx context.Context, id string) (*ClientUsage, err
 	return &ClientUsage{Grants: len(grants), Consents: len(consents), Users: len(users), Sessions: len(sessions)}, nil
 }
 
+// RevokeClientTokens ends every token issued to a client until now: its
+// grants are revoked, and the stateless client_credentials tokens, which
+// have no grant, end with them (storage.Client.TokensRevokedAt). The client
+// stays, and tokens it asks for afterwards work. storage.ErrNotFound if
+// there is no such client.
+func (s *Service) RevokeClientTokens(ctx context.Context, a Actor, id string) error {
+	c, err := s.cfg.Store.Client(ctx, id)
+	if err != nil {
+		return err
+	}
+	return s.change(ctx, a, ActionClientTokensRevoked, "client:"+id, Change{ClientID: id}, func(tx storage.Storage, rec *storage.AuditRecord) error {
+		rec.Detail = fmt.Sprintf("every token of client %q", c.Name)
+		return tx.RevokeClientTokens(ctx, id, s.now())
+	})
+}
+
 // DeleteClient removes a client with every code, grant, token and consent
 // it holds, and returns what went with it.
 func (s *Service) DeleteClient(ctx context.Context, a Actor, id string) (*ClientUsage, error) {

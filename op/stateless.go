@@ -198,6 +198,11 @@ func (p *Provider) liveStateless(ctx context.Context, v string, now time.Time) (
 	if c.CreatedAt.Truncate(time.Millisecond).After(t.created) {
 		return nil, fmt.Errorf("stateless access token older than its client: %w", storage.ErrNotFound)
 	}
+	// t.created is cut to the millisecond: a token made in the millisecond
+	// of a revocation, before or after it, is ended with the others.
+	if !c.TokensRevokedAt.IsZero() && !t.created.After(c.TokensRevokedAt) {
+		return nil, fmt.Errorf("stateless access token issued before its client's tokens were revoked: %w", storage.ErrNotFound)
+	}
 	revoked, err := lookups.Recorded(ctx, t.revokedKey(), now)
 	if err != nil {
 		return nil, err

@@ -124,6 +124,29 @@ func TestStatelessClientCredentials(t *testing.T) {
 		t.Fatalf("expired: %v", m)
 	}
 
+	// Revoking every token of the client (oidcd clients revoke-tokens) ends
+	// the stateless ones issued until then, which have no row; a token
+	// issued a millisecond later lives.
+	revoked, err := cc.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := node1.store.RevokeClientTokens(ctx, app, node1.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	node1.p.ForgetClient(app) // as the console and the command line do
+	if m := introspect(node1, revoked.AccessToken); m["active"] != false {
+		t.Fatalf("after the client's tokens were revoked: %v", m)
+	}
+	node1.clock.Add(time.Millisecond)
+	later, err := cc.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := introspect(node1, later.AccessToken); m["active"] != true {
+		t.Fatalf("a token issued after the client's tokens were revoked: %v", m)
+	}
+
 	// A deleted client's tokens end, and stay ended if a client with the
 	// same id is created again.
 	otherCC := clientcredentials.Config{ClientID: other, ClientSecret: otherSecret, TokenURL: node1.srv.URL + "/token"}

@@ -86,6 +86,10 @@ type Clients interface {
 	DeleteClient(ctx context.Context, id string) error
 	// ListClients returns all clients ordered by creation time.
 	ListClients(ctx context.Context) ([]*Client, error)
+	// RevokeClientTokens revokes every grant of the client (its tokens
+	// deleted) and sets its TokensRevokedAt to now, in one transaction;
+	// ErrNotFound if there is no such client.
+	RevokeClientTokens(ctx context.Context, clientID string, now time.Time) error
 }
 
 // Codes stores authorization codes.

@@ -74,6 +74,12 @@ type Client struct {
 	// --allow-public-password-grant), never a registration property, as the
 	// grant then has no client secret behind it.
 	PublicPasswordGrant bool
+	// TokensRevokedAt, when set, ends every token issued to the client at
+	// or before it: RevokeClientTokens sets it, and UpdateClient leaves it
+	// as stored. Stored tokens are revoked with their grants at once; the
+	// provider checks it for the tokens that have no row (stateless
+	// client_credentials tokens).
+	TokensRevokedAt time.Time
 }
 
 // ClientMetadata are a client's registration properties that django-oidc-provider does

@@ -36,7 +36,7 @@ func toClientJSON(c *storage.Client, secret string) clientJSON {
 
 // clients manages relying parties, through the service layer.
 func (a *app) clients(ctx context.Context, args []string) error {
-	sub, args, err := subcommand("clients", args, "create", "update", "list", "show", "delete", "rotate-secret")
+	sub, args, err := subcommand("clients", args, "create", "update", "list", "show", "delete", "rotate-secret", "revoke-tokens")
 	if err != nil {
 		return err
 	}
@@ -47,10 +47,10 @@ func (a *app) clients(ctx context.Context, args []string) error {
 		return a.clientsUpdate(ctx, args)
 	case "list":
 		return a.clientsList(ctx, args)
-	case "show", "delete", "rotate-secret":
+	case "show", "delete", "rotate-secret", "revoke-tokens":
 		return a.clientsByID(ctx, sub, args)
 	}
-	fmt.Fprint(a.stdout, "Usage: oidcd clients create|update|list|show|delete|rotate-secret [flags]\n")
+	fmt.Fprint(a.stdout, "Usage: oidcd clients create|update|list|show|delete|rotate-secret|revoke-tokens [flags]\n")
 	return nil
 }
 
@@ -347,8 +347,8 @@ func (a *app) clientsList(ctx context.Context, args []string) error {
 		})
 }
 
-// clientsByID runs show, delete and rotate-secret, which take the client
-// id as an argument or as --id.
+// clientsByID runs show, delete, rotate-secret and revoke-tokens, which
+// take the client id as an argument or as --id.
 func (a *app) clientsByID(ctx context.Context, sub string, args []string) error {
 	c := a.newCommand("clients "+sub, " ID", true)
 	id := c.fs.String("id", "", "the client id (or give it as the argument)")
@@ -388,6 +388,15 @@ func (a *app) clientsByID(ctx context.Context, sub string, args []string) error 
 			return c.printJSON(map[string]any{"client_id": client.ID, "deleted": usageJSON(usage)})
 		}
 		fmt.Fprintf(a.stdout, "deleted client %s (%q) with its grants, tokens and consents: %s\n", client.ID, client.Name, usage)
+		return nil
+	case "revoke-tokens":
+		if err := svc.RevokeClientTokens(ctx, c.actor(), client.ID); err != nil {
+			return serviceErr("clients revoke-tokens", err)
+		}
+		if c.json {
+			return c.printJSON(map[string]any{"client_id": client.ID, "tokens_revoked": true})
+		}
+		fmt.Fprintf(a.stdout, "revoked every token of client %s (%q); running servers refuse them within their token and client caches' TTLs (1 s and 5 s by default)\n", client.ID, client.Name)
 		return nil
 	case "rotate-secret":
 		if client.Type != storage.Confidential {

@@ -386,7 +386,7 @@ func TestGrantsCommands(t *testing.T) {
 	fails(t, dir, nil, "give the grant id", "grants", "revoke")
 	fails(t, dir, nil, `no live grant with id "nope"`, "grants", "revoke", "nope")
 	ok(t, dir, "grants", "revoke", grants[0].ID)
-	inactiveWithinTokenCache(t, func() map[string]any { return post("/introspect", url.Values{"token": {tok}}) },
+	inactiveWithin(t, time.Second, func() map[string]any { return post("/introspect", url.Values{"token": {tok}}) },
 		"the token after grants revoke")
 	if out := ok(t, dir, "grants", "list", "--client", c.ClientID, "--json"); strings.TrimSpace(out) != "[]" {
 		t.Fatalf("grants list after the revocation:\n%s", out)

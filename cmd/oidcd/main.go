@@ -8,7 +8,7 @@
 //	oidcd migrate
 //	oidcd keys create|list|rotate|retire|delete
 //	oidcd users create|update|list|set-password|reset-password|delete
-//	oidcd clients create|update|list|show|delete|rotate-secret
+//	oidcd clients create|update|list|show|delete|rotate-secret|revoke-tokens
 //	oidcd consents list|revoke, oidcd sessions list|revoke, oidcd grants list|revoke
 //	oidcd audit
 //	oidcd registration-tokens create
@@ -94,6 +94,7 @@ Usage:
   oidcd clients show ID [--json]
   oidcd clients delete ID [--json]
   oidcd clients rotate-secret ID [--overlap D] [--json]
+  oidcd clients revoke-tokens ID [--json]   (every token issued to the client so far)
   oidcd consents list (--username U | --client ID) [--json]
   oidcd consents revoke --username U --client ID
   oidcd sessions list (--username U | --client ID) [--json]

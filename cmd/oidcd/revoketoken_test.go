@@ -7,12 +7,15 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // grants revoke --token-stdin revokes by a token's value: a stateless
 // client_credentials token (OIDCD_STATELESS_CLIENT_CREDENTIALS), which has
-// no grant to revoke by id, and a stored token's whole grant; the running
-// server refuses either at once, and the audit log records it.
+// no grant to revoke by id, and a stored token's whole grant; clients
+// revoke-tokens revokes every token of a client, of either kind. The
+// running server refuses them once its caches let go (within 1 s for a
+// stored token, 5 s for a client), and the audit log records each.
 func TestGrantsRevokeByToken(t *testing.T) {
 	dir := t.TempDir()
 	ok(t, dir, "migrate")
@@ -57,10 +60,30 @@ func TestGrantsRevokeByToken(t *testing.T) {
 		if out, err := revoke(tok); err != nil || !strings.Contains(out, want) {
 			t.Fatalf("grants revoke --token-stdin: %v\n%s", err, out)
 		}
-		inactiveWithinTokenCache(t, func() map[string]any { return post(s.url, "/introspect", url.Values{"token": {tok}}) },
+		inactiveWithin(t, time.Second, func() map[string]any { return post(s.url, "/introspect", url.Values{"token": {tok}}) },
 			fmt.Sprintf("after the revocation (stateless %v)", stateless))
+
+		// Every token of the client, until now; a token asked for later works.
+		tok = post(s.url, "/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}})["access_token"].(string)
+		if m := post(s.url, "/introspect", url.Values{"token": {tok}}); m["active"] != true {
+			t.Fatalf("before clients revoke-tokens: %v", m)
+		}
+		if out := ok(t, dir, "clients", "revoke-tokens", cl.ClientID); !strings.Contains(out, "revoked every token of client "+cl.ClientID) {
+			t.Fatalf("clients revoke-tokens:\n%s", out)
+		}
+		bound := time.Second // the token cache
+		if stateless {
+			bound = 5 * time.Second // the client cache
+		}
+		inactiveWithin(t, bound, func() map[string]any { return post(s.url, "/introspect", url.Values{"token": {tok}}) },
+			fmt.Sprintf("after clients revoke-tokens (stateless %v)", stateless))
+		later := post(s.url, "/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}})["access_token"].(string)
+		if m := post(s.url, "/introspect", url.Values{"token": {later}}); m["active"] != true {
+			t.Fatalf("a token asked for after clients revoke-tokens (stateless %v): %v", stateless, m)
+		}
 		s.stop(t)
 	}
+	fails(t, dir, nil, `no client with id "nope"`, "clients", "revoke-tokens", "nope")
 	if out, err := revoke("cc1_AAAA.AAAA"); err == nil || !strings.Contains(out, "unknown, expired or already revoked") {
 		t.Fatalf("a forged token: %v\n%s", err, out)
 	}
@@ -72,7 +95,8 @@ func TestGrantsRevokeByToken(t *testing.T) {
 		actions = append(actions, r.Action+" "+r.Target)
 	}
 	got := strings.Join(actions, "\n")
-	if !strings.Contains(got, "admin.token_revoked client:"+cl.ClientID) || !strings.Contains(got, "admin.grant_revoked grant:") {
+	if !strings.Contains(got, "admin.token_revoked client:"+cl.ClientID) || !strings.Contains(got, "admin.grant_revoked grant:") ||
+		strings.Count(got, "admin.client_tokens_revoked client:"+cl.ClientID) != 2 {
 		t.Fatalf("audit records:\n%s", got)
 	}
 }

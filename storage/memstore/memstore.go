@@ -147,6 +147,7 @@ func cloneClient(c *storage.Client) *storage.Client {
 	cp.RegistrationTokenHash = bytes.Clone(c.RegistrationTokenHash)
 	cp.PreviousSecretHash = bytes.Clone(c.PreviousSecretHash)
 	cp.PreviousSecretExpiresAt = norm(c.PreviousSecretExpiresAt)
+	cp.TokensRevokedAt = norm(c.TokensRevokedAt)
 	return &cp
 }
 
@@ -230,10 +231,31 @@ func (s *Store) UpdateClient(ctx context.Context, c *storage.Client) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.clients[c.ID]; !ok {
+	old, ok := s.clients[c.ID]
+	if !ok {
 		return notFound("update client")
 	}
-	s.clients[c.ID] = cloneClient(c)
+	kept := cloneClient(c)
+	kept.TokensRevokedAt = old.TokensRevokedAt
+	s.clients[c.ID] = kept
+	return nil
+}
+
+// RevokeClientTokens implements storage.Clients.
+func (s *Store) RevokeClientTokens(ctx context.Context, clientID string, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.clients[clientID]
+	if !ok {
+		return notFound("revoke client tokens")
+	}
+	now = norm(now)
+	c.TokensRevokedAt = now
+	for _, g := range s.grants {
+		if g.ClientID == clientID {
+			s.revokeGrant(g, now)
+		}
+	}
 	return nil
 }
 

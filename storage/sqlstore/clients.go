@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"time"
 
 	"github.com/oidcd/oidcd/storage"
 )
@@ -11,7 +12,7 @@ const clientCols = `id, name, type, secret_hash, secret_sealed, response_types, 
 	terms_url, contact_email, logo_url, created_at, metadata, registration_token_hash,
 	public_password_grant, logo_image, logo_type, frontchannel_logout_uri,
 	frontchannel_logout_session_required, backchannel_logout_uri, backchannel_logout_session_required,
-	previous_secret_hash, previous_secret_expires_at`
+	previous_secret_hash, previous_secret_expires_at, tokens_revoked_at`
 
 func clientArgs(c *storage.Client) []any {
 	return []any{c.ID, c.Name, string(c.Type), blobArg(c.SecretHash), blobArg(c.SecretSealed),
@@ -20,7 +21,8 @@ func clientArgs(c *storage.Client) []any {
 		c.TermsURL, c.ContactEmail, c.LogoURL, timeArg(c.CreatedAt), metadataArg(c.ClientMetadata),
 		blobArg(c.RegistrationTokenHash), c.PublicPasswordGrant, blobArg(c.LogoImage), c.LogoType,
 		c.FrontchannelLogoutURI, c.FrontchannelLogoutSessionRequired, c.BackchannelLogoutURI,
-		c.BackchannelLogoutSessionRequired, blobArg(c.PreviousSecretHash), timeArg(c.PreviousSecretExpiresAt)}
+		c.BackchannelLogoutSessionRequired, blobArg(c.PreviousSecretHash), timeArg(c.PreviousSecretExpiresAt),
+		timeArg(c.TokensRevokedAt)}
 }
 
 type scanner interface{ Scan(dest ...any) error }
@@ -34,7 +36,8 @@ func scanClient(r scanner) (*storage.Client, error) {
 		&c.TermsURL, &c.ContactEmail, &c.LogoURL, timeCol{&c.CreatedAt}, metadataCol{&c.ClientMetadata},
 		&c.RegistrationTokenHash, &c.PublicPasswordGrant, &c.LogoImage, &c.LogoType,
 		&c.FrontchannelLogoutURI, &c.FrontchannelLogoutSessionRequired, &c.BackchannelLogoutURI,
-		&c.BackchannelLogoutSessionRequired, &c.PreviousSecretHash, timeCol{&c.PreviousSecretExpiresAt})
+		&c.BackchannelLogoutSessionRequired, &c.PreviousSecretHash, timeCol{&c.PreviousSecretExpiresAt},
+		timeCol{&c.TokensRevokedAt})
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +54,7 @@ func (s *Store) CreateClient(ctx context.Context, c *storage.Client) error {
 		return err
 	}
 	_, err := s.writer().exec(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, clientArgs(c)...)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, clientArgs(c)...)
 	return s.wrapErr("create client", err)
 }
 
@@ -67,12 +70,15 @@ func (s *Store) Client(ctx context.Context, id string) (*storage.Client, error) 
 	return c, nil
 }
 
-// UpdateClient implements storage.Clients.
+// UpdateClient implements storage.Clients. tokens_revoked_at is left as
+// stored: only RevokeClientTokens moves it, so that an update made from an
+// older read cannot take a revocation back.
 func (s *Store) UpdateClient(ctx context.Context, c *storage.Client) error {
 	if err := checkScope(c.Scope); err != nil {
 		return err
 	}
-	args := append(clientArgs(c)[1:], c.ID)
+	a := clientArgs(c)
+	args := append(a[1:len(a)-1], c.ID)
 	n, err := s.writer().execN(ctx, `UPDATE clients SET name = ?, type = ?, secret_hash = ?,
 		secret_sealed = ?, response_types = ?, redirect_uris = ?, post_logout_redirect_uris = ?,
 		jwt_alg = ?, require_consent = ?, reuse_consent = ?, scope = ?, website = ?,
@@ -89,6 +95,21 @@ func (s *Store) UpdateClient(ctx context.Context, c *storage.Client) error {
 		return notFound("update client")
 	}
 	return nil
+}
+
+// RevokeClientTokens implements storage.Clients.
+func (s *Store) RevokeClientTokens(ctx context.Context, clientID string, now time.Time) error {
+	defer s.forgetAll()
+	return s.inTx(ctx, func(c conn) error {
+		n, err := c.execN(ctx, `UPDATE clients SET tokens_revoked_at = ? WHERE id = ?`, now.UnixMicro(), clientID)
+		if err != nil {
+			return s.wrapErr("revoke client tokens", err)
+		}
+		if n == 0 {
+			return notFound("revoke client tokens")
+		}
+		return s.revokeGrantsWhereTx(ctx, c, "client_id", clientID, now)
+	})
 }
 
 // DeleteClient implements storage.Clients. The explicit deletes duplicate the

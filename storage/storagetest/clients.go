@@ -55,7 +55,7 @@ func testClientNotFound(t *testing.T, s storage.Provider) {
 
 func testClientUpdate(t *testing.T, s storage.Provider) {
 	ctx := t.Context()
-	mustClient(t, s, "rp")
+	before := mustClient(t, s, "rp")
 	keep := mustClient(t, s, "rp-other")
 
 	u := &storage.Client{
@@ -110,18 +110,23 @@ func testClientUpdate(t *testing.T, s storage.Provider) {
 		BackchannelLogoutURI:              "https://new.example/bc",
 		BackchannelLogoutSessionRequired:  true,
 	}
-	complete(t, "updated client", u)
+	// TokensRevokedAt is RevokeClientTokens' alone: an update keeps it.
+	complete(t, "updated client", u, "TokensRevokedAt")
 	ok(t, s.UpdateClient(ctx, u), "UpdateClient")
 	got, err := s.Client(ctx, "rp")
 	ok(t, err, "Client")
-	same(t, "updated client", u, got)
+	want := *u
+	want.TokensRevokedAt = before.TokensRevokedAt
+	same(t, "updated client", &want, got)
 
 	// Clearing fields clears them.
 	cleared := &storage.Client{ID: "rp", Type: storage.Public}
 	ok(t, s.UpdateClient(ctx, cleared), "UpdateClient cleared")
 	got, err = s.Client(ctx, "rp")
 	ok(t, err, "Client")
-	same(t, "cleared client", cleared, got)
+	want = *cleared
+	want.TokensRevokedAt = before.TokensRevokedAt
+	same(t, "cleared client", &want, got)
 
 	got, err = s.Client(ctx, keep.ID)
 	ok(t, err, "Client other")
@@ -213,4 +218,40 @@ func testValuesAreCopies(t *testing.T, s storage.Provider) {
 	got, err = s.Client(ctx, "rp")
 	ok(t, err, "Client again")
 	same(t, "client after changing a returned value", &want, got)
+}
+
+// RevokeClientTokens ends every grant of one client and records when, for
+// the tokens that have no row; other clients keep theirs.
+func testRevokeClientTokens(t *testing.T, s storage.Provider) {
+	ctx := t.Context()
+	c := &storage.Client{ID: "rp", Name: "rp", Type: storage.Confidential, CreatedAt: t0}
+	ok(t, s.CreateClient(ctx, c), "CreateClient")
+	mustClient(t, s, "rp-other")
+	_, userAccess, userRefresh := mustGrant(t, s, "rp", "user-1")
+	cc := &storage.Grant{ID: newID("grant"), ClientID: "rp", Scope: []string{"read"}, CreatedAt: t0}
+	ccAccess := newToken(cc, storage.AccessToken, t0)
+	ok(t, s.CreateGrant(ctx, cc, ccAccess), "CreateGrant client_credentials")
+	_, otherAccess, _ := mustGrant(t, s, "rp-other", "user-1")
+
+	now := at(time.Minute)
+	ok(t, s.RevokeClientTokens(ctx, "rp", now), "RevokeClientTokens")
+	for what, h := range map[string][]byte{"user access": userAccess.Hash, "user refresh": userRefresh.Hash, "client_credentials": ccAccess.Hash} {
+		tokenGone(t, s, h, now, what+" token of the client")
+	}
+	tokenFound(t, s, otherAccess.Hash, now, "another client's token")
+	got, err := s.Client(ctx, "rp")
+	ok(t, err, "Client")
+	if !got.TokensRevokedAt.Equal(now) {
+		t.Errorf("TokensRevokedAt = %v, want %v", got.TokensRevokedAt, now)
+	}
+	other, err := s.Client(ctx, "rp-other")
+	ok(t, err, "Client other")
+	if !other.TokensRevokedAt.Equal(fullClient("rp-other").TokensRevokedAt) {
+		t.Errorf("another client's TokensRevokedAt = %v", other.TokensRevokedAt)
+	}
+	// A grant made afterwards lives.
+	_, later, _ := mustGrant(t, s, "rp", "user-2")
+	tokenFound(t, s, later.Hash, now, "a token issued after the revocation")
+
+	is(t, s.RevokeClientTokens(ctx, "nope", now), storage.ErrNotFound, "RevokeClientTokens of an unknown client")
 }

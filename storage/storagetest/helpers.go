@@ -174,6 +174,7 @@ func fullClient(id string) *storage.Client {
 		SecretSealed:            []byte("sealed\x00secret " + id),
 		PreviousSecretHash:      newHash(),
 		PreviousSecretExpiresAt: at(time.Hour),
+		TokensRevokedAt:         at(-2 * time.Hour),
 		ResponseTypes:           []string{"code", "code id_token", "id_token token"},
 		RedirectURIs:            []string{"https://rp.example/cb?a=1&b=%22two%22", `http://127.0.0.1:8080/cb"quoted"`},
 		PostLogoutRedirectURIs:  []string{"https://rp.example/bye"},

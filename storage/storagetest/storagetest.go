@@ -63,6 +63,7 @@ var providerTests = []subtest{
 	{"ClientUpdate", testClientUpdate},
 	{"ClientList", testClientList},
 	{"ClientDeleteCascades", testClientDeleteCascades},
+	{"RevokeClientTokens", testRevokeClientTokens},
 	{"ValuesAreCopies", testValuesAreCopies},
 
 	{"CodeRoundTrip", testCodeRoundTrip},

@@ -44,6 +44,9 @@ func testTokenEndsAtOnce(t *testing.T, s storage.Storage) {
 			_, err := s.RevokeConsent(t.Context(), x.user.ID, x.clientID, now)
 			ok(t, err, "RevokeConsent")
 		}},
+		{name: "RevokeClientTokens", change: func(t *testing.T, x tokens) {
+			ok(t, s.RevokeClientTokens(t.Context(), x.clientID, now), "RevokeClientTokens")
+		}},
 		{name: "DeleteClient", change: func(t *testing.T, x tokens) {
 			ok(t, s.DeleteClient(t.Context(), x.clientID), "DeleteClient")
 		}},
