@@ -29,9 +29,9 @@ import (
 type tokenCache struct {
 	c   *ttlcache.Cache[string, cachedToken]
 	seq atomic.Uint64
-	// all is the seq of the last change that may have ended any token.
-	all atomic.Uint64
 	mu  sync.RWMutex
+	// all is the seq of the last change that may have ended any token.
+	all uint64
 	// grants holds the seq of the last change to each grant changed since
 	// the last forgetAll; at maxGrantMarks it gives way to a forgetAll.
 	grants map[string]uint64
@@ -74,7 +74,7 @@ func (s *Store) forgetAll() {
 		return
 	}
 	tc.mu.Lock()
-	tc.all.Store(tc.seq.Add(1))
+	tc.all = tc.seq.Add(1)
 	clear(tc.grants)
 	tc.mu.Unlock()
 }
@@ -89,7 +89,7 @@ func (s *Store) forgetGrant(id string) {
 	tc.mu.Lock()
 	m := tc.seq.Add(1)
 	if len(tc.grants) >= maxGrantMarks {
-		tc.all.Store(m)
+		tc.all = m
 		clear(tc.grants)
 	} else {
 		tc.grants[id] = m
@@ -98,13 +98,15 @@ func (s *Store) forgetGrant(id string) {
 }
 
 // fresh reports whether e was read after every change that concerns it.
+// all and grants are read under one lock, as they are written: a forgetGrant
+// that overflows into a forgetAll must not be seen half done.
 func (tc *tokenCache) fresh(e *cachedToken) bool {
-	if e.seq < tc.all.Load() {
+	tc.mu.RLock()
+	defer tc.mu.RUnlock()
+	if e.seq < tc.all {
 		return false
 	}
-	tc.mu.RLock()
 	m, changed := tc.grants[e.g.ID]
-	tc.mu.RUnlock()
 	return !changed || e.seq >= m
 }
 

@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -168,5 +170,59 @@ func TestTokenCacheForgetsOnlyWhatChanged(t *testing.T) {
 	s.forgetGrant("one-too-many")
 	if cached(h3) {
 		t.Fatal("more changed grants than the cache keeps marks for left the cached tokens served")
+	}
+}
+
+// Lookups running beside a revocation never find the token once the
+// revocation has returned, whichever order the cache saw them in.
+func TestTokenCacheConcurrentRevocation(t *testing.T) {
+	ctx := t.Context()
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := newSQLite(t)
+	tokenCacheFixture(t, s, now)
+	for i := range 50 {
+		id := fmt.Sprintf("race-%d", i)
+		h := []byte(id + "-0123456789abcdef0123456789abcdef")
+		if err := s.CreateGrant(ctx, &storage.Grant{ID: id, ClientID: "rp", Scope: []string{"openid"}, CreatedAt: now},
+			&storage.Token{Hash: h, Kind: storage.AccessToken, GrantID: id, ClientID: "rp", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		var revoked, stale atomic.Bool
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for range 200 {
+					after := revoked.Load()
+					_, _, err := s.Token(ctx, h, now)
+					if err == nil && after {
+						stale.Store(true)
+					}
+					if after {
+						return
+					}
+				}
+			})
+		}
+		if i%2 == 0 {
+			err := s.RevokeGrant(ctx, id, now)
+			revoked.Store(true)
+			if err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			err := s.RevokeUserGrants(ctx, "nobody", now) // a change to every grant...
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = s.RevokeGrant(ctx, id, now) // ...then to this one
+			revoked.Store(true)
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		wg.Wait()
+		if stale.Load() {
+			t.Fatalf("round %d: a lookup begun after the revocation returned found the token", i)
+		}
 	}
 }
