@@ -25,6 +25,7 @@ func (c *Console) adminTable() []route {
 		{"GET", "/clients/{id}", c.client},
 		{"POST", "/clients/{id}", c.clientSave},
 		{"POST", "/clients/{id}/rotate-secret", c.clientRotateSecret},
+		{"POST", "/clients/{id}/revoke-tokens", c.clientRevokeTokens},
 		{"GET", "/clients/{id}/delete", c.clientDeleteConfirm},
 		{"POST", "/clients/{id}/delete", c.clientDelete},
 

@@ -166,6 +166,20 @@ func (c *Console) clientRotateSecret(w http.ResponseWriter, r *http.Request) {
 	c.renderSecret(w, r, res, "client-secret")
 }
 
+// clientRevokeTokens ends every token issued to the client so far (oidcd
+// clients revoke-tokens); the client stays.
+func (c *Console) clientRevokeTokens(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	switch err := c.svc.RevokeClientTokens(r.Context(), c.actorFor(r), id); {
+	case errors.Is(err, storage.ErrNotFound):
+		c.notFound(w, r)
+	case err != nil:
+		c.serverError(w, r, "console: revoke client tokens", err)
+	default:
+		c.redirect(w, r, "/admin/clients/"+url.PathEscape(id), "client-tokens-revoked")
+	}
+}
+
 // deleteData is the data of the deletion confirmations.
 type deleteData struct {
 	// Kind is "client", "key" or "user": the template says what goes

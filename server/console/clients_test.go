@@ -169,6 +169,26 @@ func testAdminClientLifecycle(t *testing.T, e *env) {
 	r = e.post(t, c, "/admin/clients/"+id, "/admin/clients/"+id+"/rotate-secret", url.Values{"overlap": {"forever"}})
 	wantStatus(t, "rotate with a bad overlap", r, http.StatusBadRequest)
 
+	// Revoke every token: the client's tokens end, the client stays, and a
+	// new sign-in works.
+	p3 := e.newRP(t, id, newSecret, "http://127.0.0.1:9/cb")
+	tok3 := e.signIn(t, ac, p3)
+	e.clock.Add(time.Second) // audit records in order
+	r = e.post(t, c, "/admin/clients/"+id, "/admin/clients/"+id+"/revoke-tokens", nil)
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/admin/clients/"+id+"?done=client-tokens-revoked" {
+		t.Fatalf("revoke tokens: %d %q\n%s", r.StatusCode, r.Header.Get("Location"), r.body)
+	}
+	if r = e.get(t, c, "/admin/clients/"+id+"?done=client-tokens-revoked"); !strings.Contains(r.body, "Every token issued to the client until now was revoked.") {
+		t.Errorf("the client page after revoking its tokens:\n%s", r.body)
+	}
+	if _, err := p3.refresh(tok3); err == nil {
+		t.Fatal("a refresh token works after its client's tokens were revoked")
+	}
+	if _, err := p3.refresh(e.signIn(t, ac, p3)); err != nil {
+		t.Fatalf("a token issued after the revocation: %v", err)
+	}
+	e.clock.Add(time.Second)
+
 	// Delete: the confirmation says what goes; then it is gone, with its grants.
 	r = e.get(t, c, "/admin/clients/"+id+"/delete")
 	wantStatus(t, "delete confirmation", r, http.StatusOK)
@@ -190,7 +210,8 @@ func testAdminClientLifecycle(t *testing.T, e *env) {
 	wantStatus(t, "the deleted client's page", e.get(t, c, "/admin/clients/"+id), http.StatusNotFound)
 
 	got := strings.Join(e.auditActions(t, "client:"+id), " ")
-	want := strings.Join([]string{manage.ActionClientDeleted, manage.ActionClientSecretRotated, manage.ActionClientUpdated, manage.ActionClientCreated}, " ")
+	want := strings.Join([]string{manage.ActionClientDeleted, manage.ActionClientTokensRevoked, manage.ActionClientSecretRotated,
+		manage.ActionClientUpdated, manage.ActionClientCreated}, " ")
 	if got != want {
 		t.Errorf("audit actions %q, want %q", got, want)
 	}

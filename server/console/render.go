@@ -52,7 +52,7 @@ func (v *view) CSRF() string { return v.c.newCSRF(v.sess) }
 // nothing the request says is echoed as a message); the texts are the
 // "console_notice" template's.
 var notices = map[string]bool{
-	"password": true, "revoked": true, "client-saved": true, "client-deleted": true,
+	"password": true, "revoked": true, "client-saved": true, "client-deleted": true, "client-tokens-revoked": true,
 	"key-created": true, "key-retired": true, "key-deleted": true,
 	"user-created": true, "user-saved": true, "user-deleted": true, "user-password": true,
 	"user-locked": true, "user-unlocked": true, "user-admin": true,
