@@ -14,6 +14,12 @@
 // in Go rather than failing with SQLITE_BUSY. The database file is created
 // with mode 0600.
 //
+// SetTokenCache (off unless called; OIDCD_TOKEN_CACHE_TTL in the server)
+// lets Token reuse the tokens it found for a short time: every method of the
+// store that can end a token makes the cache forget what it concerns once
+// committed, so a token ended through the store is refused at once, and one
+// ended through another store on the same database after at most the TTL.
+//
 // Schema conventions: digests (codes, tokens, sessions) are binary primary
 // keys compared whole (SECURITY B6, B7); times are BIGINT unix microseconds
 // UTC with NULL for the zero time; scopes are space-separated text; string
