@@ -17,6 +17,11 @@ echo "== go vet"
 go vet ./...
 echo "== go test"
 go test -count=1 -timeout 10m ./...
+# The race detector on the code whose correctness is its concurrency: the
+# token cache against revocations, and the group-commit batches (the whole
+# suite under -race would take several times as long).
+echo "== go test -race (token cache, group commit)"
+go test -count=1 -race -run 'TestTokenCache|TestGroupCommit|TestSQLite$' ./storage/sqlstore
 echo "== fuzz (each Fuzz target for ${OIDCD_TEST_FUZZTIME:-2s}; corpora in <package>/testdata/fuzz)"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
