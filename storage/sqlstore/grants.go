@@ -380,14 +380,23 @@ func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error
 	return s.inTx(ctx, func(c conn) error { return s.revokeGrant(ctx, c, id, now) })
 }
 
-// DeleteToken implements storage.Grants.
+// DeleteToken implements storage.Grants. The token cache forgets the
+// tokens of the deleted token's grant only.
 func (s *Store) DeleteToken(ctx context.Context, hash []byte) error {
-	defer s.forgetAll()
 	if len(hash) == 0 {
 		return nil
 	}
-	_, err := s.writer().exec(ctx, `DELETE FROM tokens WHERE hash = ?`, hash)
-	return s.wrapErr("delete token", err)
+	var grantID string
+	err := s.writer().row(ctx, `DELETE FROM tokens WHERE hash = ? RETURNING grant_id`, hash).Scan(&grantID)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		s.forgetAll() // whether the token went is not known
+		return s.wrapErr("delete token", err)
+	}
+	s.forgetGrant(grantID)
+	return nil
 }
 
 // RevokeUserGrants implements storage.Grants. An empty userID is rejected:

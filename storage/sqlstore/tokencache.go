@@ -17,8 +17,8 @@ import (
 // lookup was three quarters of userinfo's CPU in its profile under load).
 //
 // Every method of this store that can end a token calls forgetGrant (one
-// grant's tokens: a revoked grant, a rotated refresh token, a replayed code)
-// or forgetAll (a user, client, session or consent, a deleted token,
+// grant's tokens: a revoked grant, a rotated refresh token, a replayed code,
+// a deleted token) or forgetAll (a user, client, session or consent,
 // Atomically) once its change has committed. seq orders lookups and
 // changes: an entry carries the seq loaded before its row was read, a change
 // takes a new seq after its commit, and an entry older than a change that

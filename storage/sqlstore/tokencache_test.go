@@ -153,6 +153,21 @@ func TestTokenCacheForgetsOnlyWhatChanged(t *testing.T) {
 	if !cached(h2) {
 		t.Fatal("revoking one grant dropped another grant's cached token")
 	}
+	h4 := hidden("g4")
+	extra := []byte("g4-second-token-0123456789abcdef0123")
+	if err := s.CreateGrant(ctx, &storage.Grant{ID: "g5", ClientID: "rp", CreatedAt: now},
+		&storage.Token{Hash: extra, Kind: storage.AccessToken, GrantID: "g5", ClientID: "rp", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteToken(ctx, extra); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Token(ctx, extra, now); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("a deleted token: %v, want ErrNotFound", err)
+	}
+	if !cached(h2) || !cached(h4) {
+		t.Fatal("deleting one token dropped other grants' cached tokens")
+	}
 	if err := s.RevokeUserGrants(ctx, "nobody", now); err != nil {
 		t.Fatal(err)
 	}
