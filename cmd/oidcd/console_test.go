@@ -353,23 +353,7 @@ func TestGrantsCommands(t *testing.T) {
 	var c clientJSON
 	json.Unmarshal([]byte(ok(t, dir, "clients", "create", "--name", "Svc", "--grant-type", "client_credentials",
 		"--scope", "read token_introspection", "--json")), &c)
-	post := func(path string, form url.Values) map[string]any {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, s.url+path, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(c.ClientID, c.ClientSecret)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var m map[string]any
-		json.NewDecoder(resp.Body).Decode(&m)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s: %d %v", path, resp.StatusCode, m)
-		}
-		return m
-	}
+	post := func(path string, form url.Values) map[string]any { return mustClientPost(t, c, s.url, path, form) }
 	tok, _ := post("/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}})["access_token"].(string)
 	var grants []grantJSON
 	json.Unmarshal([]byte(ok(t, dir, "grants", "list", "--client", c.ClientID, "--json")), &grants)

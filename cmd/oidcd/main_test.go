@@ -669,6 +669,17 @@ func TestServeTemplatesDirectory(t *testing.T) {
 	}
 }
 
+// mustClientPost is clientPost for the test's own goroutine: a failure
+// ends the test.
+func mustClientPost(t *testing.T, cl clientJSON, base, path string, form url.Values) map[string]any {
+	t.Helper()
+	m := clientPost(t, cl, base, path, form)
+	if t.Failed() {
+		t.FailNow()
+	}
+	return m
+}
+
 // clientPost POSTs form to base+path as client cl (client_secret_basic)
 // and returns the JSON answer. A failed request or a status other than 200
 // is a test error (t.Error: it may run in the test's goroutines) and the

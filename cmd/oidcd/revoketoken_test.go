@@ -25,12 +25,7 @@ func TestGrantsRevokeByToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	post := func(base, path string, form url.Values) map[string]any {
-		t.Helper()
-		m := clientPost(t, cl, base, path, form)
-		if t.Failed() {
-			t.FailNow()
-		}
-		return m
+		return mustClientPost(t, cl, base, path, form)
 	}
 	revoke := func(token string) (string, error) {
 		cmd := exec.Command(bin, "grants", "revoke", "--token-stdin")
