@@ -11,21 +11,28 @@ import (
 	"github.com/oidcd/oidcd/storage"
 )
 
-// tokenCacheFixture stores a client and a grant with one access token, on
-// the SQLite file that another store (another process or node) opens too.
+// tokenCacheFixture stores client "rp" and its grant "g1" with one access
+// token, on the SQLite file that another store (another process or node)
+// opens too.
 func tokenCacheFixture(t *testing.T, s *Store, now time.Time) (*storage.Grant, *storage.Token) {
 	t.Helper()
-	ctx := t.Context()
 	c := &storage.Client{ID: "rp", Name: "rp", Type: storage.Confidential, JWTAlg: "RS256",
 		ResponseTypes: []string{"code"}, RedirectURIs: []string{"https://rp.example/cb"}, CreatedAt: now}
-	if err := s.CreateClient(ctx, c); err != nil {
+	if err := s.CreateClient(t.Context(), c); err != nil {
 		t.Fatal(err)
 	}
-	g := &storage.Grant{ID: "g1", ClientID: "rp", UserID: "u1", Scope: []string{"openid"},
+	return storeGrant(t, s, "g1", now)
+}
+
+// storeGrant stores grant id of client "rp" with one access token valid
+// for an hour from now, whose hash is derived from id.
+func storeGrant(t *testing.T, s *Store, id string, now time.Time) (*storage.Grant, *storage.Token) {
+	t.Helper()
+	g := &storage.Grant{ID: id, ClientID: "rp", UserID: "u1", Scope: []string{"openid"},
 		AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
-	tok := &storage.Token{Hash: []byte("0123456789abcdef0123456789abcdef"), Kind: storage.AccessToken, GrantID: "g1",
+	tok := &storage.Token{Hash: []byte(id + "-0123456789abcdef0123456789abcdef"), Kind: storage.AccessToken, GrantID: id,
 		ClientID: "rp", UserID: "u1", Scope: []string{"openid"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	if err := s.CreateGrant(ctx, g, tok); err != nil {
+	if err := s.CreateGrant(t.Context(), g, tok); err != nil {
 		t.Fatal(err)
 	}
 	return g, tok
@@ -65,13 +72,7 @@ func TestTokenCacheBound(t *testing.T) {
 	}
 
 	// Values handed out are copies: changing one changes no later lookup.
-	g2 := &storage.Grant{ID: "g2", ClientID: "rp", UserID: "u1", Scope: []string{"openid"},
-		AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
-	tok2 := &storage.Token{Hash: []byte("fedcba9876543210fedcba9876543210"), Kind: storage.AccessToken, GrantID: "g2",
-		ClientID: "rp", UserID: "u1", Scope: []string{"openid"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	if err := s.CreateGrant(ctx, g2, tok2); err != nil {
-		t.Fatal(err)
-	}
+	_, tok2 := storeGrant(t, s, "g2", now)
 	a, ag, err := s.Token(ctx, tok2.Hash, now)
 	if err != nil {
 		t.Fatal(err)
@@ -118,11 +119,8 @@ func TestTokenCacheForgetsOnlyWhatChanged(t *testing.T) {
 	// another store: from then on, s finds it only in its cache.
 	hidden := func(id string) []byte {
 		t.Helper()
-		h := []byte(id + "-0123456789abcdef0123456789abcdef")
-		if err := s.CreateGrant(ctx, &storage.Grant{ID: id, ClientID: "rp", Scope: []string{"openid"}, CreatedAt: now},
-			&storage.Token{Hash: h, Kind: storage.AccessToken, GrantID: id, ClientID: "rp", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
-			t.Fatal(err)
-		}
+		_, tok := storeGrant(t, s, id, now)
+		h := tok.Hash
 		if _, _, err := s.Token(ctx, h, now); err != nil {
 			t.Fatal(err)
 		}
@@ -154,11 +152,8 @@ func TestTokenCacheForgetsOnlyWhatChanged(t *testing.T) {
 		t.Fatal("revoking one grant dropped another grant's cached token")
 	}
 	h4 := hidden("g4")
-	extra := []byte("g4-second-token-0123456789abcdef0123")
-	if err := s.CreateGrant(ctx, &storage.Grant{ID: "g5", ClientID: "rp", CreatedAt: now},
-		&storage.Token{Hash: extra, Kind: storage.AccessToken, GrantID: "g5", ClientID: "rp", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
+	_, deleted := storeGrant(t, s, "g5", now)
+	extra := deleted.Hash
 	if err := s.DeleteToken(ctx, extra); err != nil {
 		t.Fatal(err)
 	}
@@ -197,11 +192,8 @@ func TestTokenCacheConcurrentRevocation(t *testing.T) {
 	tokenCacheFixture(t, s, now)
 	for i := range 50 {
 		id := fmt.Sprintf("race-%d", i)
-		h := []byte(id + "-0123456789abcdef0123456789abcdef")
-		if err := s.CreateGrant(ctx, &storage.Grant{ID: id, ClientID: "rp", Scope: []string{"openid"}, CreatedAt: now},
-			&storage.Token{Hash: h, Kind: storage.AccessToken, GrantID: id, ClientID: "rp", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
-			t.Fatal(err)
-		}
+		_, tok := storeGrant(t, s, id, now)
+		h := tok.Hash
 		var revoked, stale atomic.Bool
 		var wg sync.WaitGroup
 		for range 4 {
