@@ -128,6 +128,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	}
 	store.SetAuditExpire(s.AuditExpire)
 	store.SetTokenCache(s.TokenCacheTTL)
+	store.SetLogger(log)
 	if metrics != nil {
 		store.ObserveQueries(metrics.ObserveQuery)
 		for name, db := range store.Pools() {

@@ -131,6 +131,7 @@ func (s *Store) batchLoop() {
 			}
 		}
 		s.runBatch(batch)
+		s.ck.restart()
 	}
 }
 

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -171,9 +173,12 @@ func openSQLite(path string) (*Store, error) {
 	// temp_store(MEMORY) keeps the statement journals of group commit's
 	// savepoints in memory instead of temporary files (a pwrite per page
 	// in the token endpoint's profile); a batch's journal is a few pages.
-	common := "_pragma=busy_timeout(" + sqliteBusyTimeout + ")&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)"
-	// Checkpoints run beside the writer, not in its commits (checkpoint.go).
-	w, err := sql.Open("sqlite", path+"?"+common+"&_pragma=journal_mode(WAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
+	pragmas := "_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)"
+	common := "_pragma=busy_timeout(" + sqliteBusyTimeout + ")&" + pragmas
+	// Checkpoints run beside the writer, not in its commits, and the WAL
+	// starts over at walRestartPages (checkpoint.go).
+	w, err := sql.Open("sqlite", path+"?"+common+"&_pragma=journal_mode(WAL)&_pragma=wal_autocheckpoint(0)"+
+		"&_pragma=journal_size_limit("+strconv.Itoa(walSizeLimit)+")&_txlock=immediate")
 	if err != nil {
 		return nil, errorf("open sqlite: %w", err)
 	}
@@ -190,13 +195,13 @@ func openSQLite(path string) (*Store, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	ck, err := sql.Open("sqlite", path+"?"+common)
+	ck, err := sql.Open("sqlite", path+"?_pragma=busy_timeout("+strconv.Itoa(walRestartWait)+")&"+pragmas)
 	if err != nil {
 		w.Close()
 		r.Close()
 		return nil, errorf("open sqlite: %w", err)
 	}
-	s := &Store{d: newSQLiteDialect(), w: w, r: r, wc: newStmtCache(w), rc: newStmtCache(r), ck: newCheckpointer(ck), obs: &queryObserver{}, path: path}
+	s := &Store{d: newSQLiteDialect(), w: w, r: r, wc: newStmtCache(w), rc: newStmtCache(r), ck: newCheckpointer(ck, walRestartPages), obs: &queryObserver{}, path: path}
 	s.startBatcher()
 	return s, nil
 }
@@ -229,6 +234,16 @@ func (s *Store) SetPool(maxOpen, maxIdle int) {
 	}
 	s.r.SetMaxOpenConns(maxOpen)
 	s.r.SetMaxIdleConns(maxIdle)
+}
+
+// SetLogger sets where the store reports what it does on its own, beside
+// the calls it answers: on SQLite, a WAL that could not start over because
+// a reader held an old snapshot (checkpoint.go). Without it nothing is
+// logged.
+func (s *Store) SetLogger(l *slog.Logger) {
+	if s.ck != nil {
+		s.ck.log.Store(l)
+	}
 }
 
 // SetAuditExpire makes DeleteExpired also delete the audit records older
