@@ -12,7 +12,9 @@
 // On SQLite all writes go through a single-connection pool in WAL mode with
 // busy_timeout, and reads through a separate read-only pool, so writers queue
 // in Go rather than failing with SQLITE_BUSY. The database file is created
-// with mode 0600.
+// with mode 0600. Checkpoints run on a connection of their own, and the WAL
+// starts over once it holds 256 MB (checkpoint.go); SetLogger names where
+// a restart kept from happening by a long reader is reported.
 //
 // SetTokenCache (off unless called; OIDCD_TOKEN_CACHE_TTL in the server)
 // lets Token reuse the tokens it found for a short time: every method of the
