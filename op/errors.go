@@ -1,6 +1,7 @@
 package op
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,6 +67,11 @@ const (
 	errExpiredToken         = "expired_token"
 )
 
+// statusClientClosed is the status logged and counted for a request
+// whose client went away before it was answered (nginx's 499; no client
+// sees it).
+const statusClientClosed = 499
+
 // unavailableRetry is the Retry-After sent with 503 temporarily_unavailable.
 const unavailableRetry = 5 * time.Second
 
@@ -77,6 +83,14 @@ func asError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
+	}
+	if errors.Is(err, context.Canceled) {
+		// The request's context ends when its client closes the
+		// connection (or the server shuts down): nothing went wrong here,
+		// and no one reads the answer. A 500 logged at error level made every
+		// client that gave up look like a server fault, in the log and in
+		// the 5xx metrics.
+		return &Error{Code: errServerError, Description: "The request was canceled.", Status: statusClientClosed, Err: err}
 	}
 	if errors.Is(err, storage.ErrUnavailable) {
 		return &Error{

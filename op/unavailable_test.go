@@ -1,13 +1,16 @@
 package op_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -113,4 +116,49 @@ func TestStorageUnavailable(t *testing.T) {
 	if status, _, body := ccToken(); status != http.StatusOK {
 		t.Errorf("token after the outage: %d %v", status, body)
 	}
+}
+
+// TestClientGoneIsNotAServerError: a request whose client went away (its
+// context canceled, as net/http does when the connection closes) is logged
+// at info level with status 499, not as a 500 at error level: load
+// generators and impatient clients made every such request look like a
+// server fault in the log and the 5xx metrics.
+func TestClientGoneIsNotAServerError(t *testing.T) {
+	var logged syncBuffer
+	env := newSQLiteTestEnv(t, func(c *op.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logged, nil))
+	})
+	id, secret := env.client(storage.Client{Scope: []string{"api"}})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/token", strings.NewReader("grant_type=client_credentials&scope=api"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(id, secret)
+	rec := httptest.NewRecorder()
+	env.p.ServeHTTP(rec, req)
+	if rec.Code != 499 {
+		t.Errorf("status %d for a request whose client went away, want 499", rec.Code)
+	}
+	log := logged.String()
+	if !strings.Contains(log, `level=INFO msg="request failed"`) || !strings.Contains(log, "context canceled") || strings.Contains(log, "level=ERROR") {
+		t.Errorf("a request whose client went away was logged as:\n%s", log)
+	}
+}
+
+// syncBuffer is a bytes.Buffer that a logger may write from any goroutine.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
