@@ -67,6 +67,12 @@ type Provider struct {
 // ErrClosed is returned by Run on a Provider that was closed.
 var ErrClosed = errors.New("op: provider closed")
 
+// ErrStarting is wrapped by a Ready error that start-up work still under
+// way explains (the first signing key being made): expected for a moment,
+// unlike a storage that does not answer. A host's own readiness checks may
+// wrap it too.
+var ErrStarting = errors.New("starting")
+
 type keySet struct {
 	*keys.Set
 	loaded time.Time
@@ -419,7 +425,7 @@ func (p *Provider) endpoint(path string) string { return p.cfg.Issuer + path }
 func (p *Provider) Ready(ctx context.Context) error {
 	if ks := p.keys.Load(); ks == nil || len(ks.Algs()) == 0 {
 		if ks == nil && p.cfg.FirstKeyInBackground {
-			return errors.New("op: the first signing key is still being made")
+			return fmt.Errorf("op: the first signing key is still being made (%w)", ErrStarting)
 		}
 		return errors.New("op: no signing key loaded")
 	}

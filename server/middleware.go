@@ -20,6 +20,10 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	// expected marks an error answer that is no fault (a readiness probe
+	// during start-up), which the handler has logged itself: the access
+	// log puts it at info level whatever its status.
+	expected bool
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -79,6 +83,9 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 				m.observeRequest(r.Pattern, r.Method, status, time.Since(start))
 			}
 			level := levelFor(status)
+			if sw.expected {
+				level = slog.LevelInfo
+			}
 			if !s.log.Enabled(r.Context(), level) {
 				return
 			}

@@ -301,7 +301,16 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		err = s.cfg.Ready(ctx)
 	}
 	if err != nil {
-		s.log.ErrorContext(ctx, "readiness check failed", "err", err)
+		// Start-up work (the first key, the admin account) makes every
+		// probe of a first start fail for a moment; that is no fault.
+		level := slog.LevelError
+		if errors.Is(err, op.ErrStarting) {
+			level = slog.LevelInfo
+			if sw, ok := w.(*statusWriter); ok {
+				sw.expected = true
+			}
+		}
+		s.log.Log(ctx, level, "readiness check failed", "err", err)
 		h.Set("Retry-After", retryAfterUnavailable)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		w.Write([]byte(`{"status":"unavailable"}` + "\n"))

@@ -3,7 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
-	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/oidcd/oidcd/keys"
+	"github.com/oidcd/oidcd/op"
 	"github.com/oidcd/oidcd/storage"
 	"github.com/oidcd/oidcd/storage/sqlstore"
 )
@@ -519,6 +520,9 @@ func TestHealthzReadyz(t *testing.T) {
 	if r.StatusCode != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
 		t.Fatalf("readyz with closed store: %d", r.StatusCode)
 	}
+	if !strings.Contains(e.logs.String(), `level=ERROR msg="readiness check failed"`) {
+		t.Fatalf("a database that does not answer is not logged as an error:\n%s", e.logs)
+	}
 	if r := do(t, c, "GET", e.ts.URL+"/healthz", nil); r.StatusCode != http.StatusOK {
 		t.Fatalf("healthz with closed store: %d (liveness must not depend on the database)", r.StatusCode)
 	}
@@ -527,18 +531,23 @@ func TestHealthzReadyz(t *testing.T) {
 	}
 
 	// Config.Ready is one more condition: 503 while it fails, 200 after.
+	// Start-up work still under way (op.ErrStarting) is no fault: every
+	// probe of a first start meets it, so it is logged at info level.
 	var pending atomic.Bool
 	pending.Store(true)
 	e = newTestServer(t, func(c *Config) {
 		c.Ready = func(context.Context) error {
 			if pending.Load() {
-				return errors.New("the admin account is still being made")
+				return fmt.Errorf("the admin account is still being made (%w)", op.ErrStarting)
 			}
 			return nil
 		}
 	})
 	if r := do(t, e.browser(t), "GET", e.ts.URL+"/readyz", nil); r.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("readyz while Config.Ready fails: %d %s", r.StatusCode, r.body)
+	}
+	if logs := e.logs.String(); !strings.Contains(logs, `level=INFO msg="readiness check failed"`) || strings.Contains(logs, "level=ERROR") {
+		t.Fatalf("start-up work under way is logged as an error:\n%s", logs)
 	}
 	pending.Store(false)
 	if r := do(t, e.browser(t), "GET", e.ts.URL+"/readyz", nil); r.StatusCode != http.StatusOK {

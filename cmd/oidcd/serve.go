@@ -161,7 +161,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		case <-adminMade:
 			return nil
 		default:
-			return errors.New("the admin account is still being made")
+			return fmt.Errorf("the admin account is still being made (%w)", op.ErrStarting)
 		}
 	}
 	srv, err := server.New(ctx, cfg)
