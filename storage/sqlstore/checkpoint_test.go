@@ -239,13 +239,23 @@ func TestWALRestartGivesUpOnAnOldReader(t *testing.T) {
 		}
 		return slowest
 	}
-	slowest := write(1000)
-	s.ck.mu.Lock()
-	backedOff := s.ck.restartAt
-	s.ck.mu.Unlock()
-	if backedOff <= restartPages {
-		t.Fatalf("the restart is still asked at %d pages while a reader holds the WAL", backedOff)
+	restartAt := func() int {
+		s.ck.mu.Lock()
+		defer s.ck.mu.Unlock()
+		return s.ck.restartAt
 	}
+	// Write until a restart has given up once: then the next one is asked
+	// at twice the WAL, which the writes after the reader is gone reach
+	// soon.
+	var slowest time.Duration
+	deadline := time.Now().Add(10 * time.Second)
+	for restartAt() <= restartPages {
+		if time.Now().After(deadline) {
+			t.Fatalf("the restart is still asked at %d pages while a reader holds the WAL", restartAt())
+		}
+		slowest = max(slowest, write(20))
+	}
+	backedOff := restartAt()
 	if limit := time.Second; slowest > limit {
 		t.Fatalf("a write waited %v for a restart blocked by a reader (more than %v)", slowest, limit)
 	}
@@ -258,17 +268,15 @@ func TestWALRestartGivesUpOnAnOldReader(t *testing.T) {
 	if err := reader.Rollback(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline = time.Now().Add(10 * time.Second)
 	for s.ck.restarts.Load() == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the WAL did not start over once the reader was gone")
 		}
 		write(50)
 	}
-	s.ck.mu.Lock()
-	defer s.ck.mu.Unlock()
-	if s.ck.restartAt != restartPages {
-		t.Fatalf("after a restart the next one is asked at %d pages, want %d again", s.ck.restartAt, restartPages)
+	if got := restartAt(); got != restartPages {
+		t.Fatalf("after a restart the next one is asked at %d pages, want %d again", got, restartPages)
 	}
 	t.Logf("slowest write with the reader: %v; restarts asked at %d pages then", slowest, backedOff)
 }
