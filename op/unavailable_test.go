@@ -1,7 +1,6 @@
 package op_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,11 +9,11 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/oidcd/oidcd/internal/logbuf"
 	"github.com/oidcd/oidcd/op"
 	"github.com/oidcd/oidcd/storage"
 )
@@ -124,7 +123,7 @@ func TestStorageUnavailable(t *testing.T) {
 // generators and impatient clients made every such request look like a
 // server fault in the log and the 5xx metrics.
 func TestClientGoneIsNotAServerError(t *testing.T) {
-	var logged syncBuffer
+	var logged logbuf.Buffer
 	env := newSQLiteTestEnv(t, func(c *op.Config) {
 		c.Logger = slog.New(slog.NewTextHandler(&logged, nil))
 	})
@@ -143,22 +142,4 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 	if !strings.Contains(log, `level=INFO msg="request failed"`) || !strings.Contains(log, "context canceled") || strings.Contains(log, "level=ERROR") {
 		t.Errorf("a request whose client went away was logged as:\n%s", log)
 	}
-}
-
-// syncBuffer is a bytes.Buffer that a logger may write from any goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oidcd/oidcd/internal/logbuf"
 	"github.com/oidcd/oidcd/keys"
 	"github.com/oidcd/oidcd/op"
 	"github.com/oidcd/oidcd/storage"
@@ -42,31 +43,13 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// syncBuffer collects log output written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 type testEnv struct {
 	srv   *Server
 	ts    *httptest.Server
 	store *sqlstore.Store
 	dsn   string // the SQLite file, for a second server on the same database
 	clock *clock
-	logs  *syncBuffer
+	logs  *logbuf.Buffer
 }
 
 // newTestServer starts a server on a fresh SQLite file with a fixed clock;
@@ -88,7 +71,7 @@ func newTestServer(t testing.TB, mutate func(*Config)) *testEnv {
 		t.Fatal(err)
 	}
 	clk := &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	cfg := Config{
 		Store:  store,
 		Sealer: sealer,

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oidcd/oidcd/internal/logbuf"
 	"github.com/oidcd/oidcd/internal/pgtest"
 	"github.com/oidcd/oidcd/keys"
 	"github.com/oidcd/oidcd/manage"
@@ -42,23 +43,6 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // env is a real oidcd server with the console on a real SQLite file,
@@ -95,7 +79,7 @@ type env struct {
 	store   *sqlstore.Store
 	sealer  keys.Sealer
 	clock   *clock
-	logs    *syncBuffer
+	logs    *logbuf.Buffer
 }
 
 func newEnv(t *testing.T, mutate func(*Config)) *env {
@@ -139,7 +123,7 @@ func newNode(t *testing.T, dsn string, clk *clock, path string, mutate func(*Con
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ts := httptest.NewUnstartedServer(nil)
 	scfg := server.Config{Store: store, Sealer: sealer, Logger: log, Now: clk.Now}

@@ -35,26 +35,7 @@ func TestCheckpointsBesideTheWriter(t *testing.T) {
 	before := fileSize(t, s.path)
 
 	now := time.Now()
-	var (
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		hashes [][]byte
-	)
-	for range 8 {
-		wg.Go(func() {
-			for range 250 {
-				g, tok := ccGrant(now)
-				if err := s.CreateGrant(ctx, g, tok); err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				hashes = append(hashes, tok.Hash)
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
+	hashes := writeGrants(t, s, now, 8, 250)
 	for _, h := range hashes[:50] {
 		if _, _, err := s.Token(ctx, h, now); err != nil {
 			t.Fatalf("a committed token is not readable: %v", err)
@@ -87,6 +68,32 @@ func TestCheckpointsBesideTheWriter(t *testing.T) {
 			t.Fatalf("a token is lost after the checkpoints: %v", err)
 		}
 	}
+}
+
+// writeGrants stores writers*each client_credentials grants from writers
+// goroutines at once and returns their tokens' hashes.
+func writeGrants(t *testing.T, s *Store, now time.Time, writers, each int) [][]byte {
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		hashes [][]byte
+	)
+	for range writers {
+		wg.Go(func() {
+			for range each {
+				g, tok := ccGrant(now)
+				if err := s.CreateGrant(t.Context(), g, tok); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				hashes = append(hashes, tok.Hash)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return hashes
 }
 
 func fileSize(t *testing.T, path string) int64 {
@@ -144,10 +151,8 @@ func walUnderLoad(t *testing.T, restartPages int) (maxWAL, restarts int64) {
 	setWALRestart(s, restartPages)
 	now := time.Now()
 	var (
-		writers, others sync.WaitGroup
-		mu              sync.Mutex
-		hashes          [][]byte
-		stop            = make(chan struct{})
+		others sync.WaitGroup
+		stop   = make(chan struct{})
 	)
 	others.Go(func() {
 		for {
@@ -175,21 +180,7 @@ func walUnderLoad(t *testing.T, restartPages int) (maxWAL, restarts int64) {
 			}
 		}
 	})
-	for range 8 {
-		writers.Go(func() {
-			for range 800 {
-				g, tok := ccGrant(now)
-				if err := s.CreateGrant(ctx, g, tok); err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				hashes = append(hashes, tok.Hash)
-				mu.Unlock()
-			}
-		})
-	}
-	writers.Wait()
+	hashes := writeGrants(t, s, now, 8, 800)
 	close(stop)
 	others.Wait()
 	// Every token, read from the database (the token cache has none).
