@@ -244,7 +244,7 @@ func TestBackChannelNodeKilledHoldingMessage(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("no delivery attempt")
 	}
-	holder := nodeOfConnection(t, c, remote)
+	holder := nodeOfConnection(t, c, remote, rsrv.Listener.Addr().String())
 	leasedAt := time.Now()
 	holder.kill()
 	t.Logf("%s held the message and was killed", holder.name)
@@ -268,11 +268,26 @@ func TestBackChannelNodeKilledHoldingMessage(t *testing.T) {
 }
 
 // nodeOfConnection finds which node's process owns the client end of a TCP
-// connection whose address the receiver saw (Linux /proc).
-func nodeOfConnection(t *testing.T, c *cluster, remote string) *node {
+// connection from remote to the receiver at server (Linux /proc). A port
+// recycled from a closed connection can still be listed, in TIME_WAIT and
+// with inode 0, so a socket counts only if both of its ends match and it
+// has an inode.
+func nodeOfConnection(t *testing.T, c *cluster, remote, server string) *node {
 	t.Helper()
-	_, portStr, _ := strings.Cut(remote, ":")
-	port, _ := strconv.Atoi(portStr)
+	port := func(addr string) int64 {
+		_, p, _ := strings.Cut(addr, ":")
+		n, _ := strconv.ParseInt(p, 10, 32)
+		return n
+	}
+	hexPort := func(field string) int64 {
+		_, p, _ := strings.Cut(field, ":")
+		n, err := strconv.ParseInt(p, 16, 32)
+		if err != nil {
+			return -1
+		}
+		return n
+	}
+	clientPort, serverPort := port(remote), port(server)
 	data, err := os.ReadFile("/proc/net/tcp")
 	if err != nil {
 		t.Fatal(err)
@@ -280,16 +295,15 @@ func nodeOfConnection(t *testing.T, c *cluster, remote string) *node {
 	var inode string
 	for _, line := range strings.Split(string(data), "\n")[1:] {
 		f := strings.Fields(line)
-		if len(f) < 10 {
+		if len(f) < 10 || f[9] == "0" {
 			continue
 		}
-		_, lp, _ := strings.Cut(f[1], ":")
-		if p, err := strconv.ParseInt(lp, 16, 32); err == nil && int(p) == port {
+		if hexPort(f[1]) == clientPort && hexPort(f[2]) == serverPort {
 			inode = f[9]
 		}
 	}
 	if inode == "" {
-		t.Fatalf("no socket for %s", remote)
+		t.Fatalf("no socket from %s to %s", remote, server)
 	}
 	want := fmt.Sprintf("socket:[%s]", inode)
 	for _, n := range c.nodes {
