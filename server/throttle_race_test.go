@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -185,7 +186,7 @@ func TestLockoutLooksLikeWrongPassword(t *testing.T) {
 		r, d := timed("alice")
 		wrong, wrongTimes = r, append(wrongTimes, d)
 	}
-	for range 3 {
+	for range 6 {
 		r, d := timed("alice")
 		locked, lockedTimes = r, append(lockedTimes, d)
 	}
@@ -213,13 +214,10 @@ func TestLockoutLooksLikeWrongPassword(t *testing.T) {
 	if a, b := headers(wrong.Header), headers(locked.Header); strings.Join(a, "\n") != strings.Join(b, "\n") {
 		t.Fatalf("headers differ:\n%v\n---\n%v", a, b)
 	}
-	median := func(d []time.Duration) time.Duration {
-		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-		return d[len(d)/2]
-	}
 	// A refused attempt still hashes (the dummy hash), so it takes about as
-	// long as a checked one; without that it is 10× faster.
-	if mw, ml := median(wrongTimes), median(lockedTimes); ml < mw/3 {
+	// long as a checked one; without that it is 10× faster. Load from other
+	// tests only ever adds time, so the fastest of each kind is compared.
+	if mw, ml := slices.Min(wrongTimes), slices.Min(lockedTimes); ml < mw/3 {
 		t.Fatalf("a lockout answers in %v, a wrong password in %v: the lockout is visible by timing", ml, mw)
 	}
 }
