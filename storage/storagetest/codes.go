@@ -187,3 +187,48 @@ func testCodeLookup(t *testing.T, s storage.Provider) {
 	_, err = s.ConsumeCode(ctx, code2.Hash, t0, grantFromCode(code2))
 	ok(t, err, "ConsumeCode after a failed attempt")
 }
+
+// A redemption is one unit with the grant and tokens it creates: when the
+// database refuses one of them the code stays unused and nothing of the
+// grant is kept, and a code that cannot be redeemed creates no grant.
+func testCodeRedemptionIsAtomic(t *testing.T, s storage.Provider) {
+	ctx := t.Context()
+	c := mustClient(t, s, "rp")
+
+	// The refresh token's hash is taken by another grant's token.
+	other := grantFromCode(mustCode(t, s, c.ID, "bob"))
+	taken := newToken(other, storage.AccessToken, t0)
+	ok(t, s.CreateGrant(ctx, other, taken), "CreateGrant other")
+	code := mustCode(t, s, c.ID, "alice")
+	g := grantFromCode(code)
+	access, refresh := newToken(g, storage.AccessToken, t0), newToken(g, storage.RefreshToken, t0)
+	refresh.Hash = bytes.Clone(taken.Hash)
+	if _, err := s.ConsumeCode(ctx, code.Hash, t0, g, access, refresh); err == nil {
+		t.Fatal("ConsumeCode stored a token under a taken hash")
+	}
+	got, err := s.Code(ctx, code.Hash, t0)
+	ok(t, err, "Code after a refused redemption")
+	if !got.ConsumedAt.IsZero() {
+		t.Fatal("a refused redemption consumed the code")
+	}
+	_, err = s.Grant(ctx, g.ID)
+	is(t, err, storage.ErrNotFound, "grant of a refused redemption")
+	tokenGone(t, s, access.Hash, t0, "access token of a refused redemption")
+
+	// The same code then redeems, with both tokens.
+	refresh = newToken(g, storage.RefreshToken, t0)
+	_, err = s.ConsumeCode(ctx, code.Hash, t0, g, access, refresh)
+	ok(t, err, "ConsumeCode after a refused redemption")
+	tokenFound(t, s, access.Hash, t0, "access token")
+	tokenFound(t, s, refresh.Hash, t0, "refresh token")
+
+	// An expired code creates nothing.
+	late := mustCode(t, s, c.ID, "alice")
+	lg := grantFromCode(late)
+	lt := newToken(lg, storage.AccessToken, late.ExpiresAt)
+	_, err = s.ConsumeCode(ctx, late.Hash, late.ExpiresAt, lg, lt)
+	is(t, err, storage.ErrNotFound, "ConsumeCode of an expired code")
+	_, err = s.Grant(ctx, lg.ID)
+	is(t, err, storage.ErrNotFound, "grant of an expired code")
+	tokenGone(t, s, lt.Hash, late.ExpiresAt, "token of an expired code")
+}

@@ -71,6 +71,7 @@ var providerTests = []subtest{
 	{"CodeNotFound", testCodeNotFound},
 	{"CodeExpired", testCodeExpired},
 	{"CodeLookup", testCodeLookup},
+	{"CodeRedemptionIsAtomic", testCodeRedemptionIsAtomic},
 	{"CodeReplayRevokesGrant", testCodeReplayRevokesGrant},
 	{"CodeReplayBeforeGrantCreated", testCodeReplayBeforeGrantCreated},
 
