@@ -79,7 +79,7 @@ func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time, g *
 	var won *storage.AuthCode
 	var err error
 	if g != nil && s.gb != nil {
-		won, err = s.consumeCodeOneStatement(ctx, hash, ts, g, tokens)
+		won, err = s.consumeCodeBatched(ctx, hash, ts, g, tokens)
 	} else {
 		err = s.inTx(ctx, func(tx conn) error {
 			c, err := scanCode(tx.row(ctx, `UPDATE codes SET consumed_at = ?
@@ -119,8 +119,9 @@ func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time, g *
 	return c, errorf("consume code: %w", storage.ErrReused)
 }
 
-// consumeCodeOneStatement is ConsumeCode with a grant on PostgreSQL: the
-// code's redemption, the grant and its tokens in one statement, which
+// consumeCodeOneStatement is ConsumeCode with a grant on PostgreSQL for one
+// redemption (a batch of one, or one whose batch failed; see codebatch.go):
+// the code's redemption, the grant and its tokens in one statement, which
 // PostgreSQL runs as its own transaction, so one round trip instead of five
 // (BEGIN, UPDATE, two INSERTs, COMMIT). The grant and the tokens are
 // inserted only if the UPDATE took the code (each INSERT reads the row of

@@ -39,6 +39,7 @@ const grantFlushers = 2
 // only; nil elsewhere).
 type grantBatcher struct {
 	jobs     chan *grantJob
+	codes    chan *codeJob // code redemptions with their grants (codebatch.go)
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
@@ -56,10 +57,11 @@ type grantJob struct {
 var errRunAlone = errors.New("sqlstore: run the grant on its own")
 
 func (s *Store) startGrantBatcher() {
-	s.gb = &grantBatcher{jobs: make(chan *grantJob), stop: make(chan struct{})}
+	s.gb = &grantBatcher{jobs: make(chan *grantJob), codes: make(chan *codeJob), stop: make(chan struct{})}
 	for range grantFlushers {
-		s.gb.wg.Add(1)
+		s.gb.wg.Add(2)
 		go s.grantFlusher()
+		go s.codeFlusher()
 	}
 }
 
@@ -101,24 +103,32 @@ func (s *Store) awaitGrant(job *grantJob) error {
 func (s *Store) grantFlusher() {
 	defer s.gb.wg.Done()
 	for {
-		var batch []*grantJob
-		select {
-		case j := <-s.gb.jobs:
-			batch = append(batch, j)
-		case <-s.gb.stop:
+		batch, ok := nextBatch(s.gb.jobs, s.gb.stop)
+		if !ok {
 			return
-		}
-	more:
-		for len(batch) < maxBatch {
-			select {
-			case j := <-s.gb.jobs:
-				batch = append(batch, j)
-			default:
-				break more
-			}
 		}
 		s.flushGrants(batch)
 	}
+}
+
+// nextBatch waits for a job, then takes those already queued behind it, up
+// to maxBatch; ok is false once stop is closed.
+func nextBatch[J any](jobs <-chan J, stop <-chan struct{}) (batch []J, ok bool) {
+	select {
+	case j := <-jobs:
+		batch = append(batch, j)
+	case <-stop:
+		return nil, false
+	}
+	for len(batch) < maxBatch {
+		select {
+		case j := <-jobs:
+			batch = append(batch, j)
+		default:
+			return batch, true
+		}
+	}
+	return batch, true
 }
 
 // flushGrants writes a batch and gives every job its outcome. Statements
@@ -161,9 +171,22 @@ const insertGrantsQuery = `WITH g AS (INSERT INTO grants (` + grantCols + `)
 		?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::text[])`
 
 func (s *Store) insertGrants(batch []*grantJob) error {
-	n, nt := len(batch), 0
-	for _, j := range batch {
-		nt += len(j.tokens)
+	rows := make([]grantRows, len(batch))
+	for i, j := range batch {
+		rows[i] = grantRows{j.g, j.tokens}
+	}
+	gargs, targs := appendGrantArrays(nil, nil, rows)
+	_, err := s.writer().exec(context.Background(), insertGrantsQuery, append(gargs, targs...)...)
+	return err
+}
+
+// appendGrantArrays appends the grants of rows as 14 arrays, one per column
+// of grantCols, to gargs, and their tokens as 11 arrays, one per column of
+// tokenCols, to targs.
+func appendGrantArrays(gargs, targs []any, rows []grantRows) ([]any, []any) {
+	n, nt := len(rows), 0
+	for _, r := range rows {
+		nt += len(r.tokens)
 	}
 	gs := newColumns[string](7, n)
 	gt := newColumns[pgtype.Int8](4, n)
@@ -172,28 +195,26 @@ func (s *Store) insertGrants(batch []*grantJob) error {
 	ts := newColumns[string](5, nt)
 	tt := newColumns[pgtype.Int8](3, nt)
 	ts2 := newColumns[string](2, nt)
-	for _, j := range batch {
-		g := j.g
+	for _, r := range rows {
+		g := r.g
 		gs.add(g.ID, g.ClientID, g.UserID, g.SessionID, scopeArg(g.Scope), g.Claims, g.Nonce)
 		gt.add(int8Arg(g.AuthTime), int8Arg(g.CreatedAt), int8Arg(g.ExpiresAt), int8Arg(g.RevokedAt))
 		gs2.add(g.Actor, scopeArg(g.Resources), g.ClaimsLocales)
-		for _, t := range j.tokens {
+		for _, t := range r.tokens {
 			th = append(th, t.Hash)
 			ts.add(string(t.Kind), t.GrantID, t.ClientID, t.UserID, scopeArg(t.Scope))
 			tt.add(int8Arg(t.CreatedAt), int8Arg(t.ExpiresAt), int8Arg(t.UsedAt))
 			ts2.add(scopeArg(t.Audience), t.JKT)
 		}
 	}
-	args := make([]any, 0, 25)
-	args = gs.appendTo(args)
-	args = gt.appendTo(args)
-	args = gs2.appendTo(args)
-	args = append(args, th)
-	args = ts.appendTo(args)
-	args = tt.appendTo(args)
-	args = ts2.appendTo(args)
-	_, err := s.writer().exec(context.Background(), insertGrantsQuery, args...)
-	return err
+	gargs = gs.appendTo(gargs)
+	gargs = gt.appendTo(gargs)
+	gargs = gs2.appendTo(gargs)
+	targs = append(targs, th)
+	targs = ts.appendTo(targs)
+	targs = tt.appendTo(targs)
+	targs = ts2.appendTo(targs)
+	return gargs, targs
 }
 
 // columns holds the arrays of a few columns of one type, row by row.
