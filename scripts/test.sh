@@ -20,8 +20,8 @@ go test -count=1 -timeout 10m ./...
 # The race detector on the code whose correctness is its concurrency: the
 # token cache against revocations, and the group-commit batches (the whole
 # suite under -race would take several times as long).
-echo "== go test -race (token cache, group commit)"
-go test -count=1 -race -run 'TestTokenCache|TestGroupCommit|TestSQLite$|TestWALRestart' ./storage/sqlstore
+echo "== go test -race (token cache, group commit, PostgreSQL batches)"
+go test -count=1 -race -run 'TestTokenCache|TestGroupCommit|TestSQLite$|TestWALRestart|TestPostgresGrantBatch|TestPostgresCodeBatch' ./storage/sqlstore
 echo "== fuzz (each Fuzz target for ${OIDCD_TEST_FUZZTIME:-2s}; corpora in <package>/testdata/fuzz)"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
