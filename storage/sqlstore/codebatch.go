@@ -62,17 +62,6 @@ func (s *Store) consumeCodeBatched(ctx context.Context, hash []byte, ts int64, g
 	return out.code, out.err
 }
 
-func (s *Store) codeFlusher() {
-	defer s.gb.wg.Done()
-	for {
-		batch, ok := nextBatch(s.gb.codes, s.gb.stop)
-		if !ok {
-			return
-		}
-		s.flushCodes(batch)
-	}
-}
-
 // flushCodes redeems a batch and gives every job its outcome: first the
 // jobs whose codes differ, in one statement, then the rest, after it has
 // committed. Statements never see a caller's cancellation.

@@ -60,8 +60,8 @@ func (s *Store) startGrantBatcher() {
 	s.gb = &grantBatcher{jobs: make(chan *grantJob), codes: make(chan *codeJob), stop: make(chan struct{})}
 	for range grantFlushers {
 		s.gb.wg.Add(2)
-		go s.grantFlusher()
-		go s.codeFlusher()
+		go runFlusher(s.gb, s.gb.jobs, s.flushGrants)
+		go runFlusher(s.gb, s.gb.codes, s.flushCodes)
 	}
 }
 
@@ -100,14 +100,15 @@ func (s *Store) awaitGrant(job *grantJob) error {
 	return err
 }
 
-func (s *Store) grantFlusher() {
-	defer s.gb.wg.Done()
+// runFlusher hands flush the batches of jobs until the batcher stops.
+func runFlusher[J any](gb *grantBatcher, jobs <-chan J, flush func([]J)) {
+	defer gb.wg.Done()
 	for {
-		batch, ok := nextBatch(s.gb.jobs, s.gb.stop)
+		batch, ok := nextBatch(jobs, gb.stop)
 		if !ok {
 			return
 		}
-		s.flushGrants(batch)
+		flush(batch)
 	}
 }
 
