@@ -8,15 +8,16 @@ import (
 	"github.com/oidcd/oidcd/storage"
 )
 
-// Group commit of code redemptions (PostgreSQL). A code exchange redeems
+// Code redemptions with their grants (PostgreSQL). A code exchange redeems
 // its code and stores the grant and tokens it is exchanged for in one
-// statement (consumeCodeOneStatement), and under load most of that
-// statement's cost is PostgreSQL's work per transaction, its commit and WAL
-// flush above all, as for CreateGrant (grantbatch.go). The redemptions that
-// queue up while the flushers are busy are therefore written by one
-// statement too (consumeCodesQuery): one conditional UPDATE of all their
-// codes, then the grants of the codes it took and the tokens of those
-// grants, autocommitted as one transaction.
+// statement (consumeCodesQuery), one round trip instead of five (BEGIN,
+// UPDATE, two INSERTs, COMMIT), which PostgreSQL runs as its own
+// transaction. Under load most of that statement's cost is PostgreSQL's
+// work per transaction, its commit and WAL flush above all, as for
+// CreateGrant (grantbatch.go), so the redemptions that queue up while the
+// flushers are busy share the statement: one conditional UPDATE of all
+// their codes, then the grants of the codes it took and the tokens of those
+// grants.
 //
 // Single use holds as for one code: the UPDATE takes a code only while its
 // consumed_at is NULL, and a grant is inserted only for a code the UPDATE
@@ -57,9 +58,28 @@ func (s *Store) consumeCodeBatched(ctx context.Context, hash []byte, ts int64, g
 	}
 	out := <-job.done
 	if out.err == errRunAlone {
-		return s.consumeCodeOneStatement(ctx, hash, ts, g, tokens)
+		return s.redeemAlone(ctx, job)
 	}
 	return out.code, out.err
+}
+
+// redeemAlone runs one redemption in a statement of its own, again if
+// PostgreSQL asks for a retry, and returns its code or sql.ErrNoRows.
+func (s *Store) redeemAlone(ctx context.Context, j *codeJob) (*storage.AuthCode, error) {
+	var won map[string]*storage.AuthCode
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		if won, err = s.consumeCodes(ctx, []*codeJob{j}); err == nil || !s.d.isRetryable(err) || ctx.Err() != nil {
+			break
+		}
+	}
+	switch {
+	case err != nil:
+		return nil, err
+	case won[string(j.hash)] == nil:
+		return nil, sql.ErrNoRows
+	}
+	return won[string(j.hash)], nil
 }
 
 // flushCodes redeems a batch and gives every job its outcome: first the
@@ -87,11 +107,11 @@ func (s *Store) flushCodes(batch []*codeJob) {
 func (s *Store) redeemCodes(jobs []*codeJob) {
 	if len(jobs) == 1 {
 		j := jobs[0]
-		c, err := s.consumeCodeOneStatement(context.WithoutCancel(j.ctx), j.hash, j.ts, j.g, j.tokens)
+		c, err := s.redeemAlone(context.WithoutCancel(j.ctx), j)
 		j.done <- codeOutcome{c, err}
 		return
 	}
-	won, err := s.consumeCodes(jobs)
+	won, err := s.consumeCodes(context.Background(), jobs)
 	for _, j := range jobs {
 		switch {
 		case err == nil && won[string(j.hash)] != nil:
@@ -128,7 +148,7 @@ var consumeCodesQuery = `WITH r AS (SELECT * FROM unnest(?::bytea[], ?::bigint[]
 
 // consumeCodes runs consumeCodesQuery for jobs of distinct codes and
 // returns the codes it took, by hash.
-func (s *Store) consumeCodes(jobs []*codeJob) (map[string]*storage.AuthCode, error) {
+func (s *Store) consumeCodes(ctx context.Context, jobs []*codeJob) (map[string]*storage.AuthCode, error) {
 	hashes := make([][]byte, len(jobs))
 	times := make([]int64, len(jobs))
 	rows := make([]grantRows, len(jobs))
@@ -138,7 +158,7 @@ func (s *Store) consumeCodes(jobs []*codeJob) (map[string]*storage.AuthCode, err
 	gargs, targs := appendGrantArrays(make([]any, 0, 28), nil, rows)
 	args := append([]any{hashes, times}, gargs...)
 	args = append(append(args, hashes), targs...)
-	res, err := s.writer().rows(context.Background(), consumeCodesQuery, args...)
+	res, err := s.writer().rows(ctx, consumeCodesQuery, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/oidcd/oidcd/storage"
@@ -117,52 +116,6 @@ func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time, g *
 		return c, err
 	}
 	return c, errorf("consume code: %w", storage.ErrReused)
-}
-
-// consumeCodeOneStatement is ConsumeCode with a grant on PostgreSQL for one
-// redemption (a batch of one, or one whose batch failed; see codebatch.go):
-// the code's redemption, the grant and its tokens in one statement, which
-// PostgreSQL runs as its own transaction, so one round trip instead of five
-// (BEGIN, UPDATE, two INSERTs, COMMIT). The grant and the tokens are
-// inserted only if the UPDATE took the code (each INSERT reads the row of
-// the one before it); a code already used or expired returns no row and
-// stores nothing, as the transaction did. Parameters carry casts because,
-// outside a VALUES list of an INSERT, PostgreSQL cannot infer their types
-// from the columns.
-func (s *Store) consumeCodeOneStatement(ctx context.Context, hash []byte, ts int64, g *storage.Grant, tokens []*storage.Token) (*storage.AuthCode, error) {
-	var q strings.Builder
-	q.WriteString(`WITH c AS (UPDATE codes SET consumed_at = ?
-		WHERE hash = ? AND consumed_at IS NULL AND expires_at > ?
-		RETURNING ` + codeCols + `),
-	g AS (INSERT INTO grants (` + grantCols + `)
-		SELECT ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text,
-			?::bigint, ?::bigint, ?::bigint, ?::bigint, ?::text, ?::text, ?::text FROM c RETURNING id)`)
-	args := make([]any, 0, 3+14+11*len(tokens))
-	args = append(args, ts, hash, ts)
-	args = appendGrantArgs(args, g)
-	if len(tokens) > 0 {
-		q.WriteString(`,
-	t AS (INSERT INTO tokens (` + tokenCols + `) SELECT v.* FROM (VALUES `)
-		for i, t := range tokens {
-			if i > 0 {
-				q.WriteString(`, `)
-			}
-			q.WriteString(`(?::bytea, ?::text, ?::text, ?::text, ?::text, ?::text, ?::bigint, ?::bigint, ?::bigint, ?::text, ?::text)`)
-			args = appendTokenArgs(args, t)
-		}
-		q.WriteString(`) AS v, g)`)
-	}
-	q.WriteString(`
-	SELECT ` + codeCols + ` FROM c`)
-	query := q.String()
-	var c *storage.AuthCode
-	var err error
-	for attempt := 1; attempt <= 3; attempt++ {
-		if c, err = scanCode(s.writer().row(ctx, query, args...)); err == nil || !s.d.isRetryable(err) || ctx.Err() != nil {
-			break
-		}
-	}
-	return c, err
 }
 
 // revokeCodeGrant revokes the grant named by a replayed code and deletes its
