@@ -91,6 +91,20 @@ func listArg(l []string) string {
 type listCol struct{ l *[]string }
 
 func (c listCol) Scan(src any) error {
+	var l []string
+	if err := scanJSON(src, "list", &l); err != nil {
+		return err
+	}
+	*c.l = nil
+	if len(l) > 0 {
+		*c.l = l
+	}
+	return nil
+}
+
+// scanJSON decodes a JSON column (TEXT or BLOB) into dst; NULL and the
+// empty value leave dst as it is. col names the column in errors.
+func scanJSON(src any, col string, dst any) error {
 	var b []byte
 	switch x := src.(type) {
 	case nil:
@@ -99,18 +113,13 @@ func (c listCol) Scan(src any) error {
 	case []byte:
 		b = x
 	default:
-		return errorf("list column holds %T", src)
+		return errorf("%s column holds %T", col, src)
 	}
-	*c.l = nil
 	if len(b) == 0 {
 		return nil
 	}
-	var l []string
-	if err := json.Unmarshal(b, &l); err != nil {
-		return errorf("list column: %w", err)
-	}
-	if len(l) > 0 {
-		*c.l = l
+	if err := json.Unmarshal(b, dst); err != nil {
+		return errorf("%s column: %w", col, err)
 	}
 	return nil
 }

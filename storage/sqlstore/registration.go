@@ -19,24 +19,8 @@ func metadataArg(m storage.ClientMetadata) string {
 type metadataCol struct{ m *storage.ClientMetadata }
 
 func (c metadataCol) Scan(src any) error {
-	var b []byte
-	switch x := src.(type) {
-	case nil:
-	case string:
-		b = []byte(x)
-	case []byte:
-		b = x
-	default:
-		return errorf("metadata column holds %T", src)
-	}
 	*c.m = storage.ClientMetadata{}
-	if len(b) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(b, c.m); err != nil {
-		return errorf("metadata column: %w", err)
-	}
-	return nil
+	return scanJSON(src, "metadata", c.m)
 }
 
 // CreateRegistrationToken implements storage.RegistrationTokens.

@@ -39,24 +39,8 @@ func localizedArg(m map[string]string) string {
 type localizedCol struct{ m *map[string]string }
 
 func (c localizedCol) Scan(src any) error {
-	var b []byte
-	switch x := src.(type) {
-	case nil:
-	case string:
-		b = []byte(x)
-	case []byte:
-		b = x
-	default:
-		return errorf("localized_claims column holds %T", src)
-	}
 	*c.m = nil
-	if len(b) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(b, c.m); err != nil {
-		return errorf("localized_claims column: %w", err)
-	}
-	return nil
+	return scanJSON(src, "localized_claims", c.m)
 }
 
 func scanUser(r scanner) (*storage.User, error) {
