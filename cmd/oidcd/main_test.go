@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"github.com/oidcd/oidcd/op"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -361,17 +362,32 @@ func TestServeSettingsReachProvider(t *testing.T) {
 
 func TestServeBadSettings(t *testing.T) {
 	dir := t.TempDir()
-	fails(t, dir, []string{"OIDCD_CODE_EXPIRE=abc"}, "OIDCD_CODE_EXPIRE: invalid duration", "serve")
-	fails(t, dir, []string{"OIDCD_IDTOKEN_INCLUDE_CLAIMS=maybe"}, "OIDCD_IDTOKEN_INCLUDE_CLAIMS: invalid boolean", "serve")
-	fails(t, dir, nil, "flag --token-expire: invalid duration", "serve", "--token-expire", "-5")
+	// Every bad setting is reported as such, before the bind: with the
+	// address taken, the error is still the setting's.
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	serveFails := func(env []string, msg string, args ...string) {
+		t.Helper()
+		fails(t, dir, append([]string{"OIDCD_ADDR=" + busy.Addr().String()}, env...), msg, append([]string{"serve"}, args...)...)
+	}
+	serveFails([]string{"OIDCD_CODE_EXPIRE=abc"}, "OIDCD_CODE_EXPIRE: invalid duration")
+	serveFails([]string{"OIDCD_IDTOKEN_INCLUDE_CLAIMS=maybe"}, "OIDCD_IDTOKEN_INCLUDE_CLAIMS: invalid boolean")
+	serveFails(nil, "flag --token-expire: invalid duration", "--token-expire", "-5")
 	cfg := filepath.Join(dir, "bad.json")
 	os.WriteFile(cfg, []byte(`{"adrr": ":9000"}`), 0o600)
-	fails(t, dir, nil, `unknown setting "adrr"`, "serve", "--config", cfg)
-	fails(t, dir, []string{"OIDCD_DATABASE=postgres://u@localhost/db"}, "OIDCD_SECRET is required with PostgreSQL", "serve")
-	fails(t, dir, []string{"OIDCD_SECRET=short"}, "OIDCD_SECRET must be at least 32 bytes", "serve")
+	serveFails(nil, `unknown setting "adrr"`, "--config", cfg)
+	serveFails([]string{"OIDCD_DATABASE=postgres://u@localhost/db"}, "OIDCD_SECRET is required with PostgreSQL")
+	serveFails([]string{"OIDCD_SECRET=short"}, "OIDCD_SECRET must be at least 32 bytes")
+	// Good settings on a taken address: the bind's error, and nothing made.
+	serveFails(nil, "address already in use")
 	fails(t, dir, nil, "unknown command", "frobnicate")
-	if _, err := os.Stat(filepath.Join(dir, "oidcd.db")); err == nil {
-		t.Error("a failed start created the database")
+	for _, f := range []string{"oidcd.db", "oidcd.db.secret"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			t.Errorf("a failed start created %s", f)
+		}
 	}
 }
 

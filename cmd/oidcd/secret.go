@@ -27,10 +27,8 @@ import (
 // sealer of its system secret, checked against the database.
 func (c *command) openSealed(ctx context.Context, s *Settings) (*sqlstore.Store, keys.Sealer, error) {
 	// A missing or malformed OIDCD_SECRET is reported before connecting.
-	if pg, _ := databaseKind(s.Database); pg || s.Secret != "" {
-		if _, err := systemSecret(s); err != nil {
-			return nil, nil, err
-		}
+	if err := checkSecretSetting(s); err != nil {
+		return nil, nil, err
 	}
 	store, err := c.open(ctx, s)
 	if err != nil {
@@ -42,6 +40,17 @@ func (c *command) openSealed(ctx context.Context, s *Settings) (*sqlstore.Store,
 		return nil, nil, err
 	}
 	return store, seal, nil
+}
+
+// checkSecretSetting reports a malformed OIDCD_SECRET, or a missing one
+// where there is no secret file to fall back on (PostgreSQL). It creates
+// nothing: the secret file of a SQLite database is made, or read, later.
+func checkSecretSetting(s *Settings) error {
+	if pg, _ := databaseKind(s.Database); pg || s.Secret != "" {
+		_, err := systemSecret(s)
+		return err
+	}
+	return nil
 }
 
 // secretOrigin names where the system secret comes from, for messages.

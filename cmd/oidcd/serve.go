@@ -96,6 +96,11 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		}
 	}
 
+	// Settings are all checked before the bind, so that a wrong one is
+	// reported as such whether or not the address is free.
+	if err := checkSecretSetting(s); err != nil {
+		return err
+	}
 	// Bind before any first-start work: when the address is taken, nothing
 	// is created (no database, no secret file, no admin password printed
 	// that would never be shown again).
