@@ -43,7 +43,7 @@ for file in $(grep -rl --include='*_test.go' '^func Fuzz' --exclude-dir=node_mod
 				echo "FAIL fuzz $target"
 				exit 1
 			fi
-			n=$(grep -o 'execs: [0-9]*' "$out" | tail -1 | cut -d' ' -f2)
+			n=$(grep -o 'execs: [0-9]*' "$out" | tail -1 | cut -d' ' -f2 || true)
 			n=$((${n:-0} > 200 ? n : 200))
 			echo "fuzz $target failed without a failing input: running it again for ${n} inputs"
 			if ! fuzz "$file" "$target" "${n}x"; then
